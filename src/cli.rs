@@ -1,0 +1,353 @@
+//! The command line: clap definitions and dispatch only.
+
+use crate::compare::{self, CompareOptions, Format, Select};
+use crate::data::DATASETS;
+use crate::device::DeviceChoice;
+use crate::error::Error;
+use crate::losses::LOSSES;
+use crate::metrics::METRICS;
+use crate::models::MODELS;
+use crate::optim::OPTIMIZERS;
+use crate::recipe::{self, Overrides};
+use crate::registry::{lookup, ParamDoc};
+use crate::train::{self, SweepOptions};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "lossbench", version, about = "Does a loss function from a paper really beat cross-entropy — and on which tasks?")]
+#[command(after_help = "Start here:\n  lossbench train recipes/quickstart.yaml\n  lossbench compare results/quickstart\n  lossbench losses show focal")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train every run of a recipe (skipping finished ones), then print the comparison.
+    #[command(after_help = "Example:\n  lossbench train recipes/quickstart.yaml --seeds 0,1,2 --jobs 2\n\nResults go to results/<recipe>/<task>/<loss>/<optimizer>/seed-<n>/ (run.json, metrics.csv).\nRe-running resumes: finished runs with the same config are skipped; --force reruns them.")]
+    Train {
+        /// The recipe (YAML).
+        recipe: PathBuf,
+        /// Results folder. Default: results/<recipe name>.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// cpu, cuda[:N], metal[:N] or auto.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Seeds to run, overriding the recipe: `0,1,2` or `0-4`.
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Epochs, overriding the recipe's train.epochs.
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Runs trained at the same time.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Rerun runs that are already finished.
+        #[arg(long)]
+        force: bool,
+        /// No progress bars or summaries on stderr.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Format of the comparison printed at the end.
+        #[arg(long, value_enum, default_value = "md")]
+        format: Format,
+    },
+    /// Parse and resolve a recipe and print its plan (tasks × losses × optimizers × seeds), without training.
+    #[command(after_help = "Example:\n  lossbench check recipes/quickstart.yaml")]
+    Check {
+        recipe: PathBuf,
+        #[arg(long)]
+        seeds: Option<String>,
+        #[arg(long)]
+        epochs: Option<usize>,
+    },
+    /// Compare finished runs: mean ± std over seeds, ranks, paired differences.
+    #[command(after_help = "Examples:\n  lossbench compare results/quickstart\n  lossbench compare results/quickstart --metric ece --baseline cross_entropy\n  lossbench compare results/ --select best:accuracy --format latex --out table.tex\n\nAlso writes comparison.md, comparison.csv and comparison.parquet into the first PATH.")]
+    Compare {
+        /// Result folders (searched at any depth for run.json). Default: results.
+        paths: Vec<PathBuf>,
+        /// Metric to compare. Default: each task's first metric.
+        #[arg(long)]
+        metric: Option<String>,
+        /// Split: train, val or test.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// `final` or `best:METRIC` (epoch with the best validation METRIC).
+        #[arg(long, default_value = "final")]
+        select: String,
+        /// Method to pair against (same seeds).
+        #[arg(long)]
+        baseline: Option<String>,
+        #[arg(long, value_enum, default_value = "md")]
+        format: Format,
+        /// Write the output to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Do not write comparison.{md,csv,parquet}.
+        #[arg(long)]
+        no_files: bool,
+    },
+    /// List losses, or show one (formula, reference, parameters, properties).
+    #[command(after_help = "Examples:\n  lossbench losses\n  lossbench losses list focal\n  lossbench losses show focal")]
+    Losses {
+        #[command(subcommand)]
+        action: Option<ListAction>,
+    },
+    /// List datasets and generators, or show one.
+    #[command(after_help = "Example:\n  lossbench datasets show modular_arith")]
+    Datasets {
+        #[command(subcommand)]
+        action: Option<ListAction>,
+    },
+    /// List models, or show one.
+    #[command(after_help = "Example:\n  lossbench models show mlp")]
+    Models {
+        #[command(subcommand)]
+        action: Option<ListAction>,
+    },
+    /// List optimizers, or show one (update rule, reference, parameters).
+    #[command(after_help = "Example:\n  lossbench optimizers show adamw")]
+    Optimizers {
+        #[command(subcommand)]
+        action: Option<ListAction>,
+    },
+    /// List metrics, or show one.
+    #[command(after_help = "Example:\n  lossbench metrics show ece")]
+    Metrics {
+        #[command(subcommand)]
+        action: Option<ListAction>,
+    },
+}
+
+#[derive(Subcommand, Clone)]
+enum ListAction {
+    /// List entries whose name contains PATTERN.
+    List { pattern: Option<String> },
+    /// Show one entry in full.
+    Show { name: String },
+}
+
+/// Parse `0,1,2` and `0-4` (inclusive) into seeds.
+pub fn parse_seeds(s: &str) -> Result<Vec<u64>, Error> {
+    let mut seeds = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || Error::input(format!("--seeds: `{part}` is not a seed or a range like 0-4"));
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+                if b < a || b - a > 100_000 {
+                    return Err(bad());
+                }
+                seeds.extend(a..=b);
+            }
+            None => seeds.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if seeds.is_empty() {
+        return Err(Error::input("--seeds: no seeds given"));
+    }
+    Ok(seeds)
+}
+
+fn params_table(params: &[ParamDoc]) -> String {
+    if params.is_empty() {
+        return "  (no parameters)\n".into();
+    }
+    let mut out = String::new();
+    for p in params {
+        out.push_str(&format!("  {:<18} {}\n  {:<18} range: {}; default: {}\n", p.name, p.meaning, "", p.range, p.default));
+    }
+    out
+}
+
+fn matches(name: &str, pattern: &Option<String>) -> bool {
+    pattern.as_ref().is_none_or(|p| name.contains(p.as_str()))
+}
+
+fn list_or_show(action: Option<ListAction>, list: impl Fn(&Option<String>) -> String, show: impl Fn(&str) -> Result<String>) -> Result<()> {
+    let text = match action {
+        None => list(&None),
+        Some(ListAction::List { pattern }) => list(&pattern),
+        Some(ListAction::Show { name }) => show(&name)?,
+    };
+    print!("{text}");
+    Ok(())
+}
+
+/// Entry point of the binary.
+pub fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Train { recipe, out, device, seeds, epochs, jobs, force, quiet, format } => {
+            let choice: DeviceChoice = device.parse()?;
+            let (device, resolved) = choice.create()?;
+            let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
+            if jobs == 0 {
+                return Err(Error::input("--jobs must be at least 1").into());
+            }
+            let overrides = Overrides { seeds, epochs, device: resolved.to_string() };
+            let plan = recipe::load(&recipe, &overrides)?;
+            let out = out.unwrap_or_else(|| PathBuf::from("results").join(&plan.name));
+            if !quiet {
+                eprint!("{}", plan.describe());
+                eprintln!("  results: {}", out.display());
+            }
+            let opts = SweepOptions { out: out.clone(), device, device_name: resolved.to_string(), jobs, force, progress: train::progress_wanted(quiet) };
+            let started = std::time::Instant::now();
+            let summary = train::sweep(&plan, &opts)?;
+            if !quiet {
+                eprintln!(
+                    "{} runs: {} trained ({} finished, {} diverged, {} failed), {} already done; {:.1}s",
+                    summary.total,
+                    summary.finished + summary.diverged + summary.failed,
+                    summary.finished,
+                    summary.diverged,
+                    summary.failed,
+                    summary.skipped,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            let dirs: Vec<PathBuf> = plan.runs.iter().map(|r| out.join(&r.rel_dir)).collect();
+            let runs = compare::gather(&dirs)?;
+            let sections = compare::compare(&runs, &CompareOptions::default())?;
+            compare::write_tables(&sections, &out)?;
+            print!("{}", compare::render(&sections, format)?);
+            if summary.failed > 0 {
+                anyhow::bail!("{} runs failed; their run.json files under {} say why", summary.failed, out.display());
+            }
+            Ok(())
+        }
+        Command::Check { recipe, seeds, epochs } => {
+            let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
+            let plan = recipe::load(&recipe, &Overrides { seeds, epochs, device: "cpu".into() })?;
+            print!("{}", plan.describe());
+            Ok(())
+        }
+        Command::Compare { paths, metric, split, select, baseline, format, out, no_files } => {
+            let paths = if paths.is_empty() { vec![PathBuf::from("results")] } else { paths };
+            if !["train", "val", "test"].contains(&split.as_str()) {
+                return Err(Error::input(format!("--split `{split}`: allowed: train, val, test")).into());
+            }
+            let select: Select = select.parse()?;
+            let runs = compare::gather(&paths)?;
+            let sections = compare::compare(&runs, &CompareOptions { metric, split, select, baseline })?;
+            let text = compare::render(&sections, format)?;
+            if !no_files && paths[0].is_dir() {
+                compare::write_tables(&sections, &paths[0])?;
+            }
+            match out {
+                Some(file) => crate::run::write_atomic(&file, text.as_bytes()).with_context(|| format!("writing {}", file.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        Command::Losses { action } => list_or_show(
+            action,
+            |pattern| {
+                let shown: Vec<_> = LOSSES.iter().filter(|l| matches(l.name, pattern)).collect();
+                let mut out = String::new();
+                for l in &shown {
+                    out.push_str(&format!("{:<16} {:<15} {}\n", l.name, l.family.to_string(), l.summary));
+                }
+                out.push_str(&format!("{} of {} losses. `lossbench losses show NAME` for details.\n", shown.len(), LOSSES.len()));
+                out
+            },
+            |name| {
+                let l = lookup("loss", "losses", LOSSES, name)?;
+                let props: Vec<String> = l.props.iter().map(|p| format!("{p:?}")).collect();
+                let inputs = match l.family {
+                    crate::task::Family::Classification => "logits [N, C], labels [N] (integers)",
+                    crate::task::Family::Regression => "pred, target [N] or [N, D]",
+                };
+                Ok(format!(
+                    "{}  ({})\n  {}\n\nformula:   {}\ninputs:    {}\nreference: {}\nproperties: {}\n\nparameters:\n{}",
+                    l.name,
+                    l.family,
+                    l.summary,
+                    l.formula,
+                    inputs,
+                    l.reference,
+                    if props.is_empty() { "none declared".into() } else { props.join(", ") },
+                    params_table(l.params)
+                ))
+            },
+        ),
+        Command::Datasets { action } => list_or_show(
+            action,
+            |pattern| {
+                DATASETS.iter().filter(|d| matches(d.name, pattern)).map(|d| format!("{:<14} {:<28} {}\n", d.name, d.family, d.summary)).collect()
+            },
+            |name| {
+                let d = lookup("dataset", "datasets", DATASETS, name)?;
+                Ok(format!(
+                    "{}  ({})\n  {}\nreference: {}\n\nparameters:\n{}\ntransforms (any dataset): split {{val, test, stratify}}, standardize, standardize_target,\n  label_noise {{kind: symmetric|uniform|pair|asymmetric, rate}}, long_tail {{imbalance, profile: exp|step}}\n",
+                    d.name,
+                    d.family,
+                    d.summary,
+                    d.reference,
+                    params_table(d.params)
+                ))
+            },
+        ),
+        Command::Models { action } => list_or_show(
+            action,
+            |pattern| MODELS.iter().filter(|m| matches(m.name, pattern)).map(|m| format!("{:<10} {}\n", m.name, m.summary)).collect(),
+            |name| {
+                let m = lookup("model", "models", MODELS, name)?;
+                Ok(format!("{}\n  {}\n\nparameters:\n{}", m.name, m.summary, params_table(m.params)))
+            },
+        ),
+        Command::Optimizers { action } => list_or_show(
+            action,
+            |pattern| OPTIMIZERS.iter().filter(|o| matches(o.name, pattern)).map(|o| format!("{:<8} {}\n", o.name, o.summary)).collect(),
+            |name| {
+                let o = lookup("optimizer", "optimizers", OPTIMIZERS, name)?;
+                Ok(format!(
+                    "{}\n  {}\n\nupdate:    {}\nreference: {}\n\nparameters:\n{}\nschedules (train.schedule): constant, cosine {{min_factor}}, step {{every, gamma}}; warm-up: train.warmup (steps); clipping: train.grad_clip\n",
+                    o.name,
+                    o.summary,
+                    o.update,
+                    o.reference,
+                    params_table(o.params)
+                ))
+            },
+        ),
+        Command::Metrics { action } => list_or_show(
+            action,
+            |pattern| {
+                METRICS
+                    .iter()
+                    .filter(|m| matches(m.name, pattern))
+                    .map(|m| format!("{:<18} {:<15} {:<7} {}\n", m.name, m.family.to_string(), if m.higher_is_better { "higher" } else { "lower" }, m.summary))
+                    .collect()
+            },
+            |name| {
+                let m = lookup("metric", "metrics", METRICS, name)?;
+                Ok(format!(
+                    "{}  ({}, {} is better)\n  {}\n\nparameters:\n{}",
+                    m.name,
+                    m.family,
+                    if m.higher_is_better { "higher" } else { "lower" },
+                    m.summary,
+                    params_table(m.params)
+                ))
+            },
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_lists_and_ranges() {
+        assert_eq!(parse_seeds("0,1,2").unwrap(), vec![0, 1, 2]);
+        assert_eq!(parse_seeds("3-5,9").unwrap(), vec![3, 4, 5, 9]);
+        assert!(parse_seeds("a").is_err());
+        assert!(parse_seeds("5-3").is_err());
+    }
+}

@@ -1,0 +1,651 @@
+//! Comparison tables from any set of run folders.
+//!
+//! For each run the value of one metric on one split is taken at the final evaluation (or at the
+//! epoch that is best on a validation metric); runs are grouped by task and method (loss label,
+//! plus the optimizer label when a comparison has several optimizers); seeds are aggregated as
+//! mean ± sample std and n; methods are ranked per task (1 = best, ties share the mean rank) and
+//! by their average rank over tasks; with a baseline, per-seed paired differences are shown
+//! (runs with the same seed share initial weights, data order and label noise).
+//!
+//! Diverged and failed runs are never dropped silently: they are counted per cell and the cell
+//! is marked; their values do not enter the mean.
+
+use crate::error::{Error, Result};
+use crate::metrics::higher_is_better;
+use crate::run::{self, RunRecord, Status, METRICS_FILE, RUN_FILE};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// A run folder's record and metric rows.
+pub struct LoadedRun {
+    pub dir: PathBuf,
+    pub record: RunRecord,
+    /// (epoch, split, metric, value)
+    pub rows: Vec<(usize, String, String, f64)>,
+}
+
+/// How a run's value is chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Select {
+    Final,
+    /// The epoch with the best value of this metric on the validation split.
+    Best(String),
+}
+
+impl std::str::FromStr for Select {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        if s == "final" {
+            return Ok(Select::Final);
+        }
+        match s.strip_prefix("best:") {
+            Some(m) if !m.is_empty() => Ok(Select::Best(m.to_string())),
+            _ => Err(Error::input(format!("unknown selection `{s}`; allowed: final, best:METRIC (e.g. best:accuracy)"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Md,
+    Csv,
+    Json,
+    Latex,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// Metric to compare; default: each task's first metric.
+    pub metric: Option<String>,
+    pub split: String,
+    pub select: Select,
+    pub baseline: Option<String>,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions { metric: None, split: "test".into(), select: Select::Final, baseline: None }
+    }
+}
+
+/// One (task, method) cell.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    pub task: String,
+    pub method: String,
+    pub loss: String,
+    pub optimizer: String,
+    /// (seed, value) of completed, non-diverged runs.
+    pub values: Vec<(u64, f64)>,
+    pub diverged: usize,
+    pub failed: usize,
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    pub rank: Option<f64>,
+    /// Paired difference against the baseline: (mean, std, n pairs).
+    pub diff: Option<(f64, f64, usize)>,
+}
+
+/// One table: one metric over the tasks that use it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Section {
+    pub metric: String,
+    pub split: String,
+    pub higher_is_better: bool,
+    pub select: String,
+    pub tasks: Vec<String>,
+    pub methods: Vec<String>,
+    pub cells: Vec<Cell>,
+    pub avg_rank: BTreeMap<String, f64>,
+    pub baseline: Option<String>,
+}
+
+impl Section {
+    pub fn cell(&self, task: &str, method: &str) -> Option<&Cell> {
+        self.cells.iter().find(|c| c.task == task && c.method == method)
+    }
+}
+
+fn parse_metrics_csv(path: &Path) -> Result<Vec<(usize, String, String, f64)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let bad = || Error::input(format!("{}:{}: expected `epoch,split,metric,value`", path.display(), i + 1));
+        if f.len() != 4 {
+            return Err(bad());
+        }
+        let epoch = f[0].parse().map_err(|_| bad())?;
+        let value = f[3].parse::<f64>().map_err(|_| bad())?;
+        rows.push((epoch, f[1].to_string(), f[2].to_string(), value));
+    }
+    Ok(rows)
+}
+
+fn collect_dirs(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if path.join(RUN_FILE).is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+    let mut subdirs: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    subdirs.sort();
+    for d in subdirs {
+        collect_dirs(&d, out)?;
+    }
+    Ok(())
+}
+
+/// Every run folder under `paths` (any depth).
+pub fn gather(paths: &[PathBuf]) -> Result<Vec<LoadedRun>> {
+    let mut dirs = Vec::new();
+    for p in paths {
+        if !p.exists() {
+            return Err(Error::input(format!("{} does not exist", p.display())));
+        }
+        collect_dirs(p, &mut dirs)?;
+    }
+    let mut runs = Vec::new();
+    for dir in dirs {
+        let Some(record) = run::read_record(&dir) else {
+            return Err(Error::input(format!("{}: unreadable {RUN_FILE}", dir.display())));
+        };
+        let metrics = dir.join(METRICS_FILE);
+        let rows = if metrics.is_file() { parse_metrics_csv(&metrics)? } else { Vec::new() };
+        runs.push(LoadedRun { dir, record, rows });
+    }
+    Ok(runs)
+}
+
+fn first_metric(record: &RunRecord) -> Option<String> {
+    record.config["task"]["metrics"][0]["label"].as_str().map(str::to_string)
+}
+
+/// The value of `metric` on `split` chosen by `select` for one run.
+fn pick(run: &LoadedRun, metric: &str, split: &str, select: &Select) -> Result<Option<f64>> {
+    let epoch = match select {
+        Select::Final => run.rows.iter().filter(|r| r.1 == split && r.2 == metric).map(|r| r.0).max(),
+        Select::Best(by) => {
+            let higher = higher_is_better(by);
+            let candidates: Vec<(usize, f64)> = run.rows.iter().filter(|r| r.1 == "val" && &r.2 == by).map(|r| (r.0, r.3)).collect();
+            if candidates.is_empty() && !run.rows.is_empty() {
+                return Err(Error::input(format!(
+                    "{}: --select best:{by} needs `{by}` on a validation split, and this run has none",
+                    run.dir.display()
+                )));
+            }
+            candidates
+                .into_iter()
+                .filter(|(_, v)| v.is_finite())
+                .fold(None, |best: Option<(usize, f64)>, (e, v)| match best {
+                    Some((_, b)) if (higher && v <= b) || (!higher && v >= b) => best,
+                    _ => Some((e, v)),
+                })
+                .map(|(e, _)| e)
+        }
+    };
+    Ok(epoch.and_then(|e| run.rows.iter().find(|r| r.0 == e && r.1 == split && r.2 == metric).map(|r| r.3)))
+}
+
+fn mean_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
+    if values.is_empty() {
+        return (None, None);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let std = if values.len() > 1 { (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
+    (Some(mean), Some(std))
+}
+
+/// Build the comparison sections.
+pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>> {
+    if runs.is_empty() {
+        return Err(Error::input("no runs found (no folder with a run.json); train a recipe first"));
+    }
+    let optimizers: BTreeSet<&str> = runs.iter().map(|r| r.record.optimizer.as_str()).collect();
+    let method_of = |r: &RunRecord| if optimizers.len() > 1 { format!("{} / {}", r.loss, r.optimizer) } else { r.loss.clone() };
+
+    // Which metric each task is compared on.
+    let mut task_metric: BTreeMap<String, String> = BTreeMap::new();
+    let mut task_order: Vec<String> = Vec::new();
+    for r in runs {
+        if !task_order.contains(&r.record.task) {
+            task_order.push(r.record.task.clone());
+        }
+        if let Some(m) = opts.metric.clone().or_else(|| first_metric(&r.record)) {
+            task_metric.entry(r.record.task.clone()).or_insert(m);
+        }
+    }
+    if let Some(m) = &opts.metric {
+        let known = runs.iter().any(|r| r.rows.iter().any(|row| &row.2 == m));
+        if !known {
+            let names: BTreeSet<&str> = runs.iter().flat_map(|r| r.rows.iter().map(|row| row.2.as_str())).collect();
+            let hint = crate::registry::suggest(m, names.iter().copied()).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
+            return Err(Error::input(format!(
+                "no run has metric `{m}`; {hint}(recorded: {})",
+                names.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    let mut metric_order: Vec<String> = Vec::new();
+    for t in &task_order {
+        if let Some(m) = task_metric.get(t) {
+            if !metric_order.contains(m) {
+                metric_order.push(m.clone());
+            }
+        }
+    }
+
+    let mut sections = Vec::new();
+    for metric in metric_order {
+        let tasks: Vec<String> = task_order.iter().filter(|t| task_metric.get(*t) == Some(&metric)).cloned().collect();
+        let higher = higher_is_better(&metric);
+        let mut cells: BTreeMap<(String, String), Cell> = BTreeMap::new();
+        let mut methods: Vec<String> = Vec::new();
+        for r in runs.iter().filter(|r| tasks.contains(&r.record.task)) {
+            let method = method_of(&r.record);
+            if !methods.contains(&method) {
+                methods.push(method.clone());
+            }
+            let cell = cells.entry((r.record.task.clone(), method.clone())).or_insert_with(|| Cell {
+                task: r.record.task.clone(),
+                method: method.clone(),
+                loss: r.record.loss.clone(),
+                optimizer: r.record.optimizer.clone(),
+                values: Vec::new(),
+                diverged: 0,
+                failed: 0,
+                mean: None,
+                std: None,
+                rank: None,
+                diff: None,
+            });
+            match &r.record.status {
+                Status::Failed { .. } => cell.failed += 1,
+                Status::Diverged { .. } => cell.diverged += 1,
+                Status::Finished => {
+                    if let Some(v) = pick(r, &metric, &opts.split, &opts.select)? {
+                        cell.values.push((r.record.seed, v));
+                    }
+                }
+            }
+        }
+        for cell in cells.values_mut() {
+            cell.values.sort_by_key(|(s, _)| *s);
+            let vals: Vec<f64> = cell.values.iter().map(|v| v.1).collect();
+            (cell.mean, cell.std) = mean_std(&vals);
+        }
+        // Ranks per task.
+        for task in &tasks {
+            let mut scored: Vec<(String, f64)> =
+                cells.values().filter(|c| &c.task == task).filter_map(|c| c.mean.filter(|m| m.is_finite()).map(|m| (c.method.clone(), m))).collect();
+            scored.sort_by(|a, b| if higher { b.1.total_cmp(&a.1) } else { a.1.total_cmp(&b.1) });
+            let mut i = 0;
+            while i < scored.len() {
+                let mut j = i;
+                while j + 1 < scored.len() && scored[j + 1].1 == scored[i].1 {
+                    j += 1;
+                }
+                let rank = (i + j) as f64 / 2.0 + 1.0;
+                for (method, _) in &scored[i..=j] {
+                    if let Some(c) = cells.get_mut(&(task.clone(), method.clone())) {
+                        c.rank = Some(rank);
+                    }
+                }
+                i = j + 1;
+            }
+        }
+        let mut avg_rank = BTreeMap::new();
+        for m in &methods {
+            let ranks: Vec<f64> = cells.values().filter(|c| &c.method == m).filter_map(|c| c.rank).collect();
+            if !ranks.is_empty() {
+                avg_rank.insert(m.clone(), ranks.iter().sum::<f64>() / ranks.len() as f64);
+            }
+        }
+        // Paired differences against the baseline.
+        let baseline = match &opts.baseline {
+            Some(b) => {
+                let found = methods.iter().find(|m| *m == b).or_else(|| methods.iter().find(|m| m.split(" / ").next() == Some(b.as_str())));
+                match found {
+                    Some(m) => Some(m.clone()),
+                    None => {
+                        let hint = crate::registry::suggest(b, methods.iter().map(String::as_str)).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
+                        return Err(Error::input(format!("baseline `{b}` is not among the compared methods; {hint}(methods: {})", methods.join(", "))));
+                    }
+                }
+            }
+            None => None,
+        };
+        if let Some(base) = &baseline {
+            for task in &tasks {
+                let Some(base_vals) = cells.get(&(task.clone(), base.clone())).map(|c| c.values.clone()) else { continue };
+                for cell in cells.values_mut().filter(|c| &c.task == task && &c.method != base) {
+                    let diffs: Vec<f64> = cell.values.iter().filter_map(|(s, v)| base_vals.iter().find(|(bs, _)| bs == s).map(|(_, bv)| v - bv)).collect();
+                    if let (Some(m), Some(s)) = mean_std(&diffs) {
+                        cell.diff = Some((m, s, diffs.len()));
+                    }
+                }
+            }
+        }
+        sections.push(Section {
+            metric: metric.clone(),
+            split: opts.split.clone(),
+            higher_is_better: higher,
+            select: match &opts.select {
+                Select::Final => "final epoch".into(),
+                Select::Best(m) => format!("epoch with best val {m}"),
+            },
+            tasks,
+            methods,
+            cells: cells.into_values().collect(),
+            avg_rank,
+            baseline,
+        });
+    }
+    Ok(sections)
+}
+
+fn num(v: f64) -> String {
+    if !v.is_finite() {
+        format!("{v}")
+    } else if v.abs() >= 1000.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn signed(v: f64) -> String {
+    if v >= 0.0 {
+        format!("+{}", num(v))
+    } else {
+        num(v)
+    }
+}
+
+/// Best mean in a task (for bold), respecting the metric's direction.
+fn best_method(section: &Section, task: &str) -> Option<String> {
+    section.cells.iter().filter(|c| c.task == task && c.rank == Some(1.0)).map(|c| c.method.clone()).next()
+}
+
+fn cell_text(c: &Cell, n_max: usize, bold: bool, latex: bool) -> String {
+    let mut s = match (c.mean, c.std) {
+        (Some(m), Some(sd)) if latex => format!("${} \\pm {}$", num(m), num(sd)),
+        (Some(m), Some(sd)) => format!("{} ± {}", num(m), num(sd)),
+        _ => "—".into(),
+    };
+    if bold && c.mean.is_some() {
+        s = if latex { format!("\\textbf{{{s}}}") } else { format!("**{s}**") };
+    }
+    if c.values.len() != n_max && c.mean.is_some() {
+        s.push_str(&format!(" (n={})", c.values.len()));
+    }
+    if c.diverged > 0 {
+        s.push_str(&format!(" †{}", c.diverged));
+    }
+    if c.failed > 0 {
+        s.push_str(&format!(" ✗{}", c.failed));
+    }
+    s
+}
+
+fn header_text(section: &Section) -> String {
+    format!(
+        "{} {} ({}; mean ± std over seeds; {} is better)",
+        section.split,
+        section.metric,
+        section.select,
+        if section.higher_is_better { "higher" } else { "lower" }
+    )
+}
+
+fn render_md(sections: &[Section]) -> String {
+    let mut out = String::new();
+    for s in sections {
+        let n_max = s.cells.iter().map(|c| c.values.len()).max().unwrap_or(0);
+        out.push_str(&format!("### {}\n\n", header_text(s)));
+        out.push_str(&format!("| method | {} | avg rank |\n", s.tasks.join(" | ")));
+        out.push_str(&format!("|---|{}---|\n", "---|".repeat(s.tasks.len())));
+        let mut methods = s.methods.clone();
+        methods.sort_by(|a, b| s.avg_rank.get(a).unwrap_or(&f64::MAX).total_cmp(s.avg_rank.get(b).unwrap_or(&f64::MAX)));
+        for m in &methods {
+            let cells: Vec<String> = s
+                .tasks
+                .iter()
+                .map(|t| match s.cell(t, m) {
+                    Some(c) => cell_text(c, n_max, best_method(s, t).as_deref() == Some(m), false),
+                    None => "—".into(),
+                })
+                .collect();
+            let rank = s.avg_rank.get(m).map(|r| format!("{r:.2}")).unwrap_or_else(|| "—".into());
+            out.push_str(&format!("| {m} | {} | {rank} |\n", cells.join(" | ")));
+        }
+        let diverged: usize = s.cells.iter().map(|c| c.diverged).sum();
+        let failed: usize = s.cells.iter().map(|c| c.failed).sum();
+        out.push_str(&format!("\nn = {n_max} seeds per cell unless marked; bold = best in its task (rank 1)."));
+        if diverged > 0 {
+            out.push_str(&format!(" †k = k seeds diverged (excluded from the mean; {diverged} in all)."));
+        }
+        if failed > 0 {
+            out.push_str(&format!(" ✗k = k runs failed ({failed} in all; see their run.json)."));
+        }
+        out.push('\n');
+        if let Some(base) = &s.baseline {
+            out.push_str(&format!("\nPaired difference vs `{base}` (same seeds; mean ± std of per-seed differences, n pairs):\n\n"));
+            out.push_str(&format!("| method | {} |\n", s.tasks.join(" | ")));
+            out.push_str(&format!("|---|{}\n", "---|".repeat(s.tasks.len())));
+            for m in methods.iter().filter(|m| *m != base) {
+                let cells: Vec<String> = s
+                    .tasks
+                    .iter()
+                    .map(|t| match s.cell(t, m).and_then(|c| c.diff) {
+                        Some((d, sd, n)) => format!("{} ± {} (n={n})", signed(d), num(sd)),
+                        None => "—".into(),
+                    })
+                    .collect();
+                out.push_str(&format!("| {m} | {} |\n", cells.join(" | ")));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn latex_escape(s: &str) -> String {
+    s.replace('\\', "\\textbackslash{}").replace('_', "\\_").replace('&', "\\&").replace('%', "\\%").replace('#', "\\#")
+}
+
+fn render_latex(sections: &[Section]) -> String {
+    let mut out = String::new();
+    for s in sections {
+        let n_max = s.cells.iter().map(|c| c.values.len()).max().unwrap_or(0);
+        out.push_str("\\begin{table}[t]\n\\centering\n");
+        out.push_str(&format!("\\caption{{{}}}\n", latex_escape(&header_text(s))));
+        out.push_str(&format!("\\begin{{tabular}}{{l{}r}}\n\\toprule\n", "c".repeat(s.tasks.len())));
+        let head: Vec<String> = s.tasks.iter().map(|t| latex_escape(t)).collect();
+        out.push_str(&format!("method & {} & avg rank \\\\\n\\midrule\n", head.join(" & ")));
+        for m in &s.methods {
+            let cells: Vec<String> = s
+                .tasks
+                .iter()
+                .map(|t| match s.cell(t, m) {
+                    Some(c) => latex_escape_cell(&cell_text(c, n_max, best_method(s, t).as_deref() == Some(m), true)),
+                    None => "--".into(),
+                })
+                .collect();
+            let rank = s.avg_rank.get(m).map(|r| format!("{r:.2}")).unwrap_or_else(|| "--".into());
+            out.push_str(&format!("{} & {} & {rank} \\\\\n", latex_escape(m), cells.join(" & ")));
+        }
+        out.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n");
+    }
+    out
+}
+
+/// Cells already contain LaTeX math; only the markers need translating.
+fn latex_escape_cell(s: &str) -> String {
+    s.replace('†', "$^\\dagger$").replace('✗', "$\\times$")
+}
+
+/// One row per cell, for CSV, JSON and Parquet.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub metric: String,
+    pub split: String,
+    pub task: String,
+    pub method: String,
+    pub loss: String,
+    pub optimizer: String,
+    pub n: usize,
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    pub diverged: usize,
+    pub failed: usize,
+    pub rank: Option<f64>,
+    pub avg_rank: Option<f64>,
+    pub diff_mean: Option<f64>,
+    pub diff_std: Option<f64>,
+    pub diff_n: Option<usize>,
+}
+
+pub fn rows(sections: &[Section]) -> Vec<Row> {
+    let mut out = Vec::new();
+    for s in sections {
+        for c in &s.cells {
+            out.push(Row {
+                metric: s.metric.clone(),
+                split: s.split.clone(),
+                task: c.task.clone(),
+                method: c.method.clone(),
+                loss: c.loss.clone(),
+                optimizer: c.optimizer.clone(),
+                n: c.values.len(),
+                mean: c.mean,
+                std: c.std,
+                diverged: c.diverged,
+                failed: c.failed,
+                rank: c.rank,
+                avg_rank: s.avg_rank.get(&c.method).copied(),
+                diff_mean: c.diff.map(|d| d.0),
+                diff_std: c.diff.map(|d| d.1),
+                diff_n: c.diff.map(|d| d.2),
+            });
+        }
+    }
+    out
+}
+
+/// The rows as a polars DataFrame (for CSV and Parquet output).
+pub fn dataframe(sections: &[Section]) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::*;
+    let rows = rows(sections);
+    let text = |f: fn(&Row) -> &String| -> Vec<String> { rows.iter().map(|r| f(r).clone()).collect() };
+    let opt = |f: fn(&Row) -> Option<f64>| -> Vec<Option<f64>> { rows.iter().map(f).collect() };
+    let count = |f: fn(&Row) -> usize| -> Vec<u64> { rows.iter().map(|r| f(r) as u64).collect() };
+    let columns = vec![
+        Column::new("metric".into(), text(|r| &r.metric)),
+        Column::new("split".into(), text(|r| &r.split)),
+        Column::new("task".into(), text(|r| &r.task)),
+        Column::new("method".into(), text(|r| &r.method)),
+        Column::new("loss".into(), text(|r| &r.loss)),
+        Column::new("optimizer".into(), text(|r| &r.optimizer)),
+        Column::new("n".into(), count(|r| r.n)),
+        Column::new("mean".into(), opt(|r| r.mean)),
+        Column::new("std".into(), opt(|r| r.std)),
+        Column::new("diverged".into(), count(|r| r.diverged)),
+        Column::new("failed".into(), count(|r| r.failed)),
+        Column::new("rank".into(), opt(|r| r.rank)),
+        Column::new("avg_rank".into(), opt(|r| r.avg_rank)),
+        Column::new("diff_mean".into(), opt(|r| r.diff_mean)),
+        Column::new("diff_std".into(), opt(|r| r.diff_std)),
+        Column::new("diff_n".into(), rows.iter().map(|r| r.diff_n.map(|n| n as u64)).collect::<Vec<Option<u64>>>()),
+    ];
+    DataFrame::new(rows.len(), columns).map_err(|e| Error::runtime(format!("building the table: {e}")))
+}
+
+fn csv_bytes(sections: &[Section]) -> Result<Vec<u8>> {
+    use polars::prelude::*;
+    let mut df = dataframe(sections)?;
+    let mut buf = Vec::new();
+    CsvWriter::new(&mut buf).finish(&mut df).map_err(|e| Error::runtime(format!("writing CSV: {e}")))?;
+    Ok(buf)
+}
+
+/// Render in one format (for stdout or `--out`).
+pub fn render(sections: &[Section], format: Format) -> Result<String> {
+    Ok(match format {
+        Format::Md => render_md(sections),
+        Format::Latex => render_latex(sections),
+        Format::Json => serde_json::to_string_pretty(&rows(sections)).map_err(|e| Error::runtime(e.to_string()))? + "\n",
+        Format::Csv => String::from_utf8(csv_bytes(sections)?).map_err(|e| Error::runtime(e.to_string()))?,
+    })
+}
+
+/// Write `comparison.md`, `comparison.csv` and `comparison.parquet` into `dir`.
+pub fn write_tables(sections: &[Section], dir: &Path) -> Result<Vec<PathBuf>> {
+    use polars::prelude::*;
+    let md = dir.join("comparison.md");
+    run::write_atomic(&md, render_md(sections).as_bytes())?;
+    let csv = dir.join("comparison.csv");
+    run::write_atomic(&csv, &csv_bytes(sections)?)?;
+    let parquet = dir.join("comparison.parquet");
+    let mut df = dataframe(sections)?;
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf).finish(&mut df).map_err(|e| Error::runtime(format!("writing Parquet: {e}")))?;
+    run::write_atomic(&parquet, &buf)?;
+    Ok(vec![md, csv, parquet])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake(task: &str, loss: &str, seed: u64, acc: f64, status: Status) -> LoadedRun {
+        let record = RunRecord {
+            lossbench_version: "0".into(),
+            recipe: "r".into(),
+            task: task.into(),
+            loss: loss.into(),
+            optimizer: "adamw".into(),
+            seed,
+            config_hash: "h".into(),
+            config: serde_json::json!({"task": {"metrics": [{"label": "accuracy"}]}}),
+            device: "cpu".into(),
+            status,
+            epochs_completed: 1,
+            timings: Default::default(),
+            data: Default::default(),
+            final_metrics: Default::default(),
+        };
+        let rows = vec![(0, "test".into(), "accuracy".into(), 0.1), (1, "test".into(), "accuracy".into(), acc), (1, "val".into(), "accuracy".into(), acc)];
+        LoadedRun { dir: PathBuf::from("x"), record, rows }
+    }
+
+    #[test]
+    fn aggregates_ranks_and_pairs() {
+        let runs = vec![
+            fake("a", "ce", 0, 0.90, Status::Finished),
+            fake("a", "ce", 1, 0.92, Status::Finished),
+            fake("a", "focal", 0, 0.93, Status::Finished),
+            fake("a", "focal", 1, 0.95, Status::Finished),
+            fake("a", "focal", 2, 0.0, Status::Diverged { epoch: 1 }),
+            fake("b", "ce", 0, 0.5, Status::Finished),
+            fake("b", "focal", 0, 0.4, Status::Finished),
+        ];
+        let opts = CompareOptions { baseline: Some("ce".into()), ..Default::default() };
+        let s = &compare(&runs, &opts).unwrap()[0];
+        let focal_a = s.cell("a", "focal").unwrap();
+        assert!((focal_a.mean.unwrap() - 0.94).abs() < 1e-12);
+        assert!((focal_a.std.unwrap() - 0.02f64.hypot(0.0) / 2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(focal_a.diverged, 1);
+        assert_eq!(focal_a.rank, Some(1.0));
+        let (d, sd, n) = focal_a.diff.unwrap();
+        assert!((d - 0.03).abs() < 1e-12 && sd.abs() < 1e-12 && n == 2);
+        assert_eq!(s.avg_rank["ce"], 1.5);
+        assert_eq!(s.avg_rank["focal"], 1.5);
+        let md = render(std::slice::from_ref(s), Format::Md).unwrap();
+        assert!(md.contains("**0.9400 ± 0.0141** †1"), "{md}");
+        let e = compare(&runs, &CompareOptions { baseline: Some("cee".into()), ..Default::default() }).err().unwrap().to_string();
+        assert!(e.contains("did you mean `ce`?"), "{e}");
+    }
+}

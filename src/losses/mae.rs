@@ -1,0 +1,73 @@
+//! Mean absolute error.
+//!
+//! ```text
+//! ℓ(ŷ, t) = (1/K)·Σ_k |t_k − ŷ_k|
+//! ```
+//! The subgradient at `t = ŷ` is 0 (as in PyTorch).
+//!
+//! # Shapes
+//! - pred, target `[n]` or `[n, k]` → `[n]`
+//!
+//! Reference: `torch.nn.functional.l1_loss` [ref]; S029 regression-loss survey [code].
+
+use super::{regression_inputs, Loss, LossInfo, Prop};
+use crate::error::Result;
+use crate::registry::{parse_params, Validate};
+use crate::task::{Family, Prediction, Target};
+use candle_core::{Tensor, D};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub static INFO: LossInfo = LossInfo {
+    name: "mae",
+    family: Family::Regression,
+    summary: "mean absolute error (L1)",
+    formula: "ℓ = mean_k |t_k − ŷ_k|",
+    reference: "torch.nn.functional.l1_loss [ref]; S029 regression-loss survey [code]",
+    params: &[],
+    props: &[Prop::Convex, Prop::NonNegative, Prop::Kink { at: 0.0 }],
+    build,
+};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {}
+
+impl Validate for Params {}
+
+pub struct Mae;
+
+fn build(value: &serde_json::Value) -> Result<(Arc<dyn Loss>, serde_json::Value)> {
+    let (_, canonical) = parse_params::<Params>(value)?;
+    Ok((Arc::new(Mae), canonical))
+}
+
+impl Loss for Mae {
+    fn forward(&self, pred: &Prediction, target: &Target) -> Result<Tensor> {
+        let (p, t) = regression_inputs(pred, target, "mae")?;
+        Ok((t - p)?.abs()?.mean(D::Minus1)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn matches_pytorch_reference_value() {
+        // F.l1_loss(p, t, reduction='none').mean(1).tolist() with p, t as in mse.rs -> [1.25, 1.25]
+        let p = Tensor::new(&[[0.5f32, -1.0], [2.0, 3.0]], &Device::Cpu).unwrap();
+        let t = Tensor::new(&[[1.0f32, 1.0], [0.0, 3.5]], &Device::Cpu).unwrap();
+        let out = Mae.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(out, vec![1.25, 1.25]);
+    }
+
+    #[test]
+    fn accepts_one_dimensional_inputs() {
+        let p = Tensor::new(&[1.0f32, 2.0], &Device::Cpu).unwrap();
+        let t = Tensor::new(&[0.0f32, 4.0], &Device::Cpu).unwrap();
+        let out = Mae.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(out, vec![1.0, 2.0]);
+    }
+}

@@ -1,0 +1,13 @@
+//! The `lossbench` command-line front end: all logic lives in the library.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match lossbench::cli::run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(lossbench::error::exit_code(&err))
+        }
+    }
+}

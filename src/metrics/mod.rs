@@ -1,0 +1,87 @@
+//! Metrics: computed on host in f64 from a whole split's model outputs (catalog §8.1, §8.4).
+//!
+//! Each metric declares `higher_is_better`, so `compare` ranks in the right direction.
+//! Regression metrics are computed in the original target units (standardisation undone).
+
+pub mod classification;
+pub mod regression;
+
+use crate::error::Result;
+use crate::registry::{Named, ParamDoc};
+use crate::task::Family;
+use std::sync::Arc;
+
+/// Model outputs and targets of one split, on host.
+pub struct Outputs<'a> {
+    /// `[n, c]` row-major: logits (classification) or predictions (regression).
+    pub out: &'a [f64],
+    pub width: usize,
+    pub target: HostTarget<'a>,
+}
+
+pub enum HostTarget<'a> {
+    Classes(&'a [u32]),
+    Values(&'a [f64]),
+}
+
+impl Outputs<'_> {
+    pub fn rows(&self) -> usize {
+        self.out.len() / self.width.max(1)
+    }
+}
+
+pub trait Metric: Send + Sync {
+    fn compute(&self, outputs: &Outputs) -> f64;
+}
+
+pub struct MetricInfo {
+    pub name: &'static str,
+    pub family: Family,
+    pub higher_is_better: bool,
+    pub summary: &'static str,
+    pub params: &'static [ParamDoc],
+    pub build: fn(&serde_json::Value) -> Result<(Arc<dyn Metric>, serde_json::Value)>,
+}
+
+impl Named for MetricInfo {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+pub static METRICS: &[&MetricInfo] = &[
+    &classification::ACCURACY,
+    &classification::BALANCED_ACCURACY,
+    &classification::BRIER,
+    &classification::ECE,
+    &classification::MACRO_F1,
+    &regression::MAE,
+    &regression::MSE,
+    &classification::NLL,
+    &regression::R2,
+    &classification::TOP_K,
+];
+
+/// Whether a higher value of `metric` is better. The per-split `loss` row (and any unknown
+/// name) counts as lower-is-better.
+pub fn higher_is_better(metric: &str) -> bool {
+    METRICS.iter().find(|m| m.name == metric).map(|m| m.higher_is_better).unwrap_or(false)
+}
+
+/// The default metrics of a task family, used when a task lists none.
+pub fn default_metrics(family: Family) -> &'static [&'static str] {
+    match family {
+        Family::Classification => &["accuracy", "nll", "ece"],
+        Family::Regression => &["mse", "mae", "r2"],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_sorted_unique() {
+        crate::registry::check_sorted_unique(METRICS).unwrap();
+    }
+}

@@ -1,0 +1,121 @@
+//! Multi-layer perceptron: `Linear → act → dropout` per hidden layer, then a linear head.
+
+use super::{dense_features, dropout, Activation, Init, Model, ModelInfo, ModelSpec};
+use crate::data::InputKind;
+use crate::error::{Error, Result};
+use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::rng::Stream;
+use candle_core::{Tensor, Var};
+use candle_nn::{Linear, Module};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    pub hidden: Vec<usize>,
+    pub activation: Activation,
+    pub dropout: f64,
+    pub bias: bool,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { hidden: vec![128, 128], activation: Activation::Relu, dropout: 0.0, bias: true }
+    }
+}
+
+impl Validate for Params {
+    fn validate(&self) -> Result<()> {
+        check_range("dropout", self.dropout, 0.0, 0.95)?;
+        if self.hidden.iter().any(|&h| h == 0 || h > 1 << 20) {
+            return Err(Error::input(format!("parameter `hidden` = {:?}: every width must be between 1 and 1048576", self.hidden)));
+        }
+        Ok(())
+    }
+}
+
+/// Build linear layers `widths[i] → widths[i+1]` through a VarBuilder, seeded per layer.
+pub fn layers(widths: &[usize], bias: bool, init: &Init, first_axis: u64) -> Result<(Vec<Linear>, Vec<Var>)> {
+    let mut tensors = Vec::new();
+    for (i, w) in widths.windows(2).enumerate() {
+        tensors.extend(init.linear(&format!("l{i}"), w[0], w[1], bias, first_axis + i as u64)?);
+    }
+    let (map, vb) = init.var_builder(tensors)?;
+    let mut out = Vec::new();
+    for (i, w) in widths.windows(2).enumerate() {
+        out.push(candle_nn::linear_b(w[0], w[1], bias, vb.pp(format!("l{i}")))?);
+    }
+    let mut vars: Vec<(String, Var)> = map
+        .data()
+        .lock()
+        .map_err(|_| Error::runtime("poisoned VarMap lock"))?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((out, vars.into_iter().map(|(_, v)| v).collect()))
+}
+
+pub struct Mlp {
+    pub layers: Vec<Linear>,
+    pub vars: Vec<Var>,
+    pub activation: Activation,
+    pub dropout: f64,
+}
+
+impl Mlp {
+    pub fn run(&self, x: &Tensor, mut rng: Option<&mut Stream>) -> Result<Tensor> {
+        let mut h = x.clone();
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(&h)?;
+            if i < last {
+                h = self.activation.apply(&h)?;
+                if let Some(rng) = rng.as_deref_mut() {
+                    h = dropout(&h, self.dropout, rng)?;
+                }
+            }
+        }
+        Ok(h)
+    }
+}
+
+impl Model for Mlp {
+    fn forward(&self, x: &Tensor, dropout: Option<&mut Stream>) -> Result<Tensor> {
+        self.run(x, dropout)
+    }
+    fn vars(&self) -> Vec<Var> {
+        self.vars.clone()
+    }
+}
+
+impl ModelSpec for Params {
+    fn check(&self, input: InputKind) -> Result<()> {
+        dense_features(input, "mlp").map(|_| ())
+    }
+    fn instantiate(&self, input: InputKind, outputs: usize, init: &Init) -> Result<Box<dyn Model>> {
+        let mut widths = vec![dense_features(input, "mlp")?];
+        widths.extend(&self.hidden);
+        widths.push(outputs);
+        let (layers, vars) = layers(&widths, self.bias, init, 0)?;
+        Ok(Box::new(Mlp { layers, vars, activation: self.activation, dropout: self.dropout }))
+    }
+}
+
+fn build(value: &serde_json::Value) -> Result<(Arc<dyn ModelSpec>, serde_json::Value)> {
+    let (params, canonical) = parse_params::<Params>(value)?;
+    Ok((Arc::new(params), canonical))
+}
+
+pub static INFO: ModelInfo = ModelInfo {
+    name: "mlp",
+    summary: "multi-layer perceptron: [Linear → activation → dropout] × hidden, then a linear head",
+    params: &[
+        ParamDoc { name: "hidden", meaning: "hidden-layer widths", range: "list of 1..2^20", default: "[128, 128]" },
+        ParamDoc { name: "activation", meaning: "activation function", range: "relu | gelu | tanh", default: "relu" },
+        ParamDoc { name: "dropout", meaning: "dropout probability after each hidden layer", range: "0 ≤ p ≤ 0.95", default: "0.0" },
+        ParamDoc { name: "bias", meaning: "use biases", range: "true | false", default: "true" },
+    ],
+    build,
+};

@@ -1,0 +1,158 @@
+//! Models: built through candle-nn's `VarBuilder` over a `VarMap` that lossbench fills first
+//! with weights drawn from its own seeded [`Stream`] (Candle's CPU RNG cannot be seeded), so the
+//! same seed gives the same initial weights for every loss in a comparison.
+
+pub mod embed_mlp;
+pub mod linear;
+pub mod mlp;
+
+use crate::data::InputKind;
+use crate::error::{Error, Result};
+use crate::registry::{Named, ParamDoc};
+use crate::rng::{Purpose, Stream};
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// A model instance for one run.
+pub trait Model: Send {
+    /// Outputs `[n, out]`. `dropout` is `Some` in training mode and supplies the masks.
+    fn forward(&self, x: &Tensor, dropout: Option<&mut Stream>) -> Result<Tensor>;
+    /// Trainable parameters, in a fixed order.
+    fn vars(&self) -> Vec<Var>;
+}
+
+/// A parsed model entry: checks the input kind at resolve, builds instances per run.
+pub trait ModelSpec: Send + Sync {
+    fn check(&self, input: InputKind) -> Result<()>;
+    fn instantiate(&self, input: InputKind, outputs: usize, init: &Init) -> Result<Box<dyn Model>>;
+}
+
+/// A registry entry for a model.
+pub struct ModelInfo {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub params: &'static [ParamDoc],
+    pub build: fn(&serde_json::Value) -> Result<(Arc<dyn ModelSpec>, serde_json::Value)>,
+}
+
+impl Named for ModelInfo {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+pub static MODELS: &[&ModelInfo] = &[&embed_mlp::INFO, &linear::INFO, &mlp::INFO];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    #[default]
+    Relu,
+    Gelu,
+    Tanh,
+}
+
+impl Activation {
+    pub fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Activation::Relu => x.relu(),
+            // Exact (erf) GELU, PyTorch's default.
+            Activation::Gelu => x.gelu_erf(),
+            Activation::Tanh => x.tanh(),
+        }
+    }
+}
+
+/// Where and how to create a run's initial weights.
+pub struct Init {
+    pub seed: u64,
+    pub dtype: DType,
+    pub device: Device,
+}
+
+impl Init {
+    /// A `VarBuilder` over a fresh `VarMap` holding the given named tensors.
+    pub fn var_builder(&self, tensors: Vec<(String, Tensor)>) -> Result<(VarMap, VarBuilder<'static>)> {
+        let map = VarMap::new();
+        {
+            let mut data = map.data().lock().map_err(|_| Error::runtime("poisoned VarMap lock"))?;
+            for (name, t) in tensors {
+                data.insert(name, Var::from_tensor(&t)?);
+            }
+        }
+        let vb = VarBuilder::from_varmap(&map, self.dtype, &self.device);
+        Ok((map, vb))
+    }
+
+    /// `U(−bound, bound)` values of the given shape from the init stream `axis`.
+    pub fn uniform(&self, shape: &[usize], bound: f64, axis: u64) -> Result<Tensor> {
+        let mut rng = Stream::new(self.seed, Purpose::Init, axis);
+        let n: usize = shape.iter().product();
+        let values: Vec<f64> = (0..n).map(|_| rng.uniform_in(-bound, bound)).collect();
+        Ok(Tensor::from_vec(values, shape, &self.device)?.to_dtype(self.dtype)?)
+    }
+
+    /// `N(0, std²)` values of the given shape from the init stream `axis`.
+    pub fn normal(&self, shape: &[usize], std: f64, axis: u64) -> Result<Tensor> {
+        let mut rng = Stream::new(self.seed, Purpose::Init, axis);
+        let n: usize = shape.iter().product();
+        let values: Vec<f64> = (0..n).map(|_| std * rng.normal()).collect();
+        Ok(Tensor::from_vec(values, shape, &self.device)?.to_dtype(self.dtype)?)
+    }
+
+    /// PyTorch's default `nn.Linear` init: weight and bias `U(−1/√fan_in, 1/√fan_in)`
+    /// (kaiming_uniform with a = √5). Returns named tensors `{prefix}.weight` / `{prefix}.bias`.
+    pub fn linear(&self, prefix: &str, fan_in: usize, fan_out: usize, bias: bool, axis: u64) -> Result<Vec<(String, Tensor)>> {
+        let bound = 1.0 / (fan_in as f64).sqrt();
+        let mut out = vec![(format!("{prefix}.weight"), self.uniform(&[fan_out, fan_in], bound, 2 * axis)?)];
+        if bias {
+            out.push((format!("{prefix}.bias"), self.uniform(&[fan_out], bound, 2 * axis + 1)?));
+        }
+        Ok(out)
+    }
+}
+
+/// Inverted dropout with a seeded mask: keep with probability `1 − p`, scale by `1/(1 − p)`.
+pub fn dropout(x: &Tensor, p: f64, rng: &mut Stream) -> Result<Tensor> {
+    if p <= 0.0 {
+        return Ok(x.clone());
+    }
+    let scale = 1.0 / (1.0 - p);
+    let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.uniform() >= p { scale as f32 } else { 0.0 }).collect();
+    let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+    Ok(x.mul(&mask)?)
+}
+
+/// Input width of a dense model, or an error explaining which model fits token input.
+pub fn dense_features(input: InputKind, model: &str) -> Result<usize> {
+    match input {
+        InputKind::Dense { features } => Ok(features),
+        InputKind::Tokens { .. } => Err(Error::input(format!(
+            "model `{model}` needs real-valued features, but the dataset gives token ids; use `embed_mlp`, or `encoding: onehot` for modular_arith"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_sorted_unique() {
+        crate::registry::check_sorted_unique(MODELS).unwrap();
+    }
+
+    #[test]
+    fn same_seed_same_weights_different_seed_different_weights() {
+        let build = |seed| {
+            let init = Init { seed, dtype: DType::F32, device: Device::Cpu };
+            let (spec, _) = (mlp::INFO.build)(&serde_json::Value::Null).unwrap();
+            let model = spec.instantiate(InputKind::Dense { features: 5 }, 3, &init).unwrap();
+            model.vars().iter().map(|v| v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()).collect::<Vec<_>>()
+        };
+        assert_eq!(build(1), build(1));
+        assert_ne!(build(1), build(2));
+    }
+}

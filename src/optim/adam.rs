@@ -1,0 +1,186 @@
+//! Adam with coupled L2 (`adam`, as `torch.optim.Adam(weight_decay=wd)`) and with decoupled
+//! weight decay (`adamw`, Loshchilov & Hutter, as `torch.optim.AdamW`).
+//!
+//! ```text
+//! adam:   g ← ∇L + wd·θ
+//! adamw:  θ ← θ·(1 − lr·wd)
+//! m ← β₁m + (1 − β₁)g,   v ← β₂v + (1 − β₂)g²
+//! θ ← θ − lr·m̂ / (√v̂ + ε),   m̂ = m/(1 − β₁ᵗ),  v̂ = v/(1 − β₂ᵗ)
+//! ```
+//! Reference: Kingma & Ba, arXiv:1412.6980; Loshchilov & Hutter, *Decoupled Weight Decay
+//! Regularization* (S059), arXiv:1711.05101; `torch.optim.Adam`/`AdamW` [ref].
+
+use super::{zeros_like, Evaluation, Optimizer, OptimizerInfo, OptimizerSpec};
+use crate::error::Result;
+use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use candle_core::{Tensor, Var};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+const PARAMS: &[ParamDoc] = &[
+    ParamDoc { name: "lr", meaning: "learning rate", range: "0 < lr ≤ 100", default: "0.001" },
+    ParamDoc { name: "beta1", meaning: "first-moment decay β₁", range: "0 ≤ β₁ < 1", default: "0.9" },
+    ParamDoc { name: "beta2", meaning: "second-moment decay β₂", range: "0 ≤ β₂ < 1", default: "0.999" },
+    ParamDoc { name: "eps", meaning: "denominator constant ε (S135 uses 1e-25)", range: "0 ≤ ε ≤ 1", default: "1e-8" },
+    ParamDoc { name: "weight_decay", meaning: "adam: coupled L2 added to the gradient; adamw: decoupled decay", range: "0 ≤ wd ≤ 100", default: "adam 0.0, adamw 0.01" },
+];
+
+pub static ADAM: OptimizerInfo = OptimizerInfo {
+    name: "adam",
+    summary: "Adam; weight_decay is coupled L2 added to the gradient (torch.optim.Adam; catalog adam_l2)",
+    update: "g ← ∇L + wd·θ;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − lr·m̂/(√v̂ + ε)",
+    reference: "Kingma & Ba 2015, arXiv:1412.6980; torch.optim.Adam [ref]",
+    params: PARAMS,
+    build: build_adam,
+};
+
+pub static ADAMW: OptimizerInfo = OptimizerInfo {
+    name: "adamw",
+    summary: "Adam with decoupled weight decay (torch.optim.AdamW)",
+    update: "θ ← θ(1 − lr·wd);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − lr·m̂/(√v̂ + ε)",
+    reference: "Loshchilov & Hutter, Decoupled Weight Decay Regularization (S059), arXiv:1711.05101; torch.optim.AdamW [ref]",
+    params: PARAMS,
+    build: build_adamw,
+};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    #[serde(default = "default_beta1")]
+    pub beta1: f64,
+    #[serde(default = "default_beta2")]
+    pub beta2: f64,
+    #[serde(default = "default_eps")]
+    pub eps: f64,
+    pub weight_decay: f64,
+    #[serde(skip)]
+    pub decoupled: bool,
+}
+
+fn default_lr() -> f64 {
+    1e-3
+}
+fn default_beta1() -> f64 {
+    0.9
+}
+fn default_beta2() -> f64 {
+    0.999
+}
+fn default_eps() -> f64 {
+    1e-8
+}
+
+/// `adam`'s parameters: weight decay defaults to 0.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdamParams {
+    #[serde(default = "default_lr")]
+    lr: f64,
+    #[serde(default = "default_beta1")]
+    beta1: f64,
+    #[serde(default = "default_beta2")]
+    beta2: f64,
+    #[serde(default = "default_eps")]
+    eps: f64,
+    #[serde(default)]
+    weight_decay: f64,
+}
+
+/// `adamw`'s parameters: weight decay defaults to 0.01 (PyTorch).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdamWParams {
+    #[serde(default = "default_lr")]
+    lr: f64,
+    #[serde(default = "default_beta1")]
+    beta1: f64,
+    #[serde(default = "default_beta2")]
+    beta2: f64,
+    #[serde(default = "default_eps")]
+    eps: f64,
+    #[serde(default = "default_wd")]
+    weight_decay: f64,
+}
+
+fn default_wd() -> f64 {
+    0.01
+}
+
+fn check(lr: f64, beta1: f64, beta2: f64, eps: f64, wd: f64) -> Result<()> {
+    check_range("lr", lr, 1e-12, 100.0)?;
+    check_range("beta1", beta1, 0.0, 0.999_999_9)?;
+    check_range("beta2", beta2, 0.0, 0.999_999_9)?;
+    check_range("eps", eps, 0.0, 1.0)?;
+    check_range("weight_decay", wd, 0.0, 100.0)
+}
+
+impl Validate for AdamParams {
+    fn validate(&self) -> Result<()> {
+        check(self.lr, self.beta1, self.beta2, self.eps, self.weight_decay)
+    }
+}
+impl Validate for AdamWParams {
+    fn validate(&self) -> Result<()> {
+        check(self.lr, self.beta1, self.beta2, self.eps, self.weight_decay)
+    }
+}
+
+fn build_adam(value: &serde_json::Value) -> Result<(Arc<dyn OptimizerSpec>, serde_json::Value)> {
+    let (p, canonical) = parse_params::<AdamParams>(value)?;
+    let params = Params { lr: p.lr, beta1: p.beta1, beta2: p.beta2, eps: p.eps, weight_decay: p.weight_decay, decoupled: false };
+    Ok((Arc::new(params), canonical))
+}
+
+fn build_adamw(value: &serde_json::Value) -> Result<(Arc<dyn OptimizerSpec>, serde_json::Value)> {
+    let (p, canonical) = parse_params::<AdamWParams>(value)?;
+    let params = Params { lr: p.lr, beta1: p.beta1, beta2: p.beta2, eps: p.eps, weight_decay: p.weight_decay, decoupled: true };
+    Ok((Arc::new(params), canonical))
+}
+
+impl OptimizerSpec for Params {
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn instantiate(&self, vars: Vec<Var>) -> Result<Box<dyn Optimizer>> {
+        let moments = vars.iter().map(|v| Ok((zeros_like(v)?, zeros_like(v)?))).collect::<Result<Vec<_>>>()?;
+        Ok(Box::new(Adam { params: self.clone(), vars, moments, t: 0 }))
+    }
+}
+
+pub struct Adam {
+    params: Params,
+    vars: Vec<Var>,
+    moments: Vec<(Tensor, Tensor)>,
+    t: i32,
+}
+
+impl Optimizer for Adam {
+    fn step(&mut self, objective: &mut dyn FnMut() -> Result<Evaluation>, lr: f64) -> Result<f64> {
+        let Evaluation { loss, grads } = objective()?;
+        let p = &self.params;
+        self.t += 1;
+        let bias1 = 1.0 - p.beta1.powi(self.t);
+        let bias2 = 1.0 - p.beta2.powi(self.t);
+        for (var, (m, v)) in self.vars.iter().zip(self.moments.iter_mut()) {
+            let Some(g) = grads.get(var.as_tensor()) else { continue };
+            let mut theta = var.as_tensor().clone();
+            let mut g = g.clone();
+            if p.weight_decay != 0.0 {
+                if p.decoupled {
+                    theta = (theta * (1.0 - lr * p.weight_decay))?;
+                } else {
+                    g = (g + (&theta * p.weight_decay)?)?;
+                }
+            }
+            *m = ((&*m * p.beta1)? + (&g * (1.0 - p.beta1))?)?;
+            *v = ((&*v * p.beta2)? + (g.sqr()? * (1.0 - p.beta2))?)?;
+            // torch's form: denom = √v / √(1 − β₂ᵗ) + ε;  θ ← θ − (lr / (1 − β₁ᵗ))·m / denom.
+            let denom = ((v.sqrt()? / bias2.sqrt())? + p.eps)?;
+            let update = ((&*m / denom)? * (lr / bias1))?;
+            var.set(&(theta - update)?)?;
+        }
+        Ok(loss)
+    }
+}

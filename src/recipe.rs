@@ -1,0 +1,717 @@
+//! Recipes: the YAML schema, loading, and resolution into a [`Plan`] of runs.
+//!
+//! This is the only module that touches `serde_yaml`. Parsing happens in two stages:
+//!
+//! 1. the recipe's structure is parsed with `deny_unknown_fields`, so a misspelt key fails with
+//!    the file, line and column serde_yaml reports;
+//! 2. every component (`{name: focal, label: g1, gamma: 1.0}`) is looked up in its registry and
+//!    its parameters parsed by that component's own `Params` (defaults, range checks). These
+//!    errors carry the component's path (`losses[2] (focal)`) and, where the offending token can
+//!    be found in the file, its line and column.
+//!
+//! Resolution also loads each task's dataset once, so a malformed data file, a model that does
+//! not fit the data, or a loss or metric that fits no task is reported before any training.
+
+use crate::data::transforms::{Transforms, TRANSFORM_KEYS};
+use crate::data::{Source, DATASETS};
+use crate::error::{Error, Result};
+use crate::losses::{Loss, LossInfo, LOSSES};
+use crate::metrics::{default_metrics, Metric, METRICS};
+use crate::models::{ModelSpec, MODELS};
+use crate::optim::schedule::Schedule;
+use crate::optim::{OptimizerSpec, OPTIMIZERS};
+use crate::registry::lookup;
+use crate::task::{Family, TaskKind};
+use serde::{Deserialize, Deserializer, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A component as written: a bare name or a mapping with `name`, optional `label` and params.
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: String,
+    pub label: Option<String>,
+    /// The remaining keys, as JSON (an object).
+    pub params: serde_json::Value,
+}
+
+impl<'de> Deserialize<'de> for Component {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let value = serde_yaml::Value::deserialize(d)?;
+        match value {
+            serde_yaml::Value::String(name) => Ok(Component { name, label: None, params: serde_json::json!({}) }),
+            serde_yaml::Value::Mapping(map) => {
+                let mut params = serde_json::Map::new();
+                let (mut name, mut label) = (None, None);
+                for (k, v) in map {
+                    let key = k.as_str().ok_or_else(|| D::Error::custom("keys must be strings"))?.to_string();
+                    match key.as_str() {
+                        "name" => name = Some(v.as_str().ok_or_else(|| D::Error::custom("`name` must be a string"))?.to_string()),
+                        "label" => label = Some(scalar_to_string(&v).ok_or_else(|| D::Error::custom("`label` must be a string"))?),
+                        _ => {
+                            let json = serde_json::to_value(&v).map_err(|e| D::Error::custom(format!("`{key}`: {e}")))?;
+                            params.insert(key, json);
+                        }
+                    }
+                }
+                let name = name.ok_or_else(|| D::Error::custom("missing field `name` (which registry entry to use)"))?;
+                Ok(Component { name, label, params: serde_json::Value::Object(params) })
+            }
+            other => Err(D::Error::custom(format!(
+                "expected a name or a mapping with `name:` and parameters, found {}",
+                yaml_kind(&other)
+            ))),
+        }
+    }
+}
+
+fn scalar_to_string(v: &serde_yaml::Value) -> Option<String> {
+    match v {
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn yaml_kind(v: &serde_yaml::Value) -> &'static str {
+    match v {
+        serde_yaml::Value::Null => "nothing",
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Number(_) => "a number",
+        serde_yaml::Value::String(_) => "a string",
+        serde_yaml::Value::Sequence(_) => "a list",
+        serde_yaml::Value::Mapping(_) => "a mapping",
+        serde_yaml::Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// Numeric precision of the model, data and loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    #[default]
+    F32,
+    F64,
+}
+
+impl Precision {
+    pub fn dtype(self) -> candle_core::DType {
+        match self {
+            Precision::F32 => candle_core::DType::F32,
+            Precision::F64 => candle_core::DType::F64,
+        }
+    }
+}
+
+/// The `train:` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSettings {
+    pub epochs: usize,
+    pub batch_size: usize,
+    #[serde(deserialize_with = "schedule_from_yaml")]
+    pub schedule: Schedule,
+    /// Linear warm-up, in optimizer steps.
+    pub warmup: usize,
+    /// Clip gradients to this global L2 norm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grad_clip: Option<f64>,
+    /// Evaluate every N epochs (and always after the first and the last).
+    pub eval_every: usize,
+    pub dtype: Precision,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings {
+            epochs: 20,
+            batch_size: 64,
+            schedule: Schedule::Constant,
+            warmup: 0,
+            grad_clip: None,
+            eval_every: 1,
+            dtype: Precision::F32,
+        }
+    }
+}
+
+/// `schedule: cosine` and `schedule: {name: cosine, min_factor: 0.1}` both work.
+fn schedule_from_yaml<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Schedule, D::Error> {
+    use serde::de::Error as _;
+    let value = serde_yaml::Value::deserialize(d)?;
+    let value = match value {
+        serde_yaml::Value::String(s) => {
+            let mut m = serde_yaml::Mapping::new();
+            m.insert("name".into(), s.into());
+            serde_yaml::Value::Mapping(m)
+        }
+        other => other,
+    };
+    Schedule::deserialize(value).map_err(|e| D::Error::custom(format!("schedule: {e}")))
+}
+
+impl TrainSettings {
+    fn validate(&self) -> Result<()> {
+        let in_range = |name: &str, v: usize, lo: usize, hi: usize| -> Result<()> {
+            if v < lo || v > hi {
+                return Err(Error::input(format!("train.{name} = {v} is out of range; allowed: {lo}..={hi}")));
+            }
+            Ok(())
+        };
+        in_range("epochs", self.epochs, 1, 10_000_000)?;
+        in_range("batch_size", self.batch_size, 1, 1 << 24)?;
+        in_range("eval_every", self.eval_every, 1, 10_000_000)?;
+        if let Some(c) = self.grad_clip {
+            crate::registry::check_range("train.grad_clip", c, 1e-12, 1e12)?;
+        }
+        self.schedule.validate()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTask {
+    name: String,
+    dataset: Component,
+    #[serde(default)]
+    model: Option<Component>,
+    #[serde(default)]
+    metrics: Option<Vec<Component>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecipe {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    seeds: Option<Vec<u64>>,
+    #[serde(default)]
+    train: TrainSettings,
+    tasks: Vec<RawTask>,
+    losses: Vec<Component>,
+    #[serde(default)]
+    optimizers: Option<Vec<Component>>,
+}
+
+/// Values from the command line that override the recipe before resolution.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub seeds: Option<Vec<u64>>,
+    pub epochs: Option<usize>,
+    /// Device name recorded in run configs (part of the config hash).
+    pub device: String,
+}
+
+pub struct ResolvedMetric {
+    pub name: String,
+    pub higher_is_better: bool,
+    pub metric: Arc<dyn Metric>,
+}
+
+pub struct ResolvedTask {
+    pub name: String,
+    pub kind: TaskKind,
+    pub source: Arc<dyn Source>,
+    pub transforms: Transforms,
+    pub model: Arc<dyn ModelSpec>,
+    pub metrics: Vec<ResolvedMetric>,
+    /// The task's canonical config (dataset, transforms, model, metrics), for run records.
+    pub config: serde_json::Value,
+}
+
+pub struct ResolvedLoss {
+    pub label: String,
+    pub info: &'static LossInfo,
+    pub loss: Arc<dyn Loss>,
+    pub config: serde_json::Value,
+}
+
+pub struct ResolvedOptimizer {
+    pub label: String,
+    pub spec: Arc<dyn OptimizerSpec>,
+    pub config: serde_json::Value,
+}
+
+/// One run of the grid.
+pub struct RunSpec {
+    pub task: Arc<ResolvedTask>,
+    pub loss: Arc<ResolvedLoss>,
+    pub optimizer: Arc<ResolvedOptimizer>,
+    pub seed: u64,
+    pub train: TrainSettings,
+    /// `<task>/<loss label>/<optimizer label>/seed-<n>`, relative to the results folder.
+    pub rel_dir: PathBuf,
+    /// Everything that determines the run's numbers.
+    pub config: serde_json::Value,
+    /// SHA-256 of the canonical config JSON (hex, first 16 digits).
+    pub hash: String,
+}
+
+pub struct Plan {
+    pub name: String,
+    pub description: Option<String>,
+    pub source_path: PathBuf,
+    pub tasks: Vec<Arc<ResolvedTask>>,
+    pub losses: Vec<Arc<ResolvedLoss>>,
+    pub optimizers: Vec<Arc<ResolvedOptimizer>>,
+    pub seeds: Vec<u64>,
+    pub train: TrainSettings,
+    pub runs: Vec<RunSpec>,
+    /// (task, loss) pairs left out because the loss does not fit the task's kind.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Error-message context: the file, and a way to find a token's line and column in it.
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    /// `file:line:col: path: msg` when `token` occurs in the file, else `file: path: msg`.
+    fn err(&self, path: &str, token: Option<&str>, e: Error) -> Error {
+        let place = match token.and_then(|t| find_token(self.text, t)) {
+            Some((line, col)) => format!("{}:{line}:{col}: {path}", self.file),
+            None => format!("{}: {path}", self.file),
+        };
+        e.at(place)
+    }
+}
+
+/// First occurrence of `token` as a whole word (not inside a longer identifier), 1-based.
+fn find_token(text: &str, token: &str) -> Option<(usize, usize)> {
+    if token.is_empty() {
+        return None;
+    }
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    for (i, line) in text.lines().enumerate() {
+        let code = line.split('#').next().unwrap_or("");
+        let mut start = 0;
+        while let Some(pos) = code[start..].find(token) {
+            let at = start + pos;
+            let before = code[..at].chars().next_back();
+            let after = code[at + token.len()..].chars().next();
+            if !before.is_some_and(is_ident) && !after.is_some_and(is_ident) {
+                return Some((i + 1, code[..at].chars().count() + 1));
+            }
+            start = at + token.len();
+        }
+    }
+    None
+}
+
+/// The first unknown key named in a serde message (`unknown field `gama``), to locate it.
+fn unknown_field(msg: &str) -> Option<&str> {
+    let rest = msg.split("unknown field `").nth(1)?;
+    rest.split('`').next()
+}
+
+fn safe_label(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || "._=-".contains(c) { c } else { '_' }).collect()
+}
+
+/// Labels for a list of components: the given `label`, else the name when unique, else
+/// `name-key=value-…` from the parameters the recipe set.
+fn labels(items: &[Component]) -> Vec<String> {
+    items
+        .iter()
+        .map(|c| {
+            if let Some(l) = &c.label {
+                return safe_label(l);
+            }
+            let same_name = items.iter().filter(|o| o.name == c.name).count();
+            let params = c.params.as_object().filter(|m| !m.is_empty());
+            match params {
+                Some(map) if same_name > 1 => {
+                    let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"'))).collect();
+                    safe_label(&format!("{}-{}", c.name, parts.join("-")))
+                }
+                _ => safe_label(&c.name),
+            }
+        })
+        .collect()
+}
+
+fn check_unique_labels(ctx: &Ctx, section: &str, labels: &[String]) -> Result<()> {
+    for (i, a) in labels.iter().enumerate() {
+        if let Some(j) = labels[..i].iter().position(|b| b == a) {
+            return Err(ctx.err(
+                &format!("{section}[{i}]"),
+                None,
+                Error::input(format!("{section}[{j}] and {section}[{i}] both get the label `{a}`; give one of them a distinct `label:`")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn with_name_and_label(name: &str, label: &str, params: &serde_json::Value) -> serde_json::Value {
+    let mut obj = serde_json::Map::new();
+    obj.insert("name".into(), name.into());
+    obj.insert("label".into(), label.into());
+    if let Some(map) = params.as_object() {
+        for (k, v) in map {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::Value::Object(obj)
+}
+
+/// Parse and resolve a recipe file.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read recipe {}: {e}", path.display())))?;
+    resolve(&text, path, overrides)
+}
+
+/// Parse and resolve recipe text; `path` names it in messages and anchors relative data paths.
+pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
+    let file = path.display().to_string();
+    let ctx = Ctx { file: &file, text };
+    if text.trim().is_empty() {
+        return Err(Error::input(format!("{file}: the recipe is empty; it needs at least `tasks:` and `losses:`")));
+    }
+    let raw: RawRecipe = serde_yaml::from_str(text).map_err(|e| {
+        let msg = e.to_string();
+        let (line_col, msg) = match e.location() {
+            Some(loc) => (format!(":{}:{}", loc.line(), loc.column()), strip_location(&msg)),
+            None => (String::new(), msg),
+        };
+        Error::input(format!("{file}{line_col}: {msg}"))
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let name = raw
+        .name
+        .clone()
+        .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "recipe".into()));
+    let name = safe_label(&name);
+
+    let mut train = raw.train.clone();
+    if let Some(epochs) = overrides.epochs {
+        train.epochs = epochs;
+    }
+    train.validate().map_err(|e| ctx.err("train", Some("train"), e))?;
+    let seeds = overrides.seeds.clone().or(raw.seeds.clone()).unwrap_or_else(|| vec![0]);
+    if seeds.is_empty() {
+        return Err(ctx.err("seeds", Some("seeds"), Error::input("the list of seeds is empty")));
+    }
+    if raw.tasks.is_empty() {
+        return Err(ctx.err("tasks", Some("tasks"), Error::input("no tasks; add at least one under `tasks:`")));
+    }
+    if raw.losses.is_empty() {
+        return Err(ctx.err("losses", Some("losses"), Error::input("no losses; add at least one under `losses:`")));
+    }
+
+    // Tasks.
+    let mut tasks = Vec::new();
+    for (i, t) in raw.tasks.iter().enumerate() {
+        let path = format!("tasks[{i}] ({})", t.name);
+        if t.name.is_empty() || safe_label(&t.name) != t.name {
+            return Err(ctx.err(&path, Some(&t.name), Error::input("task names may use letters, digits, `_`, `-`, `.` and `=` only")));
+        }
+        if tasks.iter().any(|o: &Arc<ResolvedTask>| o.name == t.name) {
+            return Err(ctx.err(&path, Some(&t.name), Error::input(format!("two tasks are named `{}`", t.name))));
+        }
+        tasks.push(Arc::new(resolve_task(&ctx, &path, t, &base, seeds[0])?));
+    }
+
+    // Losses.
+    let loss_labels = labels(&raw.losses);
+    check_unique_labels(&ctx, "losses", &loss_labels)?;
+    let mut losses = Vec::new();
+    for (i, (c, label)) in raw.losses.iter().zip(&loss_labels).enumerate() {
+        let path = format!("losses[{i}] ({})", c.name);
+        let info = lookup("loss", "losses", LOSSES, &c.name).map_err(|e| ctx.err(&format!("losses[{i}]"), Some(&c.name), e))?;
+        let (loss, canonical) = (info.build)(&c.params).map_err(|e| {
+            let token = unknown_field(&e.to_string()).map(str::to_string);
+            ctx.err(&path, token.as_deref().or(Some(&c.name)), e)
+        })?;
+        if !tasks.iter().any(|t| t.kind.family() == info.family) {
+            let t = &tasks[0];
+            return Err(ctx.err(
+                &path,
+                Some(&c.name),
+                Error::input(format!(
+                    "loss `{}` needs a {} task, but task `{}` is {}{}",
+                    c.name,
+                    info.family,
+                    t.name,
+                    t.kind.family(),
+                    if tasks.len() > 1 { " (and so is every other task)" } else { "" }
+                )),
+            ));
+        }
+        losses.push(Arc::new(ResolvedLoss { label: label.clone(), info, loss, config: with_name_and_label(info.name, label, &canonical) }));
+    }
+
+    // Optimizers (default: adamw with its defaults).
+    let raw_opts = raw.optimizers.clone().unwrap_or_else(|| vec![Component { name: "adamw".into(), label: None, params: serde_json::json!({}) }]);
+    if raw_opts.is_empty() {
+        return Err(ctx.err("optimizers", Some("optimizers"), Error::input("the list of optimizers is empty; remove the key to use adamw")));
+    }
+    let opt_labels = labels(&raw_opts);
+    check_unique_labels(&ctx, "optimizers", &opt_labels)?;
+    let mut optimizers = Vec::new();
+    for (i, (c, label)) in raw_opts.iter().zip(&opt_labels).enumerate() {
+        let path = format!("optimizers[{i}] ({})", c.name);
+        let info = lookup("optimizer", "optimizers", OPTIMIZERS, &c.name).map_err(|e| ctx.err(&format!("optimizers[{i}]"), Some(&c.name), e))?;
+        let (spec, canonical) = (info.build)(&c.params).map_err(|e| {
+            let token = unknown_field(&e.to_string()).map(str::to_string);
+            ctx.err(&path, token.as_deref().or(Some(&c.name)), e)
+        })?;
+        optimizers.push(Arc::new(ResolvedOptimizer { label: label.clone(), spec, config: with_name_and_label(info.name, label, &canonical) }));
+    }
+
+    // The grid.
+    let train_json = serde_json::to_value(&train).map_err(|e| Error::runtime(e.to_string()))?;
+    let mut runs = Vec::new();
+    let mut skipped = Vec::new();
+    for task in &tasks {
+        for loss in &losses {
+            if loss.info.family != task.kind.family() {
+                skipped.push((task.name.clone(), loss.label.clone()));
+                continue;
+            }
+            for opt in &optimizers {
+                for &seed in &seeds {
+                    let config = serde_json::json!({
+                        "recipe": name,
+                        "task": task.config,
+                        "loss": loss.config,
+                        "optimizer": opt.config,
+                        "train": train_json,
+                        "seed": seed,
+                        "device": overrides.device,
+                        "format": crate::run::FORMAT_VERSION,
+                    });
+                    let hash = config_hash(&config);
+                    runs.push(RunSpec {
+                        task: task.clone(),
+                        loss: loss.clone(),
+                        optimizer: opt.clone(),
+                        seed,
+                        train: train.clone(),
+                        rel_dir: PathBuf::from(&task.name).join(&loss.label).join(&opt.label).join(format!("seed-{seed}")),
+                        config,
+                        hash,
+                    });
+                }
+            }
+        }
+    }
+    Ok(Plan {
+        name,
+        description: raw.description,
+        source_path: path.to_path_buf(),
+        tasks,
+        losses,
+        optimizers,
+        seeds,
+        train,
+        runs,
+        skipped,
+    })
+}
+
+/// serde_yaml appends " at line L column C" to messages; the position is already in front.
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64) -> Result<ResolvedTask> {
+    // Dataset: split the mapping into transform keys and the dataset's own parameters.
+    let ds = &t.dataset;
+    let info = lookup("dataset", "datasets", DATASETS, &ds.name).map_err(|e| ctx.err(&format!("{path}.dataset"), Some(&ds.name), e))?;
+    let ds_path = format!("{path}.dataset ({})", ds.name);
+    let mut own = serde_json::Map::new();
+    let mut transform_keys = serde_json::Map::new();
+    if let Some(map) = ds.params.as_object() {
+        for (k, v) in map {
+            if TRANSFORM_KEYS.contains(&k.as_str()) {
+                transform_keys.insert(k.clone(), v.clone());
+            } else {
+                own.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let (source, ds_canonical) = (info.build)(&serde_json::Value::Object(own), base).map_err(|e| {
+        let e = match e {
+            Error::Input(msg) if msg.contains("unknown field") => {
+                Error::Input(format!("{msg}; or a transform: {}", TRANSFORM_KEYS.join(", ")))
+            }
+            other => other,
+        };
+        let token = unknown_field(&e.to_string()).map(str::to_string);
+        ctx.err(&ds_path, token.as_deref(), e)
+    })?;
+    let transforms: Transforms = serde_json::from_value(serde_json::Value::Object(transform_keys)).map_err(|e| {
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        let token = unknown_field(&msg).map(str::to_string);
+        ctx.err(&ds_path, token.as_deref(), Error::input(msg))
+    })?;
+    let kind = source.kind();
+    transforms.validate(kind).map_err(|e| ctx.err(&ds_path, None, e))?;
+    let raw = source.load(first_seed).map_err(|e| ctx.err(&ds_path, None, e))?;
+
+    // Model.
+    let model_c = t.model.clone().unwrap_or(Component { name: "mlp".into(), label: None, params: serde_json::json!({}) });
+    let minfo = lookup("model", "models", MODELS, &model_c.name).map_err(|e| ctx.err(&format!("{path}.model"), Some(&model_c.name), e))?;
+    let m_path = format!("{path}.model ({})", model_c.name);
+    let (model, m_canonical) = (minfo.build)(&model_c.params).map_err(|e| {
+        let token = unknown_field(&e.to_string()).map(str::to_string);
+        ctx.err(&m_path, token.as_deref(), e)
+    })?;
+    model.check(raw.input).map_err(|e| ctx.err(&m_path, Some(&model_c.name), e))?;
+
+    // Metrics.
+    let metric_cs: Vec<Component> = t.metrics.clone().unwrap_or_else(|| {
+        default_metrics(kind.family()).iter().map(|n| Component { name: n.to_string(), label: None, params: serde_json::json!({}) }).collect()
+    });
+    if metric_cs.is_empty() {
+        return Err(ctx.err(&format!("{path}.metrics"), None, Error::input("the list of metrics is empty; remove the key for the defaults")));
+    }
+    let metric_labels = labels(&metric_cs);
+    let mut metrics = Vec::new();
+    let mut metric_configs = Vec::new();
+    for (j, (c, label)) in metric_cs.iter().zip(&metric_labels).enumerate() {
+        let mpath = format!("{path}.metrics[{j}]");
+        let info = lookup("metric", "metrics", METRICS, &c.name).map_err(|e| ctx.err(&mpath, Some(&c.name), e))?;
+        if info.family != kind.family() {
+            return Err(ctx.err(
+                &mpath,
+                Some(&c.name),
+                Error::input(format!("metric `{}` is for {} tasks, but task `{}` is {}", c.name, info.family, t.name, kind.family())),
+            ));
+        }
+        let (metric, canonical) = (info.build)(&c.params).map_err(|e| ctx.err(&format!("{mpath} ({})", c.name), Some(&c.name), e))?;
+        if label == "loss" {
+            return Err(ctx.err(&mpath, Some(&c.name), Error::input("`loss` is reserved for the training loss; pick another label")));
+        }
+        metrics.push(ResolvedMetric { name: label.clone(), higher_is_better: info.higher_is_better, metric });
+        metric_configs.push(with_name_and_label(info.name, label, &canonical));
+    }
+    if let Some(dup) = metrics.iter().enumerate().find_map(|(i, m)| metrics[..i].iter().find(|o| o.name == m.name)) {
+        return Err(ctx.err(&format!("{path}.metrics"), None, Error::input(format!("metric `{}` listed twice; give one a `label:`", dup.name))));
+    }
+
+    let mut dataset_json = ds_canonical.as_object().cloned().unwrap_or_default();
+    dataset_json.insert("name".into(), info.name.into());
+    if let serde_json::Value::Object(tj) = serde_json::to_value(&transforms).map_err(|e| Error::runtime(e.to_string()))? {
+        dataset_json.extend(tj);
+    }
+    let mut model_json = m_canonical.as_object().cloned().unwrap_or_default();
+    model_json.insert("name".into(), minfo.name.into());
+    let config = serde_json::json!({
+        "name": t.name,
+        "kind": kind,
+        "dataset": dataset_json,
+        "model": model_json,
+        "metrics": metric_configs,
+    });
+    Ok(ResolvedTask { name: t.name.clone(), kind, source, transforms, model, metrics, config })
+}
+
+/// SHA-256 of the canonical (key-sorted) JSON of a config, first 16 hex digits.
+pub fn config_hash(config: &serde_json::Value) -> String {
+    let text = serde_json::to_string(config).unwrap_or_default();
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+impl Plan {
+    /// A human-readable summary of the grid (for `lossbench check` and the start of `train`).
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let kinds: BTreeMap<&str, Family> = self.tasks.iter().map(|t| (t.name.as_str(), t.kind.family())).collect();
+        out.push_str(&format!("recipe `{}` ({})\n", self.name, self.source_path.display()));
+        if let Some(d) = &self.description {
+            out.push_str(&format!("  {}\n", d.trim()));
+        }
+        out.push_str(&format!("  tasks ({}):", self.tasks.len()));
+        for t in &self.tasks {
+            out.push_str(&format!(" {} [{}]", t.name, kinds[t.name.as_str()]));
+        }
+        out.push_str(&format!("\n  losses ({}): {}\n", self.losses.len(), self.losses.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(", ")));
+        out.push_str(&format!(
+            "  optimizers ({}): {}\n",
+            self.optimizers.len(),
+            self.optimizers.iter().map(|o| o.label.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+        out.push_str(&format!(
+            "  seeds ({}): {}\n",
+            self.seeds.len(),
+            self.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        ));
+        out.push_str(&format!(
+            "  train: {} epochs, batch {}, schedule {:?}, dtype {:?}\n",
+            self.train.epochs, self.train.batch_size, self.train.schedule, self.train.dtype
+        ));
+        for (task, loss) in &self.skipped {
+            out.push_str(&format!("  skipped: loss `{loss}` does not fit task `{task}`\n"));
+        }
+        out.push_str(&format!(
+            "  runs: {} = {} task×loss pairs × {} optimizers × {} seeds\n",
+            self.runs.len(),
+            self.tasks.len() * self.losses.len() - self.skipped.len(),
+            self.optimizers.len(),
+            self.seeds.len()
+        ));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve_str(text: &str) -> Result<Plan> {
+        resolve(text, Path::new("r.yaml"), &Overrides { device: "cpu".into(), ..Default::default() })
+    }
+
+    const BASE: &str = "tasks:\n  - name: moons\n    dataset: {name: two_moons, n: 100}\n    model: {name: mlp, hidden: [8]}\nlosses:\n  - cross_entropy\n  - {name: focal, gamma: 1.0}\nseeds: [0, 1]\n";
+
+    #[test]
+    fn grid_is_tasks_losses_optimizers_seeds() {
+        let plan = resolve_str(BASE).unwrap();
+        assert_eq!(plan.runs.len(), 4);
+        assert_eq!(plan.optimizers[0].label, "adamw");
+        assert_eq!(plan.runs[0].rel_dir, PathBuf::from("moons/cross_entropy/adamw/seed-0"));
+        // Same config, same hash; different seed, different hash.
+        assert_eq!(plan.runs[0].hash, resolve_str(BASE).unwrap().runs[0].hash);
+        assert_ne!(plan.runs[0].hash, plan.runs[1].hash);
+    }
+
+    #[test]
+    fn duplicate_names_get_labels_from_their_params() {
+        let text = BASE.replace("  - cross_entropy\n", "  - cross_entropy\n  - {name: cross_entropy, smoothing: 0.1}\n");
+        let plan = resolve_str(&text).unwrap();
+        let labels: Vec<&str> = plan.losses.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(labels, ["cross_entropy", "cross_entropy-smoothing=0.1", "focal"]);
+    }
+
+    #[test]
+    fn errors_name_the_place_and_the_fix() {
+        let e = resolve_str(&BASE.replace("gamma", "gama")).err().unwrap().to_string();
+        assert!(e.starts_with("r.yaml:7:") && e.contains("losses[1] (focal)") && e.contains("unknown field `gama`"), "{e}");
+        let e = resolve_str(&BASE.replace("name: focal", "name: fcoal")).err().unwrap().to_string();
+        assert!(e.contains("r.yaml:7:") && e.contains("did you mean `focal`?"), "{e}");
+        let e = resolve_str(&BASE.replace("seeds:", "sedes:")).err().unwrap().to_string();
+        assert!(e.contains("r.yaml:8:") && e.contains("unknown field `sedes`"), "{e}");
+        let e = resolve_str(&BASE.replace("gamma: 1.0", "gamma: -3")).err().unwrap().to_string();
+        assert!(e.contains("gamma") && e.contains("out of range"), "{e}");
+        let e = resolve_str(&BASE.replace("  - cross_entropy\n", "  - mse\n")).err().unwrap().to_string();
+        assert!(e.contains("loss `mse` needs a regression task, but task `moons` is classification"), "{e}");
+        let e = resolve_str(&BASE.replace("n: 100}", "n: 100, label_noise: {kind: symetric, rate: 0.2}}")).err().unwrap().to_string();
+        assert!(e.contains("symetric"), "{e}");
+    }
+}

@@ -1,0 +1,151 @@
+//! Run records and files: `run.json` and `metrics.csv` in one folder per run, written
+//! atomically (temporary file in the same folder, then rename).
+//!
+//! `metrics.csv` is tidy (`epoch,split,metric,value`) and holds no timings, so the same recipe
+//! and seed give a byte-identical file. `run.json` is written last: a folder with a readable
+//! `run.json` whose status is `finished` or `diverged` is a completed run; anything else
+//! (no file, a leftover temporary file, a `failed` status) is run again.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+
+/// Version of the results layout; part of every config hash.
+pub const FORMAT_VERSION: u32 = 1;
+
+pub const RUN_FILE: &str = "run.json";
+pub const METRICS_FILE: &str = "metrics.csv";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum Status {
+    Finished,
+    /// The training loss became NaN or infinite during `epoch`; metrics stop there.
+    Diverged { epoch: usize },
+    Failed { message: String },
+}
+
+impl Status {
+    pub fn is_complete(&self) -> bool {
+        matches!(self, Status::Finished | Status::Diverged { .. })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    pub wall_s: f64,
+    pub train_s: f64,
+    pub eval_s: f64,
+    pub started_unix: u64,
+}
+
+/// What the run trained on (after transforms).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataSummary {
+    pub n_train: usize,
+    pub n_val: usize,
+    pub n_test: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_class_counts: Option<Vec<usize>>,
+    /// Train rows (0-based, in train-split order) whose label was corrupted.
+    pub noisy_train_indices: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub lossbench_version: String,
+    pub recipe: String,
+    pub task: String,
+    pub loss: String,
+    pub optimizer: String,
+    pub seed: u64,
+    pub config_hash: String,
+    pub config: serde_json::Value,
+    pub device: String,
+    pub status: Status,
+    pub epochs_completed: usize,
+    pub timings: Timings,
+    pub data: DataSummary,
+    /// Last evaluated value of each metric per split: `{split: {metric: value}}`.
+    pub final_metrics: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+}
+
+/// One tidy row of `metrics.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    pub epoch: usize,
+    pub split: &'static str,
+    pub metric: String,
+    pub value: f64,
+}
+
+/// Write `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+        f.write_all(bytes).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+        f.sync_all().map_err(|e| Error::io(format!("cannot sync {}", tmp.display()), e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename {} to {}", tmp.display(), path.display()), e))
+}
+
+/// Format a metric value so that it round-trips exactly (shortest representation).
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf".into() } else { "-inf".into() }
+    } else {
+        format!("{v}")
+    }
+}
+
+pub fn metrics_csv(rows: &[MetricRow]) -> String {
+    let mut out = String::from("epoch,split,metric,value\n");
+    for r in rows {
+        out.push_str(&format!("{},{},{},{}\n", r.epoch, r.split, r.metric, format_value(r.value)));
+    }
+    out
+}
+
+/// Write a finished (or diverged/failed) run: `metrics.csv` first, then `run.json`.
+pub fn write_run(dir: &Path, record: &RunRecord, rows: &[MetricRow]) -> Result<()> {
+    write_atomic(&dir.join(METRICS_FILE), metrics_csv(rows).as_bytes())?;
+    let json = serde_json::to_string_pretty(record).map_err(|e| Error::runtime(e.to_string()))?;
+    write_atomic(&dir.join(RUN_FILE), format!("{json}\n").as_bytes())
+}
+
+/// The completed run in `dir`, if there is one (a missing or unreadable `run.json` is none).
+pub fn read_record(dir: &Path) -> Option<RunRecord> {
+    let text = std::fs::read_to_string(dir.join(RUN_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/run.json");
+        write_atomic(&path, b"{}").unwrap();
+        write_atomic(&path, b"{\"x\":1}").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"x\":1}");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn values_round_trip() {
+        for v in [0.1, 1.0 / 3.0, 1e-300, 123456.789] {
+            assert_eq!(format_value(v).parse::<f64>().unwrap(), v);
+        }
+        assert_eq!(format_value(f64::NAN), "NaN");
+    }
+}

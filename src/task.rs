@@ -1,0 +1,76 @@
+//! The contract between data, models, losses and metrics.
+//!
+//! A dataset fixes the [`TaskKind`]; a model maps inputs to a [`Prediction`]; a loss maps a
+//! prediction and a [`Target`] to per-example values; a metric maps host copies of both to a
+//! number. Resolve checks that the loss and metrics fit the dataset's kind before any run.
+
+use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a dataset asks a model to predict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum TaskKind {
+    /// Single-label classification into `classes` classes; the model outputs `[n, classes]` logits.
+    Classification { classes: usize },
+    /// Real-valued targets with `outputs` columns; the model outputs `[n, outputs]`.
+    Regression { outputs: usize },
+}
+
+/// The family of a task kind, used to match losses and metrics to tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    Classification,
+    Regression,
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::Classification => "classification",
+            Family::Regression => "regression",
+        })
+    }
+}
+
+impl TaskKind {
+    pub fn family(&self) -> Family {
+        match self {
+            TaskKind::Classification { .. } => Family::Classification,
+            TaskKind::Regression { .. } => Family::Regression,
+        }
+    }
+    /// Width of the model's output layer.
+    pub fn output_dim(&self) -> usize {
+        match *self {
+            TaskKind::Classification { classes } => classes,
+            TaskKind::Regression { outputs } => outputs,
+        }
+    }
+}
+
+/// Targets of a batch, on the device.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Class ids, `u32` `[n]`.
+    Classes(Tensor),
+    /// Real values `[n, k]` in the model dtype.
+    Values(Tensor),
+}
+
+impl Target {
+    pub fn tensor(&self) -> &Tensor {
+        match self {
+            Target::Classes(t) | Target::Values(t) => t,
+        }
+    }
+}
+
+/// What a model produced for a batch.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    /// Logits `[n, c]` (classification) or predicted values `[n, k]` (regression).
+    pub out: Tensor,
+}

@@ -1,0 +1,338 @@
+//! Training: one run ([`train_run`]) and a sweep over a plan ([`sweep`]).
+//!
+//! A run loads its dataset for its seed, applies the transforms, builds the model from the
+//! `Init` stream, and trains for `epochs` passes over seeded shuffled mini-batches. It
+//! evaluates every split before training (epoch 0), every `eval_every` epochs and after the
+//! last. A non-finite training loss marks the run `diverged` at that epoch; the sweep goes on.
+//! Randomness comes only from [`crate::rng`], so the same recipe and seed give bit-identical
+//! metrics on CPU, and every loss compared under one seed sees the same initial weights, batch
+//! order, dropout masks and corrupted labels.
+
+use crate::data::transforms::{self, Prepared};
+use crate::data::{Labels, Table};
+use crate::error::{Error, Result};
+use crate::metrics::{HostTarget, Outputs};
+use crate::models::{Init, Model};
+use crate::optim::{clip_grad_norm, Evaluation};
+use crate::recipe::{Plan, RunSpec};
+use crate::rng::{Purpose, Stream};
+use crate::run::{self, DataSummary, MetricRow, RunRecord, Status, Timings};
+use crate::task::{Prediction, Target};
+use candle_core::{DType, Device, Tensor};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// A split on the device.
+struct DeviceSplit {
+    name: &'static str,
+    x: Tensor,
+    target: Target,
+    /// Host copy of the targets in original units (for metrics).
+    host_classes: Option<Vec<u32>>,
+    host_values: Option<Vec<f64>>,
+    len: usize,
+}
+
+fn to_device(name: &'static str, table: &Table, prepared: &Prepared, dtype: DType, device: &Device) -> Result<DeviceSplit> {
+    let n = table.len();
+    let x = Tensor::from_vec(table.x.clone(), (n, table.d), device)?.to_dtype(dtype)?;
+    let (target, host_classes, host_values) = match &table.y {
+        Labels::Classes(y) => (Target::Classes(Tensor::from_vec(y.clone(), n, device)?), Some(y.clone()), None),
+        Labels::Values { data, k } => {
+            let t = Tensor::from_vec(data.clone(), (n, *k), device)?.to_dtype(dtype)?;
+            let original: Vec<f64> = match &prepared.target_scale {
+                Some((mean, std)) => data.iter().enumerate().map(|(i, v)| (*v as f64) * std[i % k] as f64 + mean[i % k] as f64).collect(),
+                None => data.iter().map(|v| *v as f64).collect(),
+            };
+            (Target::Values(t), None, Some(original))
+        }
+    };
+    Ok(DeviceSplit { name, x, target, host_classes, host_values, len: n })
+}
+
+/// Largest number of rows evaluated in one forward pass.
+const EVAL_CHUNK: usize = 8192;
+
+fn evaluate(spec: &RunSpec, model: &dyn Model, split: &DeviceSplit, prepared: &Prepared, epoch: usize, rows: &mut Vec<MetricRow>) -> Result<()> {
+    if split.len == 0 {
+        return Ok(());
+    }
+    let mut outputs: Vec<f64> = Vec::new();
+    let mut loss_sum = 0f64;
+    let mut width = 1;
+    let mut start = 0;
+    while start < split.len {
+        let len = EVAL_CHUNK.min(split.len - start);
+        let x = split.x.narrow(0, start, len)?;
+        let target = match &split.target {
+            Target::Classes(t) => Target::Classes(t.narrow(0, start, len)?),
+            Target::Values(t) => Target::Values(t.narrow(0, start, len)?),
+        };
+        let out = model.forward(&x, None)?;
+        width = out.dim(1)?;
+        let per = spec.loss.loss.forward(&Prediction { out: out.clone() }, &target)?;
+        loss_sum += per.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
+        outputs.extend(out.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?);
+        start += len;
+    }
+    rows.push(MetricRow { epoch, split: split.name, metric: "loss".into(), value: loss_sum / split.len as f64 });
+    if let Some((mean, std)) = &prepared.target_scale {
+        for (i, v) in outputs.iter_mut().enumerate() {
+            *v = *v * std[i % width] as f64 + mean[i % width] as f64;
+        }
+    }
+    let target = match (&split.host_classes, &split.host_values) {
+        (Some(y), _) => HostTarget::Classes(y),
+        (None, Some(v)) => HostTarget::Values(v),
+        (None, None) => return Err(Error::runtime("split without targets")),
+    };
+    let host = Outputs { out: &outputs, width, target };
+    for m in &spec.task.metrics {
+        rows.push(MetricRow { epoch, split: split.name, metric: m.name.clone(), value: m.metric.compute(&host) });
+    }
+    Ok(())
+}
+
+/// The result of one run: its record and its metric rows.
+pub struct RunResult {
+    pub record: RunRecord,
+    pub rows: Vec<MetricRow>,
+}
+
+/// Train one run. Errors (bad data, tensor failures) are returned; divergence is a result.
+pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &dyn Fn(usize)) -> Result<RunResult> {
+    let started = Instant::now();
+    let started_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let seed = spec.seed;
+    let raw = spec.task.source.load(seed)?;
+    let prepared = transforms::prepare(raw, &spec.task.transforms, seed)?;
+    let dtype = spec.train.dtype.dtype();
+    let splits = [
+        to_device("train", &prepared.train, &prepared, dtype, device)?,
+        to_device("val", &prepared.val, &prepared, dtype, device)?,
+        to_device("test", &prepared.test, &prepared, dtype, device)?,
+    ];
+    let init = Init { seed, dtype, device: device.clone() };
+    let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
+    let vars = model.vars();
+    let mut optimizer = spec.optimizer.spec.instantiate(vars.clone())?;
+    let base_lr = spec.optimizer.spec.lr();
+    let settings = &spec.train;
+
+    let train = &splits[0];
+    let n = train.len;
+    let batch = settings.batch_size.min(n);
+    let steps_per_epoch = n.div_ceil(batch);
+    let total_steps = steps_per_epoch * settings.epochs;
+
+    let mut rows = Vec::new();
+    let mut eval_s = 0.0;
+    let eval_all = |epoch: usize, rows: &mut Vec<MetricRow>, eval_s: &mut f64| -> Result<()> {
+        let t = Instant::now();
+        for split in &splits {
+            evaluate(spec, model.as_ref(), split, &prepared, epoch, rows)?;
+        }
+        *eval_s += t.elapsed().as_secs_f64();
+        Ok(())
+    };
+    eval_all(0, &mut rows, &mut eval_s)?;
+
+    let mut status = Status::Finished;
+    let mut epochs_completed = 0;
+    let mut step = 0;
+    'epochs: for epoch in 1..=settings.epochs {
+        let order = Stream::new(seed, Purpose::Shuffle, epoch as u64).permutation(n);
+        let mut dropout_rng = Stream::new(seed, Purpose::Dropout, epoch as u64);
+        for b in 0..steps_per_epoch {
+            let idx: Vec<u32> = order[b * batch..((b + 1) * batch).min(n)].iter().map(|&i| i as u32).collect();
+            let idx = Tensor::from_vec(idx, (order[b * batch..((b + 1) * batch).min(n)].len(),), train.x.device())?;
+            let xb = train.x.index_select(&idx, 0)?;
+            let yb = match &train.target {
+                Target::Classes(t) => Target::Classes(t.index_select(&idx, 0)?),
+                Target::Values(t) => Target::Values(t.index_select(&idx, 0)?),
+            };
+            let lr = base_lr * settings.schedule.factor(step, epoch - 1, total_steps, settings.warmup);
+            let mut objective = || -> Result<Evaluation> {
+                let out = model.forward(&xb, Some(&mut dropout_rng))?;
+                let loss = spec.loss.loss.forward(&Prediction { out }, &yb)?.mean_all()?;
+                let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                let mut grads = loss.backward()?;
+                if let Some(max_norm) = settings.grad_clip {
+                    clip_grad_norm(&vars, &mut grads, max_norm)?;
+                }
+                Ok(Evaluation { loss: value, grads })
+            };
+            let loss = optimizer.step(&mut objective, lr)?;
+            step += 1;
+            if !loss.is_finite() {
+                status = Status::Diverged { epoch };
+                break 'epochs;
+            }
+        }
+        epochs_completed = epoch;
+        if epoch % settings.eval_every == 0 || epoch == settings.epochs || epoch == 1 {
+            eval_all(epoch, &mut rows, &mut eval_s)?;
+        }
+        on_epoch(epoch);
+    }
+
+    let mut final_metrics: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    if let Some(last) = rows.last().map(|r| r.epoch) {
+        for r in rows.iter().filter(|r| r.epoch == last) {
+            final_metrics.entry(r.split.to_string()).or_default().insert(r.metric.clone(), r.value);
+        }
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    let record = RunRecord {
+        lossbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        recipe: spec.config["recipe"].as_str().unwrap_or_default().to_string(),
+        task: spec.task.name.clone(),
+        loss: spec.loss.label.clone(),
+        optimizer: spec.optimizer.label.clone(),
+        seed,
+        config_hash: spec.hash.clone(),
+        config: spec.config.clone(),
+        device: device_name.to_string(),
+        status,
+        epochs_completed,
+        timings: Timings { wall_s, train_s: wall_s - eval_s, eval_s, started_unix },
+        data: DataSummary {
+            n_train: prepared.train.len(),
+            n_val: prepared.val.len(),
+            n_test: prepared.test.len(),
+            train_class_counts: transforms::train_class_counts(&prepared),
+            noisy_train_indices: prepared.noisy.clone(),
+        },
+        final_metrics,
+    };
+    Ok(RunResult { record, rows })
+}
+
+/// How to run a sweep.
+pub struct SweepOptions {
+    pub out: PathBuf,
+    pub device: Device,
+    pub device_name: String,
+    pub jobs: usize,
+    pub force: bool,
+    /// Show progress bars (stderr is a terminal and `--quiet` was not given).
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepSummary {
+    pub total: usize,
+    pub skipped: usize,
+    pub finished: usize,
+    pub diverged: usize,
+    pub failed: usize,
+}
+
+/// Whether `dir` holds a completed run of exactly this config.
+pub fn is_done(dir: &Path, hash: &str) -> bool {
+    run::read_record(dir).is_some_and(|r| r.config_hash == hash && r.status.is_complete())
+}
+
+fn failed_record(spec: &RunSpec, device_name: &str, message: String) -> RunRecord {
+    RunRecord {
+        lossbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        recipe: spec.config["recipe"].as_str().unwrap_or_default().to_string(),
+        task: spec.task.name.clone(),
+        loss: spec.loss.label.clone(),
+        optimizer: spec.optimizer.label.clone(),
+        seed: spec.seed,
+        config_hash: spec.hash.clone(),
+        config: spec.config.clone(),
+        device: device_name.to_string(),
+        status: Status::Failed { message },
+        epochs_completed: 0,
+        timings: Timings::default(),
+        data: DataSummary::default(),
+        final_metrics: BTreeMap::new(),
+    }
+}
+
+/// Run every run of the plan that is not already complete, `jobs` at a time.
+pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary> {
+    let todo: Vec<&RunSpec> = plan.runs.iter().filter(|r| opts.force || !is_done(&opts.out.join(&r.rel_dir), &r.hash)).collect();
+    let summary = Mutex::new(SweepSummary { total: plan.runs.len(), skipped: plan.runs.len() - todo.len(), ..Default::default() });
+    let multi = MultiProgress::with_draw_target(if opts.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let overall = multi.add(ProgressBar::new(todo.len() as u64));
+    overall.set_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    overall.set_prefix(plan.name.clone());
+    let next = AtomicUsize::new(0);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let jobs = opts.jobs.clamp(1, todo.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                let bar = multi.add(ProgressBar::new(0));
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix:>8} {msg} [{bar:20}] epoch {pos}/{len}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(spec) = todo.get(i) else { break };
+                    bar.set_length(spec.train.epochs as u64);
+                    bar.set_position(0);
+                    bar.set_message(spec.rel_dir.display().to_string());
+                    let dir = opts.out.join(&spec.rel_dir);
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        train_run(spec, &opts.device, &opts.device_name, &|e| bar.set_position(e as u64))
+                    }));
+                    let (record, rows) = match outcome {
+                        Ok(Ok(result)) => (result.record, result.rows),
+                        Ok(Err(e)) => (failed_record(spec, &opts.device_name, e.to_string()), Vec::new()),
+                        Err(panic) => {
+                            let msg = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+                            (failed_record(spec, &opts.device_name, format!("internal error: {msg}")), Vec::new())
+                        }
+                    };
+                    if let Err(e) = run::write_run(&dir, &record, &rows) {
+                        if let Ok(mut slot) = first_error.lock() {
+                            slot.get_or_insert(e);
+                        }
+                        break;
+                    }
+                    if let Ok(mut s) = summary.lock() {
+                        match record.status {
+                            Status::Finished => s.finished += 1,
+                            Status::Diverged { .. } => s.diverged += 1,
+                            Status::Failed { .. } => s.failed += 1,
+                        }
+                    }
+                    if let Status::Failed { message } = &record.status {
+                        multi.suspend(|| {
+                            if opts.progress {
+                                eprintln!("run {} failed: {message}", spec.rel_dir.display());
+                            }
+                        });
+                    }
+                    overall.inc(1);
+                }
+                bar.finish_and_clear();
+            });
+        }
+    });
+    overall.finish_and_clear();
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    summary.into_inner().map_err(|_| Error::runtime("poisoned summary lock"))
+}
+
+/// Whether progress bars should be drawn: stderr is a terminal and not `--quiet`.
+pub fn progress_wanted(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
+}
