@@ -16,8 +16,14 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "lossbench", version, about = "Does a loss function from a paper really beat cross-entropy — and on which tasks?")]
-#[command(after_help = "Start here:\n  lossbench train recipes/quickstart.yaml\n  lossbench compare results/quickstart\n  lossbench losses show focal")]
+#[command(
+    name = "lossbench",
+    version,
+    about = "Does a loss function from a paper really beat cross-entropy — and on which tasks?"
+)]
+#[command(
+    after_help = "Start here:\n  lossbench train recipes/quickstart.yaml\n  lossbench compare results/quickstart\n  lossbench losses show focal"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -26,7 +32,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train every run of a recipe (skipping finished ones), then print the comparison.
-    #[command(after_help = "Example:\n  lossbench train recipes/quickstart.yaml --seeds 0,1,2 --jobs 2\n\nResults go to results/<recipe>/<task>/<loss>/<optimizer>/seed-<n>/ (run.json, metrics.csv).\nRe-running resumes: finished runs with the same config are skipped; --force reruns them.")]
+    #[command(
+        after_help = "Example:\n  lossbench train recipes/quickstart.yaml --seeds 0,1,2 --jobs 2\n\nResults go to results/<recipe>/<task>/<loss>/<optimizer>/seed-<n>/ (run.json, metrics.csv).\nRe-running resumes: finished runs with the same config are skipped; --force reruns them."
+    )]
     Train {
         /// The recipe (YAML).
         recipe: PathBuf,
@@ -65,7 +73,9 @@ enum Command {
         epochs: Option<usize>,
     },
     /// Compare finished runs: mean ± std over seeds, ranks, paired differences.
-    #[command(after_help = "Examples:\n  lossbench compare results/quickstart\n  lossbench compare results/quickstart --metric ece --baseline cross_entropy\n  lossbench compare results/ --select best:accuracy --format latex --out table.tex\n\nAlso writes comparison.md, comparison.csv and comparison.parquet into the first PATH.")]
+    #[command(
+        after_help = "Examples:\n  lossbench compare results/quickstart\n  lossbench compare results/quickstart --metric ece --baseline cross_entropy\n  lossbench compare results/ --select best:accuracy --format latex --out table.tex\n\nAlso writes comparison.md, comparison.csv and comparison.parquet into the first PATH."
+    )]
     Compare {
         /// Result folders (searched at any depth for run.json). Default: results.
         paths: Vec<PathBuf>,
@@ -91,10 +101,12 @@ enum Command {
         no_files: bool,
     },
     /// List losses, or show one (formula, reference, parameters, properties).
-    #[command(after_help = "Examples:\n  lossbench losses\n  lossbench losses list focal\n  lossbench losses show focal")]
+    #[command(
+        after_help = "Examples:\n  lossbench losses\n  lossbench losses list focal\n  lossbench losses show focal\n  lossbench losses eval focal --inputs batch.json --set gamma=0.5"
+    )]
     Losses {
         #[command(subcommand)]
-        action: Option<ListAction>,
+        action: Option<LossAction>,
     },
     /// List datasets and generators, or show one.
     #[command(after_help = "Example:\n  lossbench datasets show modular_arith")]
@@ -120,6 +132,36 @@ enum Command {
         #[command(subcommand)]
         action: Option<ListAction>,
     },
+}
+
+#[derive(Subcommand, Clone)]
+enum LossAction {
+    /// List losses whose name contains PATTERN.
+    List { pattern: Option<String> },
+    /// Show one loss in full.
+    Show { name: String },
+    /// Evaluate a loss on tensors from a JSON file; prints {"loss", "per_example", "grads"}.
+    #[command(
+        after_help = "Inputs (JSON object): classification: {\"logits\": [[...], ...], \"labels\": [...]};\nregression: {\"pred\": [...], \"target\": [...]} ([N] or [N, D]).\n\nExample:\n  lossbench losses eval cross_entropy --inputs batch.json --set smoothing=0.1"
+    )]
+    Eval {
+        name: String,
+        /// JSON file with the named inputs.
+        #[arg(long)]
+        inputs: PathBuf,
+        /// Loss parameter KEY=VALUE (repeatable).
+        #[arg(long = "set")]
+        sets: Vec<String>,
+        /// Precision of the computation.
+        #[arg(long, value_enum, default_value = "f32")]
+        dtype: EvalDtype,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum EvalDtype {
+    F32,
+    F64,
 }
 
 #[derive(Subcommand, Clone)]
@@ -158,7 +200,10 @@ fn params_table(params: &[ParamDoc]) -> String {
     }
     let mut out = String::new();
     for p in params {
-        out.push_str(&format!("  {:<18} {}\n  {:<18} range: {}; default: {}\n", p.name, p.meaning, "", p.range, p.default));
+        out.push_str(&format!(
+            "  {:<18} {}\n  {:<18} range: {}; default: {}\n",
+            p.name, p.meaning, "", p.range, p.default
+        ));
     }
     out
 }
@@ -181,21 +226,42 @@ fn list_or_show(action: Option<ListAction>, list: impl Fn(&Option<String>) -> St
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Train { recipe, out, device, seeds, epochs, jobs, force, quiet, format } => {
+        Command::Train {
+            recipe,
+            out,
+            device,
+            seeds,
+            epochs,
+            jobs,
+            force,
+            quiet,
+            format,
+        } => {
             let choice: DeviceChoice = device.parse()?;
             let (device, resolved) = choice.create()?;
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
             if jobs == 0 {
                 return Err(Error::input("--jobs must be at least 1").into());
             }
-            let overrides = Overrides { seeds, epochs, device: resolved.to_string() };
+            let overrides = Overrides {
+                seeds,
+                epochs,
+                device: resolved.to_string(),
+            };
             let plan = recipe::load(&recipe, &overrides)?;
             let out = out.unwrap_or_else(|| PathBuf::from("results").join(&plan.name));
             if !quiet {
                 eprint!("{}", plan.describe());
                 eprintln!("  results: {}", out.display());
             }
-            let opts = SweepOptions { out: out.clone(), device, device_name: resolved.to_string(), jobs, force, progress: train::progress_wanted(quiet) };
+            let opts = SweepOptions {
+                out: out.clone(),
+                device,
+                device_name: resolved.to_string(),
+                jobs,
+                force,
+                progress: train::progress_wanted(quiet),
+            };
             let started = std::time::Instant::now();
             let summary = train::sweep(&plan, &opts)?;
             if !quiet {
@@ -216,24 +282,52 @@ pub fn run() -> Result<()> {
             compare::write_tables(&sections, &out)?;
             print!("{}", compare::render(&sections, format)?);
             if summary.failed > 0 {
-                anyhow::bail!("{} runs failed; their run.json files under {} say why", summary.failed, out.display());
+                anyhow::bail!(
+                    "{} runs failed; their run.json files under {} say why",
+                    summary.failed,
+                    out.display()
+                );
             }
             Ok(())
         }
         Command::Check { recipe, seeds, epochs } => {
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
-            let plan = recipe::load(&recipe, &Overrides { seeds, epochs, device: "cpu".into() })?;
+            let plan = recipe::load(
+                &recipe,
+                &Overrides {
+                    seeds,
+                    epochs,
+                    device: "cpu".into(),
+                },
+            )?;
             print!("{}", plan.describe());
             Ok(())
         }
-        Command::Compare { paths, metric, split, select, baseline, format, out, no_files } => {
+        Command::Compare {
+            paths,
+            metric,
+            split,
+            select,
+            baseline,
+            format,
+            out,
+            no_files,
+        } => {
             let paths = if paths.is_empty() { vec![PathBuf::from("results")] } else { paths };
             if !["train", "val", "test"].contains(&split.as_str()) {
                 return Err(Error::input(format!("--split `{split}`: allowed: train, val, test")).into());
             }
             let select: Select = select.parse()?;
             let runs = compare::gather(&paths)?;
-            let sections = compare::compare(&runs, &CompareOptions { metric, split, select, baseline })?;
+            let sections = compare::compare(
+                &runs,
+                &CompareOptions {
+                    metric,
+                    split,
+                    select,
+                    baseline,
+                },
+            )?;
             let text = compare::render(&sections, format)?;
             if !no_files && paths[0].is_dir() {
                 compare::write_tables(&sections, &paths[0])?;
@@ -244,15 +338,38 @@ pub fn run() -> Result<()> {
             }
             Ok(())
         }
+        Command::Losses {
+            action: Some(LossAction::Eval { name, inputs, sets, dtype }),
+        } => {
+            let text = std::fs::read_to_string(&inputs).map_err(|e| Error::input(format!("cannot read {}: {e}", inputs.display())))?;
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| Error::input(format!("{}:{}:{}: invalid JSON: {e}", inputs.display(), e.line(), e.column())))?;
+            let params = crate::losses::eval::params_from_sets(&sets)?;
+            let dtype = match dtype {
+                EvalDtype::F32 => candle_core::DType::F32,
+                EvalDtype::F64 => candle_core::DType::F64,
+            };
+            let out = crate::losses::eval::evaluate(&name, &params, &json, dtype).map_err(|e| e.at(inputs.display()))?;
+            println!("{}", serde_json::to_string(&out)?);
+            Ok(())
+        }
         Command::Losses { action } => list_or_show(
-            action,
+            action.map(|a| match a {
+                LossAction::List { pattern } => ListAction::List { pattern },
+                LossAction::Show { name } => ListAction::Show { name },
+                LossAction::Eval { .. } => unreachable!("handled above"),
+            }),
             |pattern| {
                 let shown: Vec<_> = LOSSES.iter().filter(|l| matches(l.name, pattern)).collect();
                 let mut out = String::new();
                 for l in &shown {
                     out.push_str(&format!("{:<16} {:<15} {}\n", l.name, l.family.to_string(), l.summary));
                 }
-                out.push_str(&format!("{} of {} losses. `lossbench losses show NAME` for details.\n", shown.len(), LOSSES.len()));
+                out.push_str(&format!(
+                    "{} of {} losses. `lossbench losses show NAME` for details.\n",
+                    shown.len(),
+                    LOSSES.len()
+                ));
                 out
             },
             |name| {
@@ -270,7 +387,11 @@ pub fn run() -> Result<()> {
                     l.formula,
                     inputs,
                     l.reference,
-                    if props.is_empty() { "none declared".into() } else { props.join(", ") },
+                    if props.is_empty() {
+                        "none declared".into()
+                    } else {
+                        props.join(", ")
+                    },
                     params_table(l.params)
                 ))
             },
@@ -278,7 +399,11 @@ pub fn run() -> Result<()> {
         Command::Datasets { action } => list_or_show(
             action,
             |pattern| {
-                DATASETS.iter().filter(|d| matches(d.name, pattern)).map(|d| format!("{:<14} {:<28} {}\n", d.name, d.family, d.summary)).collect()
+                DATASETS
+                    .iter()
+                    .filter(|d| matches(d.name, pattern))
+                    .map(|d| format!("{:<14} {:<28} {}\n", d.name, d.family, d.summary))
+                    .collect()
             },
             |name| {
                 let d = lookup("dataset", "datasets", DATASETS, name)?;
@@ -294,7 +419,13 @@ pub fn run() -> Result<()> {
         ),
         Command::Models { action } => list_or_show(
             action,
-            |pattern| MODELS.iter().filter(|m| matches(m.name, pattern)).map(|m| format!("{:<10} {}\n", m.name, m.summary)).collect(),
+            |pattern| {
+                MODELS
+                    .iter()
+                    .filter(|m| matches(m.name, pattern))
+                    .map(|m| format!("{:<10} {}\n", m.name, m.summary))
+                    .collect()
+            },
             |name| {
                 let m = lookup("model", "models", MODELS, name)?;
                 Ok(format!("{}\n  {}\n\nparameters:\n{}", m.name, m.summary, params_table(m.params)))
@@ -302,7 +433,13 @@ pub fn run() -> Result<()> {
         ),
         Command::Optimizers { action } => list_or_show(
             action,
-            |pattern| OPTIMIZERS.iter().filter(|o| matches(o.name, pattern)).map(|o| format!("{:<8} {}\n", o.name, o.summary)).collect(),
+            |pattern| {
+                OPTIMIZERS
+                    .iter()
+                    .filter(|o| matches(o.name, pattern))
+                    .map(|o| format!("{:<8} {}\n", o.name, o.summary))
+                    .collect()
+            },
             |name| {
                 let o = lookup("optimizer", "optimizers", OPTIMIZERS, name)?;
                 Ok(format!(
@@ -321,7 +458,15 @@ pub fn run() -> Result<()> {
                 METRICS
                     .iter()
                     .filter(|m| matches(m.name, pattern))
-                    .map(|m| format!("{:<18} {:<15} {:<7} {}\n", m.name, m.family.to_string(), if m.higher_is_better { "higher" } else { "lower" }, m.summary))
+                    .map(|m| {
+                        format!(
+                            "{:<18} {:<15} {:<7} {}\n",
+                            m.name,
+                            m.family.to_string(),
+                            if m.higher_is_better { "higher" } else { "lower" },
+                            m.summary
+                        )
+                    })
                     .collect()
             },
             |name| {

@@ -41,7 +41,9 @@ impl std::str::FromStr for Select {
         }
         match s.strip_prefix("best:") {
             Some(m) if !m.is_empty() => Ok(Select::Best(m.to_string())),
-            _ => Err(Error::input(format!("unknown selection `{s}`; allowed: final, best:METRIC (e.g. best:accuracy)"))),
+            _ => Err(Error::input(format!(
+                "unknown selection `{s}`; allowed: final, best:METRIC (e.g. best:accuracy)"
+            ))),
         }
     }
 }
@@ -65,7 +67,12 @@ pub struct CompareOptions {
 
 impl Default for CompareOptions {
     fn default() -> Self {
-        CompareOptions { metric: None, split: "test".into(), select: Select::Final, baseline: None }
+        CompareOptions {
+            metric: None,
+            split: "test".into(),
+            select: Select::Final,
+            baseline: None,
+        }
     }
 }
 
@@ -152,7 +159,11 @@ pub fn gather(paths: &[PathBuf]) -> Result<Vec<LoadedRun>> {
             return Err(Error::input(format!("{}: unreadable {RUN_FILE}", dir.display())));
         };
         let metrics = dir.join(METRICS_FILE);
-        let rows = if metrics.is_file() { parse_metrics_csv(&metrics)? } else { Vec::new() };
+        let rows = if metrics.is_file() {
+            parse_metrics_csv(&metrics)?
+        } else {
+            Vec::new()
+        };
         runs.push(LoadedRun { dir, record, rows });
     }
     Ok(runs)
@@ -169,7 +180,7 @@ fn pick(run: &LoadedRun, metric: &str, split: &str, select: &Select) -> Result<O
         Select::Best(by) => {
             let higher = higher_is_better(by);
             let candidates: Vec<(usize, f64)> = run.rows.iter().filter(|r| r.1 == "val" && &r.2 == by).map(|r| (r.0, r.3)).collect();
-            if candidates.is_empty() && !run.rows.is_empty() {
+            if candidates.is_empty() && run.rows.iter().any(|r| &r.2 == by) {
                 return Err(Error::input(format!(
                     "{}: --select best:{by} needs `{by}` on a validation split, and this run has none",
                     run.dir.display()
@@ -194,7 +205,11 @@ fn mean_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
     }
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
-    let std = if values.len() > 1 { (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
+    let std = if values.len() > 1 {
+        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
     (Some(mean), Some(std))
 }
 
@@ -204,7 +219,13 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
         return Err(Error::input("no runs found (no folder with a run.json); train a recipe first"));
     }
     let optimizers: BTreeSet<&str> = runs.iter().map(|r| r.record.optimizer.as_str()).collect();
-    let method_of = |r: &RunRecord| if optimizers.len() > 1 { format!("{} / {}", r.loss, r.optimizer) } else { r.loss.clone() };
+    let method_of = |r: &RunRecord| {
+        if optimizers.len() > 1 {
+            format!("{} / {}", r.loss, r.optimizer)
+        } else {
+            r.loss.clone()
+        }
+    };
 
     // Which metric each task is compared on.
     let mut task_metric: BTreeMap<String, String> = BTreeMap::new();
@@ -213,7 +234,12 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
         if !task_order.contains(&r.record.task) {
             task_order.push(r.record.task.clone());
         }
-        if let Some(m) = opts.metric.clone().or_else(|| first_metric(&r.record)) {
+        let metric = match &opts.metric {
+            // An explicit metric applies to the tasks whose runs recorded it.
+            Some(m) => r.rows.iter().any(|row| &row.2 == m).then(|| m.clone()),
+            None => first_metric(&r.record),
+        };
+        if let Some(m) = metric {
             task_metric.entry(r.record.task.clone()).or_insert(m);
         }
     }
@@ -221,7 +247,9 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
         let known = runs.iter().any(|r| r.rows.iter().any(|row| &row.2 == m));
         if !known {
             let names: BTreeSet<&str> = runs.iter().flat_map(|r| r.rows.iter().map(|row| row.2.as_str())).collect();
-            let hint = crate::registry::suggest(m, names.iter().copied()).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
+            let hint = crate::registry::suggest(m, names.iter().copied())
+                .map(|c| format!("did you mean `{c}`? "))
+                .unwrap_or_default();
             return Err(Error::input(format!(
                 "no run has metric `{m}`; {hint}(recorded: {})",
                 names.into_iter().collect::<Vec<_>>().join(", ")
@@ -239,7 +267,11 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
 
     let mut sections = Vec::new();
     for metric in metric_order {
-        let tasks: Vec<String> = task_order.iter().filter(|t| task_metric.get(*t) == Some(&metric)).cloned().collect();
+        let tasks: Vec<String> = task_order
+            .iter()
+            .filter(|t| task_metric.get(*t) == Some(&metric))
+            .cloned()
+            .collect();
         let higher = higher_is_better(&metric);
         let mut cells: BTreeMap<(String, String), Cell> = BTreeMap::new();
         let mut methods: Vec<String> = Vec::new();
@@ -278,8 +310,11 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
         }
         // Ranks per task.
         for task in &tasks {
-            let mut scored: Vec<(String, f64)> =
-                cells.values().filter(|c| &c.task == task).filter_map(|c| c.mean.filter(|m| m.is_finite()).map(|m| (c.method.clone(), m))).collect();
+            let mut scored: Vec<(String, f64)> = cells
+                .values()
+                .filter(|c| &c.task == task)
+                .filter_map(|c| c.mean.filter(|m| m.is_finite()).map(|m| (c.method.clone(), m)))
+                .collect();
             scored.sort_by(|a, b| if higher { b.1.total_cmp(&a.1) } else { a.1.total_cmp(&b.1) });
             let mut i = 0;
             while i < scored.len() {
@@ -306,12 +341,20 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
         // Paired differences against the baseline.
         let baseline = match &opts.baseline {
             Some(b) => {
-                let found = methods.iter().find(|m| *m == b).or_else(|| methods.iter().find(|m| m.split(" / ").next() == Some(b.as_str())));
+                let found = methods
+                    .iter()
+                    .find(|m| *m == b)
+                    .or_else(|| methods.iter().find(|m| m.split(" / ").next() == Some(b.as_str())));
                 match found {
                     Some(m) => Some(m.clone()),
                     None => {
-                        let hint = crate::registry::suggest(b, methods.iter().map(String::as_str)).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
-                        return Err(Error::input(format!("baseline `{b}` is not among the compared methods; {hint}(methods: {})", methods.join(", "))));
+                        let hint = crate::registry::suggest(b, methods.iter().map(String::as_str))
+                            .map(|c| format!("did you mean `{c}`? "))
+                            .unwrap_or_default();
+                        return Err(Error::input(format!(
+                            "baseline `{b}` is not among the compared methods; {hint}(methods: {})",
+                            methods.join(", ")
+                        )));
                     }
                 }
             }
@@ -319,9 +362,15 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
         };
         if let Some(base) = &baseline {
             for task in &tasks {
-                let Some(base_vals) = cells.get(&(task.clone(), base.clone())).map(|c| c.values.clone()) else { continue };
+                let Some(base_vals) = cells.get(&(task.clone(), base.clone())).map(|c| c.values.clone()) else {
+                    continue;
+                };
                 for cell in cells.values_mut().filter(|c| &c.task == task && &c.method != base) {
-                    let diffs: Vec<f64> = cell.values.iter().filter_map(|(s, v)| base_vals.iter().find(|(bs, _)| bs == s).map(|(_, bv)| v - bv)).collect();
+                    let diffs: Vec<f64> = cell
+                        .values
+                        .iter()
+                        .filter_map(|(s, v)| base_vals.iter().find(|(bs, _)| bs == s).map(|(_, bv)| v - bv))
+                        .collect();
                     if let (Some(m), Some(s)) = mean_std(&diffs) {
                         cell.diff = Some((m, s, diffs.len()));
                     }
@@ -366,7 +415,12 @@ fn signed(v: f64) -> String {
 
 /// Best mean in a task (for bold), respecting the metric's direction.
 fn best_method(section: &Section, task: &str) -> Option<String> {
-    section.cells.iter().filter(|c| c.task == task && c.rank == Some(1.0)).map(|c| c.method.clone()).next()
+    section
+        .cells
+        .iter()
+        .filter(|c| c.task == task && c.rank == Some(1.0))
+        .map(|c| c.method.clone())
+        .next()
 }
 
 fn cell_text(c: &Cell, n_max: usize, bold: bool, latex: bool) -> String {
@@ -408,7 +462,12 @@ fn render_md(sections: &[Section]) -> String {
         out.push_str(&format!("| method | {} | avg rank |\n", s.tasks.join(" | ")));
         out.push_str(&format!("|---|{}---|\n", "---|".repeat(s.tasks.len())));
         let mut methods = s.methods.clone();
-        methods.sort_by(|a, b| s.avg_rank.get(a).unwrap_or(&f64::MAX).total_cmp(s.avg_rank.get(b).unwrap_or(&f64::MAX)));
+        methods.sort_by(|a, b| {
+            s.avg_rank
+                .get(a)
+                .unwrap_or(&f64::MAX)
+                .total_cmp(s.avg_rank.get(b).unwrap_or(&f64::MAX))
+        });
         for m in &methods {
             let cells: Vec<String> = s
                 .tasks
@@ -423,7 +482,9 @@ fn render_md(sections: &[Section]) -> String {
         }
         let diverged: usize = s.cells.iter().map(|c| c.diverged).sum();
         let failed: usize = s.cells.iter().map(|c| c.failed).sum();
-        out.push_str(&format!("\nn = {n_max} seeds per cell unless marked; bold = best in its task (rank 1)."));
+        out.push_str(&format!(
+            "\nn = {n_max} seeds per cell unless marked; bold = best in its task (rank 1)."
+        ));
         if diverged > 0 {
             out.push_str(&format!(" †k = k seeds diverged (excluded from the mean; {diverged} in all)."));
         }
@@ -432,7 +493,9 @@ fn render_md(sections: &[Section]) -> String {
         }
         out.push('\n');
         if let Some(base) = &s.baseline {
-            out.push_str(&format!("\nPaired difference vs `{base}` (same seeds; mean ± std of per-seed differences, n pairs):\n\n"));
+            out.push_str(&format!(
+                "\nPaired difference vs `{base}` (same seeds; mean ± std of per-seed differences, n pairs):\n\n"
+            ));
             out.push_str(&format!("| method | {} |\n", s.tasks.join(" | ")));
             out.push_str(&format!("|---|{}\n", "---|".repeat(s.tasks.len())));
             for m in methods.iter().filter(|m| *m != base) {
@@ -453,7 +516,11 @@ fn render_md(sections: &[Section]) -> String {
 }
 
 fn latex_escape(s: &str) -> String {
-    s.replace('\\', "\\textbackslash{}").replace('_', "\\_").replace('&', "\\&").replace('%', "\\%").replace('#', "\\#")
+    s.replace('\\', "\\textbackslash{}")
+        .replace('_', "\\_")
+        .replace('&', "\\&")
+        .replace('%', "\\%")
+        .replace('#', "\\#")
 }
 
 fn render_latex(sections: &[Section]) -> String {
@@ -558,7 +625,10 @@ pub fn dataframe(sections: &[Section]) -> Result<polars::prelude::DataFrame> {
         Column::new("avg_rank".into(), opt(|r| r.avg_rank)),
         Column::new("diff_mean".into(), opt(|r| r.diff_mean)),
         Column::new("diff_std".into(), opt(|r| r.diff_std)),
-        Column::new("diff_n".into(), rows.iter().map(|r| r.diff_n.map(|n| n as u64)).collect::<Vec<Option<u64>>>()),
+        Column::new(
+            "diff_n".into(),
+            rows.iter().map(|r| r.diff_n.map(|n| n as u64)).collect::<Vec<Option<u64>>>(),
+        ),
     ];
     DataFrame::new(rows.len(), columns).map_err(|e| Error::runtime(format!("building the table: {e}")))
 }
@@ -567,7 +637,9 @@ fn csv_bytes(sections: &[Section]) -> Result<Vec<u8>> {
     use polars::prelude::*;
     let mut df = dataframe(sections)?;
     let mut buf = Vec::new();
-    CsvWriter::new(&mut buf).finish(&mut df).map_err(|e| Error::runtime(format!("writing CSV: {e}")))?;
+    CsvWriter::new(&mut buf)
+        .finish(&mut df)
+        .map_err(|e| Error::runtime(format!("writing CSV: {e}")))?;
     Ok(buf)
 }
 
@@ -591,7 +663,9 @@ pub fn write_tables(sections: &[Section], dir: &Path) -> Result<Vec<PathBuf>> {
     let parquet = dir.join("comparison.parquet");
     let mut df = dataframe(sections)?;
     let mut buf = Vec::new();
-    ParquetWriter::new(&mut buf).finish(&mut df).map_err(|e| Error::runtime(format!("writing Parquet: {e}")))?;
+    ParquetWriter::new(&mut buf)
+        .finish(&mut df)
+        .map_err(|e| Error::runtime(format!("writing Parquet: {e}")))?;
     run::write_atomic(&parquet, &buf)?;
     Ok(vec![md, csv, parquet])
 }
@@ -617,8 +691,16 @@ mod tests {
             data: Default::default(),
             final_metrics: Default::default(),
         };
-        let rows = vec![(0, "test".into(), "accuracy".into(), 0.1), (1, "test".into(), "accuracy".into(), acc), (1, "val".into(), "accuracy".into(), acc)];
-        LoadedRun { dir: PathBuf::from("x"), record, rows }
+        let rows = vec![
+            (0, "test".into(), "accuracy".into(), 0.1),
+            (1, "test".into(), "accuracy".into(), acc),
+            (1, "val".into(), "accuracy".into(), acc),
+        ];
+        LoadedRun {
+            dir: PathBuf::from("x"),
+            record,
+            rows,
+        }
     }
 
     #[test]
@@ -632,7 +714,10 @@ mod tests {
             fake("b", "ce", 0, 0.5, Status::Finished),
             fake("b", "focal", 0, 0.4, Status::Finished),
         ];
-        let opts = CompareOptions { baseline: Some("ce".into()), ..Default::default() };
+        let opts = CompareOptions {
+            baseline: Some("ce".into()),
+            ..Default::default()
+        };
         let s = &compare(&runs, &opts).unwrap()[0];
         let focal_a = s.cell("a", "focal").unwrap();
         assert!((focal_a.mean.unwrap() - 0.94).abs() < 1e-12);
@@ -645,7 +730,16 @@ mod tests {
         assert_eq!(s.avg_rank["focal"], 1.5);
         let md = render(std::slice::from_ref(s), Format::Md).unwrap();
         assert!(md.contains("**0.9400 ± 0.0141** †1"), "{md}");
-        let e = compare(&runs, &CompareOptions { baseline: Some("cee".into()), ..Default::default() }).err().unwrap().to_string();
+        let e = compare(
+            &runs,
+            &CompareOptions {
+                baseline: Some("cee".into()),
+                ..Default::default()
+            },
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(e.contains("did you mean `ce`?"), "{e}");
     }
 }

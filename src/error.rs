@@ -59,10 +59,9 @@ macro_rules! bad_input {
 
 /// The process exit code for an error chain: 2 when any cause is an input error, else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    let is_input = err.chain().any(|cause| {
-        matches!(cause.downcast_ref::<Error>(), Some(Error::Input(_)))
-            || cause.downcast_ref::<clap::Error>().is_some()
-    });
+    let is_input = err
+        .chain()
+        .any(|cause| matches!(cause.downcast_ref::<Error>(), Some(Error::Input(_))) || cause.downcast_ref::<clap::Error>().is_some());
     if is_input {
         2
     } else {

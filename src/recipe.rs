@@ -42,7 +42,11 @@ impl<'de> Deserialize<'de> for Component {
         use serde::de::Error as _;
         let value = serde_yaml::Value::deserialize(d)?;
         match value {
-            serde_yaml::Value::String(name) => Ok(Component { name, label: None, params: serde_json::json!({}) }),
+            serde_yaml::Value::String(name) => Ok(Component {
+                name,
+                label: None,
+                params: serde_json::json!({}),
+            }),
             serde_yaml::Value::Mapping(map) => {
                 let mut params = serde_json::Map::new();
                 let (mut name, mut label) = (None, None);
@@ -58,7 +62,11 @@ impl<'de> Deserialize<'de> for Component {
                     }
                 }
                 let name = name.ok_or_else(|| D::Error::custom("missing field `name` (which registry entry to use)"))?;
-                Ok(Component { name, label, params: serde_json::Value::Object(params) })
+                Ok(Component {
+                    name,
+                    label,
+                    params: serde_json::Value::Object(params),
+                })
             }
             other => Err(D::Error::custom(format!(
                 "expected a name or a mapping with `name:` and parameters, found {}",
@@ -314,7 +322,9 @@ fn unknown_field(msg: &str) -> Option<&str> {
 }
 
 fn safe_label(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || "._=-".contains(c) { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._=-".contains(c) { c } else { '_' })
+        .collect()
 }
 
 /// Labels for a list of components: the given `label`, else the name when unique, else
@@ -330,7 +340,10 @@ fn labels(items: &[Component]) -> Vec<String> {
             let params = c.params.as_object().filter(|m| !m.is_empty());
             match params {
                 Some(map) if same_name > 1 => {
-                    let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"'))).collect();
+                    let parts: Vec<String> = map
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"')))
+                        .collect();
                     safe_label(&format!("{}-{}", c.name, parts.join("-")))
                 }
                 _ => safe_label(&c.name),
@@ -345,7 +358,9 @@ fn check_unique_labels(ctx: &Ctx, section: &str, labels: &[String]) -> Result<()
             return Err(ctx.err(
                 &format!("{section}[{i}]"),
                 None,
-                Error::input(format!("{section}[{j}] and {section}[{i}] both get the label `{a}`; give one of them a distinct `label:`")),
+                Error::input(format!(
+                    "{section}[{j}] and {section}[{i}] both get the label `{a}`; give one of them a distinct `label:`"
+                )),
             ));
         }
     }
@@ -375,7 +390,9 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     let file = path.display().to_string();
     let ctx = Ctx { file: &file, text };
     if text.trim().is_empty() {
-        return Err(Error::input(format!("{file}: the recipe is empty; it needs at least `tasks:` and `losses:`")));
+        return Err(Error::input(format!(
+            "{file}: the recipe is empty; it needs at least `tasks:` and `losses:`"
+        )));
     }
     let raw: RawRecipe = serde_yaml::from_str(text).map_err(|e| {
         let msg = e.to_string();
@@ -386,10 +403,11 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
         Error::input(format!("{file}{line_col}: {msg}"))
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let name = raw
-        .name
-        .clone()
-        .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "recipe".into()));
+    let name = raw.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "recipe".into())
+    });
     let name = safe_label(&name);
 
     let mut train = raw.train.clone();
@@ -405,7 +423,11 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
         return Err(ctx.err("tasks", Some("tasks"), Error::input("no tasks; add at least one under `tasks:`")));
     }
     if raw.losses.is_empty() {
-        return Err(ctx.err("losses", Some("losses"), Error::input("no losses; add at least one under `losses:`")));
+        return Err(ctx.err(
+            "losses",
+            Some("losses"),
+            Error::input("no losses; add at least one under `losses:`"),
+        ));
     }
 
     // Tasks.
@@ -413,7 +435,11 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     for (i, t) in raw.tasks.iter().enumerate() {
         let path = format!("tasks[{i}] ({})", t.name);
         if t.name.is_empty() || safe_label(&t.name) != t.name {
-            return Err(ctx.err(&path, Some(&t.name), Error::input("task names may use letters, digits, `_`, `-`, `.` and `=` only")));
+            return Err(ctx.err(
+                &path,
+                Some(&t.name),
+                Error::input("task names may use letters, digits, `_`, `-`, `.` and `=` only"),
+            ));
         }
         if tasks.iter().any(|o: &Arc<ResolvedTask>| o.name == t.name) {
             return Err(ctx.err(&path, Some(&t.name), Error::input(format!("two tasks are named `{}`", t.name))));
@@ -447,25 +473,45 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
                 )),
             ));
         }
-        losses.push(Arc::new(ResolvedLoss { label: label.clone(), info, loss, config: with_name_and_label(info.name, label, &canonical) }));
+        losses.push(Arc::new(ResolvedLoss {
+            label: label.clone(),
+            info,
+            loss,
+            config: with_name_and_label(info.name, label, &canonical),
+        }));
     }
 
     // Optimizers (default: adamw with its defaults).
-    let raw_opts = raw.optimizers.clone().unwrap_or_else(|| vec![Component { name: "adamw".into(), label: None, params: serde_json::json!({}) }]);
+    let raw_opts = raw.optimizers.clone().unwrap_or_else(|| {
+        vec![Component {
+            name: "adamw".into(),
+            label: None,
+            params: serde_json::json!({}),
+        }]
+    });
     if raw_opts.is_empty() {
-        return Err(ctx.err("optimizers", Some("optimizers"), Error::input("the list of optimizers is empty; remove the key to use adamw")));
+        return Err(ctx.err(
+            "optimizers",
+            Some("optimizers"),
+            Error::input("the list of optimizers is empty; remove the key to use adamw"),
+        ));
     }
     let opt_labels = labels(&raw_opts);
     check_unique_labels(&ctx, "optimizers", &opt_labels)?;
     let mut optimizers = Vec::new();
     for (i, (c, label)) in raw_opts.iter().zip(&opt_labels).enumerate() {
         let path = format!("optimizers[{i}] ({})", c.name);
-        let info = lookup("optimizer", "optimizers", OPTIMIZERS, &c.name).map_err(|e| ctx.err(&format!("optimizers[{i}]"), Some(&c.name), e))?;
+        let info =
+            lookup("optimizer", "optimizers", OPTIMIZERS, &c.name).map_err(|e| ctx.err(&format!("optimizers[{i}]"), Some(&c.name), e))?;
         let (spec, canonical) = (info.build)(&c.params).map_err(|e| {
             let token = unknown_field(&e.to_string()).map(str::to_string);
             ctx.err(&path, token.as_deref().or(Some(&c.name)), e)
         })?;
-        optimizers.push(Arc::new(ResolvedOptimizer { label: label.clone(), spec, config: with_name_and_label(info.name, label, &canonical) }));
+        optimizers.push(Arc::new(ResolvedOptimizer {
+            label: label.clone(),
+            spec,
+            config: with_name_and_label(info.name, label, &canonical),
+        }));
     }
 
     // The grid.
@@ -497,7 +543,10 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
                         optimizer: opt.clone(),
                         seed,
                         train: train.clone(),
-                        rel_dir: PathBuf::from(&task.name).join(&loss.label).join(&opt.label).join(format!("seed-{seed}")),
+                        rel_dir: PathBuf::from(&task.name)
+                            .join(&loss.label)
+                            .join(&opt.label)
+                            .join(format!("seed-{seed}")),
                         config,
                         hash,
                     });
@@ -564,7 +613,11 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
     let raw = source.load(first_seed).map_err(|e| ctx.err(&ds_path, None, e))?;
 
     // Model.
-    let model_c = t.model.clone().unwrap_or(Component { name: "mlp".into(), label: None, params: serde_json::json!({}) });
+    let model_c = t.model.clone().unwrap_or(Component {
+        name: "mlp".into(),
+        label: None,
+        params: serde_json::json!({}),
+    });
     let minfo = lookup("model", "models", MODELS, &model_c.name).map_err(|e| ctx.err(&format!("{path}.model"), Some(&model_c.name), e))?;
     let m_path = format!("{path}.model ({})", model_c.name);
     let (model, m_canonical) = (minfo.build)(&model_c.params).map_err(|e| {
@@ -575,10 +628,21 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
 
     // Metrics.
     let metric_cs: Vec<Component> = t.metrics.clone().unwrap_or_else(|| {
-        default_metrics(kind.family()).iter().map(|n| Component { name: n.to_string(), label: None, params: serde_json::json!({}) }).collect()
+        default_metrics(kind.family())
+            .iter()
+            .map(|n| Component {
+                name: n.to_string(),
+                label: None,
+                params: serde_json::json!({}),
+            })
+            .collect()
     });
     if metric_cs.is_empty() {
-        return Err(ctx.err(&format!("{path}.metrics"), None, Error::input("the list of metrics is empty; remove the key for the defaults")));
+        return Err(ctx.err(
+            &format!("{path}.metrics"),
+            None,
+            Error::input("the list of metrics is empty; remove the key for the defaults"),
+        ));
     }
     let metric_labels = labels(&metric_cs);
     let mut metrics = Vec::new();
@@ -590,18 +654,40 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
             return Err(ctx.err(
                 &mpath,
                 Some(&c.name),
-                Error::input(format!("metric `{}` is for {} tasks, but task `{}` is {}", c.name, info.family, t.name, kind.family())),
+                Error::input(format!(
+                    "metric `{}` is for {} tasks, but task `{}` is {}",
+                    c.name,
+                    info.family,
+                    t.name,
+                    kind.family()
+                )),
             ));
         }
         let (metric, canonical) = (info.build)(&c.params).map_err(|e| ctx.err(&format!("{mpath} ({})", c.name), Some(&c.name), e))?;
         if label == "loss" {
-            return Err(ctx.err(&mpath, Some(&c.name), Error::input("`loss` is reserved for the training loss; pick another label")));
+            return Err(ctx.err(
+                &mpath,
+                Some(&c.name),
+                Error::input("`loss` is reserved for the training loss; pick another label"),
+            ));
         }
-        metrics.push(ResolvedMetric { name: label.clone(), higher_is_better: info.higher_is_better, metric });
+        metrics.push(ResolvedMetric {
+            name: label.clone(),
+            higher_is_better: info.higher_is_better,
+            metric,
+        });
         metric_configs.push(with_name_and_label(info.name, label, &canonical));
     }
-    if let Some(dup) = metrics.iter().enumerate().find_map(|(i, m)| metrics[..i].iter().find(|o| o.name == m.name)) {
-        return Err(ctx.err(&format!("{path}.metrics"), None, Error::input(format!("metric `{}` listed twice; give one a `label:`", dup.name))));
+    if let Some(dup) = metrics
+        .iter()
+        .enumerate()
+        .find_map(|(i, m)| metrics[..i].iter().find(|o| o.name == m.name))
+    {
+        return Err(ctx.err(
+            &format!("{path}.metrics"),
+            None,
+            Error::input(format!("metric `{}` listed twice; give one a `label:`", dup.name)),
+        ));
     }
 
     let mut dataset_json = ds_canonical.as_object().cloned().unwrap_or_default();
@@ -618,7 +704,15 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
         "model": model_json,
         "metrics": metric_configs,
     });
-    Ok(ResolvedTask { name: t.name.clone(), kind, source, transforms, model, metrics, config })
+    Ok(ResolvedTask {
+        name: t.name.clone(),
+        kind,
+        source,
+        transforms,
+        model,
+        metrics,
+        config,
+    })
 }
 
 /// SHA-256 of the canonical (key-sorted) JSON of a config, first 16 hex digits.
@@ -641,7 +735,11 @@ impl Plan {
         for t in &self.tasks {
             out.push_str(&format!(" {} [{}]", t.name, kinds[t.name.as_str()]));
         }
-        out.push_str(&format!("\n  losses ({}): {}\n", self.losses.len(), self.losses.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(", ")));
+        out.push_str(&format!(
+            "\n  losses ({}): {}\n",
+            self.losses.len(),
+            self.losses.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(", ")
+        ));
         out.push_str(&format!(
             "  optimizers ({}): {}\n",
             self.optimizers.len(),
@@ -675,7 +773,14 @@ mod tests {
     use super::*;
 
     fn resolve_str(text: &str) -> Result<Plan> {
-        resolve(text, Path::new("r.yaml"), &Overrides { device: "cpu".into(), ..Default::default() })
+        resolve(
+            text,
+            Path::new("r.yaml"),
+            &Overrides {
+                device: "cpu".into(),
+                ..Default::default()
+            },
+        )
     }
 
     const BASE: &str = "tasks:\n  - name: moons\n    dataset: {name: two_moons, n: 100}\n    model: {name: mlp, hidden: [8]}\nlosses:\n  - cross_entropy\n  - {name: focal, gamma: 1.0}\nseeds: [0, 1]\n";
@@ -693,7 +798,10 @@ mod tests {
 
     #[test]
     fn duplicate_names_get_labels_from_their_params() {
-        let text = BASE.replace("  - cross_entropy\n", "  - cross_entropy\n  - {name: cross_entropy, smoothing: 0.1}\n");
+        let text = BASE.replace(
+            "  - cross_entropy\n",
+            "  - cross_entropy\n  - {name: cross_entropy, smoothing: 0.1}\n",
+        );
         let plan = resolve_str(&text).unwrap();
         let labels: Vec<&str> = plan.losses.iter().map(|l| l.label.as_str()).collect();
         assert_eq!(labels, ["cross_entropy", "cross_entropy-smoothing=0.1", "focal"]);
@@ -702,16 +810,28 @@ mod tests {
     #[test]
     fn errors_name_the_place_and_the_fix() {
         let e = resolve_str(&BASE.replace("gamma", "gama")).err().unwrap().to_string();
-        assert!(e.starts_with("r.yaml:7:") && e.contains("losses[1] (focal)") && e.contains("unknown field `gama`"), "{e}");
+        assert!(
+            e.starts_with("r.yaml:7:") && e.contains("losses[1] (focal)") && e.contains("unknown field `gama`"),
+            "{e}"
+        );
         let e = resolve_str(&BASE.replace("name: focal", "name: fcoal")).err().unwrap().to_string();
         assert!(e.contains("r.yaml:7:") && e.contains("did you mean `focal`?"), "{e}");
         let e = resolve_str(&BASE.replace("seeds:", "sedes:")).err().unwrap().to_string();
         assert!(e.contains("r.yaml:8:") && e.contains("unknown field `sedes`"), "{e}");
         let e = resolve_str(&BASE.replace("gamma: 1.0", "gamma: -3")).err().unwrap().to_string();
         assert!(e.contains("gamma") && e.contains("out of range"), "{e}");
-        let e = resolve_str(&BASE.replace("  - cross_entropy\n", "  - mse\n")).err().unwrap().to_string();
-        assert!(e.contains("loss `mse` needs a regression task, but task `moons` is classification"), "{e}");
-        let e = resolve_str(&BASE.replace("n: 100}", "n: 100, label_noise: {kind: symetric, rate: 0.2}}")).err().unwrap().to_string();
+        let e = resolve_str(&BASE.replace("  - cross_entropy\n", "  - mse\n"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("loss `mse` needs a regression task, but task `moons` is classification"),
+            "{e}"
+        );
+        let e = resolve_str(&BASE.replace("n: 100}", "n: 100, label_noise: {kind: symetric, rate: 0.2}}"))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("symetric"), "{e}");
     }
 }

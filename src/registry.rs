@@ -38,12 +38,7 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// Find `name` in `registry`; otherwise an input error that suggests the closest name and
 /// says how to list them all. `kind` is singular (`loss`), `command` the listing command.
-pub fn lookup<T: Named + ?Sized>(
-    kind: &str,
-    command: &str,
-    registry: &[&'static T],
-    name: &str,
-) -> Result<&'static T> {
+pub fn lookup<T: Named + ?Sized>(kind: &str, command: &str, registry: &[&'static T], name: &str) -> Result<&'static T> {
     if let Some(found) = registry.iter().find(|info| info.name() == name) {
         return Ok(*found);
     }
@@ -57,20 +52,14 @@ pub fn lookup<T: Named + ?Sized>(
     } else {
         format!("`lossbench {command}` lists all {}", names.len())
     };
-    Err(Error::input(format!(
-        "unknown {kind} `{name}`; {hint}({listing})"
-    )))
+    Err(Error::input(format!("unknown {kind} `{name}`; {hint}({listing})")))
 }
 
 /// Check that a registry is sorted by name and has no duplicates (used by tests).
 pub fn check_sorted_unique<T: Named + ?Sized>(registry: &[&'static T]) -> std::result::Result<(), String> {
     for pair in registry.windows(2) {
         if pair[0].name() >= pair[1].name() {
-            return Err(format!(
-                "registry not sorted/unique at `{}` / `{}`",
-                pair[0].name(),
-                pair[1].name()
-            ));
+            return Err(format!("registry not sorted/unique at `{}` / `{}`", pair[0].name(), pair[1].name()));
         }
     }
     Ok(())
@@ -141,3 +130,6 @@ pub fn check_range(name: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
     }
     Ok(())
 }
+
+/// What a registry entry's `build` returns: the built component and its canonical parameters.
+pub type Built<T> = Result<(std::sync::Arc<T>, serde_json::Value)>;

@@ -42,10 +42,7 @@ impl Stream {
         key[16..24].copy_from_slice(b"lossbnch");
         let mut rng = ChaCha8Rng::from_seed(key);
         rng.set_stream(axis);
-        Stream {
-            rng,
-            spare_normal: None,
-        }
+        Stream { rng, spare_normal: None }
     }
 
     pub fn next_u64(&mut self) -> u64 {

@@ -22,8 +22,12 @@ pub const METRICS_FILE: &str = "metrics.csv";
 pub enum Status {
     Finished,
     /// The training loss became NaN or infinite during `epoch`; metrics stop there.
-    Diverged { epoch: usize },
-    Failed { message: String },
+    Diverged {
+        epoch: usize,
+    },
+    Failed {
+        message: String,
+    },
 }
 
 impl Status {
@@ -88,7 +92,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-        f.write_all(bytes).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+        f.write_all(bytes)
+            .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
         f.sync_all().map_err(|e| Error::io(format!("cannot sync {}", tmp.display()), e))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename {} to {}", tmp.display(), path.display()), e))
@@ -99,7 +104,11 @@ pub fn format_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "inf".into() } else { "-inf".into() }
+        if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
     } else {
         format!("{v}")
     }
@@ -137,7 +146,10 @@ mod tests {
         write_atomic(&path, b"{}").unwrap();
         write_atomic(&path, b"{\"x\":1}").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"x\":1}");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 

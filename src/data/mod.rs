@@ -20,7 +20,6 @@ use crate::error::Result;
 use crate::registry::{Named, ParamDoc};
 use crate::task::TaskKind;
 use serde::Serialize;
-use std::sync::Arc;
 
 /// Rows of examples, row-major features.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,7 +118,7 @@ pub struct DatasetInfo {
     pub params: &'static [ParamDoc],
     /// Parse parameters (with the recipe's folder to resolve relative paths) into a source and
     /// the canonical parameter JSON.
-    pub build: fn(&serde_json::Value, &std::path::Path) -> Result<(Arc<dyn Source>, serde_json::Value)>,
+    pub build: fn(&serde_json::Value, &std::path::Path) -> crate::registry::Built<dyn Source>,
 }
 
 impl Named for DatasetInfo {

@@ -30,15 +30,26 @@ impl Source for Shipped {
     fn load(&self, _seed: u64) -> Result<RawData> {
         let origin = format!("datasets/{}", self.file);
         let raw = csv::read(self.text, &origin)?;
-        let mode = if self.regression { TargetMode::Values } else { TargetMode::Classes(None) };
+        let mode = if self.regression {
+            TargetMode::Values
+        } else {
+            TargetMode::Classes(None)
+        };
         let (rows, kind) = csv::to_table(&raw, &origin, self.target, mode)?;
-        Ok(RawData { kind, input: super::InputKind::Dense { features: rows.d }, rows, fixed_split: None, standardize_by_default: true, noisy: Vec::new() })
+        Ok(RawData {
+            kind,
+            input: super::InputKind::Dense { features: rows.d },
+            rows,
+            fixed_split: None,
+            standardize_by_default: true,
+            noisy: Vec::new(),
+        })
     }
 }
 
 macro_rules! shipped {
     ($static:ident, $build:ident, $name:literal, $file:literal, $target:literal, $regression:expr, $kind:expr, $summary:literal) => {
-        fn $build(params: &serde_json::Value, _: &std::path::Path) -> Result<(Arc<dyn Source>, serde_json::Value)> {
+        fn $build(params: &serde_json::Value, _: &std::path::Path) -> crate::registry::Built<dyn Source> {
             let (_, canonical) = parse_params::<Params>(params)?;
             let source = Shipped {
                 file: $file,
@@ -60,17 +71,56 @@ macro_rules! shipped {
     };
 }
 
-shipped!(IRIS, build_iris, "iris", "iris.csv", "label", false, TaskKind::Classification { classes: 3 },
-    "Fisher's iris: 150 flowers, 4 measurements, 3 species");
-shipped!(WINE, build_wine, "wine", "wine.csv", "label", false, TaskKind::Classification { classes: 3 },
-    "UCI wine recognition: 178 wines, 13 chemical features, 3 cultivars");
-shipped!(BREAST_CANCER, build_breast_cancer, "breast_cancer", "breast_cancer.csv", "label", false,
+shipped!(
+    IRIS,
+    build_iris,
+    "iris",
+    "iris.csv",
+    "label",
+    false,
+    TaskKind::Classification { classes: 3 },
+    "Fisher's iris: 150 flowers, 4 measurements, 3 species"
+);
+shipped!(
+    WINE,
+    build_wine,
+    "wine",
+    "wine.csv",
+    "label",
+    false,
+    TaskKind::Classification { classes: 3 },
+    "UCI wine recognition: 178 wines, 13 chemical features, 3 cultivars"
+);
+shipped!(
+    BREAST_CANCER,
+    build_breast_cancer,
+    "breast_cancer",
+    "breast_cancer.csv",
+    "label",
+    false,
     TaskKind::Classification { classes: 2 },
-    "Wisconsin diagnostic breast cancer: 569 tumours, 30 features, malignant/benign (37/63)");
-shipped!(DIGITS, build_digits, "digits", "digits.csv", "label", false, TaskKind::Classification { classes: 10 },
-    "UCI optical digits: 1797 8x8 grey images (values 0-16), 10 classes");
-shipped!(DIABETES, build_diabetes, "diabetes", "diabetes.csv", "target", true, TaskKind::Regression { outputs: 1 },
-    "Efron et al. diabetes: 442 patients, 10 baseline features, disease progression after one year");
+    "Wisconsin diagnostic breast cancer: 569 tumours, 30 features, malignant/benign (37/63)"
+);
+shipped!(
+    DIGITS,
+    build_digits,
+    "digits",
+    "digits.csv",
+    "label",
+    false,
+    TaskKind::Classification { classes: 10 },
+    "UCI optical digits: 1797 8x8 grey images (values 0-16), 10 classes"
+);
+shipped!(
+    DIABETES,
+    build_diabetes,
+    "diabetes",
+    "diabetes.csv",
+    "target",
+    true,
+    TaskKind::Regression { outputs: 1 },
+    "Efron et al. diabetes: 442 patients, 10 baseline features, disease progression after one year"
+);
 
 #[cfg(test)]
 mod tests {
@@ -79,7 +129,13 @@ mod tests {
     #[test]
     fn shipped_shapes_match_the_originals() {
         let here = std::path::Path::new(".");
-        for (info, n, d) in [(&IRIS, 150, 4), (&WINE, 178, 13), (&BREAST_CANCER, 569, 30), (&DIGITS, 1797, 64), (&DIABETES, 442, 10)] {
+        for (info, n, d) in [
+            (&IRIS, 150, 4),
+            (&WINE, 178, 13),
+            (&BREAST_CANCER, 569, 30),
+            (&DIGITS, 1797, 64),
+            (&DIABETES, 442, 10),
+        ] {
             let (src, _) = (info.build)(&serde_json::Value::Null, here).unwrap();
             let raw = src.load(0).unwrap();
             assert_eq!((raw.rows.len(), raw.rows.d), (n, d), "{}", info.name);

@@ -23,7 +23,11 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params { n: 1000, noise: 0.1, data_seed: None }
+        Params {
+            n: 1000,
+            noise: 0.1,
+            data_seed: None,
+        }
     }
 }
 
@@ -44,7 +48,13 @@ impl Source for Params {
         let n_inner = self.n - n_outer;
         let mut x = Vec::with_capacity(self.n * 2);
         let mut y = Vec::with_capacity(self.n);
-        let spaced = |i: usize, m: usize| if m > 1 { std::f64::consts::PI * i as f64 / (m - 1) as f64 } else { 0.0 };
+        let spaced = |i: usize, m: usize| {
+            if m > 1 {
+                std::f64::consts::PI * i as f64 / (m - 1) as f64
+            } else {
+                0.0
+            }
+        };
         for i in 0..n_outer {
             let t = spaced(i, n_outer);
             x.push((t.cos() + self.noise * rng.normal()) as f32);
@@ -60,7 +70,11 @@ impl Source for Params {
         Ok(RawData {
             kind: self.kind(),
             input: InputKind::Dense { features: 2 },
-            rows: Table { x, d: 2, y: Labels::Classes(y) },
+            rows: Table {
+                x,
+                d: 2,
+                y: Labels::Classes(y),
+            },
             fixed_split: None,
             standardize_by_default: true,
             noisy: Vec::new(),
@@ -68,7 +82,7 @@ impl Source for Params {
     }
 }
 
-fn build(value: &serde_json::Value, _: &std::path::Path) -> Result<(Arc<dyn Source>, serde_json::Value)> {
+fn build(value: &serde_json::Value, _: &std::path::Path) -> crate::registry::Built<dyn Source> {
     let (params, canonical) = parse_params::<Params>(value)?;
     Ok((Arc::new(params), canonical))
 }
@@ -79,9 +93,24 @@ pub static INFO: DatasetInfo = DatasetInfo {
     family: "classification",
     reference: "catalog §7.1; sklearn.datasets.make_moons",
     params: &[
-        ParamDoc { name: "n", meaning: "number of examples", range: "≥ 20", default: "1000" },
-        ParamDoc { name: "noise", meaning: "Gaussian noise standard deviation", range: "≥ 0", default: "0.1" },
-        ParamDoc { name: "data_seed", meaning: "fix the data across run seeds", range: "u64", default: "run seed" },
+        ParamDoc {
+            name: "n",
+            meaning: "number of examples",
+            range: "≥ 20",
+            default: "1000",
+        },
+        ParamDoc {
+            name: "noise",
+            meaning: "Gaussian noise standard deviation",
+            range: "≥ 0",
+            default: "0.1",
+        },
+        ParamDoc {
+            name: "data_seed",
+            meaning: "fix the data across run seeds",
+            range: "u64",
+            default: "run seed",
+        },
     ],
     build,
 };

@@ -42,7 +42,9 @@ impl Validate for Params {
     fn validate(&self) -> Result<()> {
         if let Some(k) = self.classes {
             if k < 2 {
-                return Err(Error::input(format!("parameter `classes` = {k} is out of range; allowed: classes ≥ 2")));
+                return Err(Error::input(format!(
+                    "parameter `classes` = {k} is out of range; allowed: classes ≥ 2"
+                )));
             }
         }
         Ok(())
@@ -50,10 +52,30 @@ impl Validate for Params {
 }
 
 static PARAMS: &[ParamDoc] = &[
-    ParamDoc { name: "path", meaning: "file path, relative to the recipe's folder", range: "existing file", default: "(required)" },
-    ParamDoc { name: "target", meaning: "name of the target column", range: "a column of the file", default: "(required)" },
-    ParamDoc { name: "task", meaning: "what the target is", range: "classification | regression", default: "classification" },
-    ParamDoc { name: "classes", meaning: "number of classes (labels must be 0..classes-1)", range: "≥ 2", default: "largest label + 1" },
+    ParamDoc {
+        name: "path",
+        meaning: "file path, relative to the recipe's folder",
+        range: "existing file",
+        default: "(required)",
+    },
+    ParamDoc {
+        name: "target",
+        meaning: "name of the target column",
+        range: "a column of the file",
+        default: "(required)",
+    },
+    ParamDoc {
+        name: "task",
+        meaning: "what the target is",
+        range: "classification | regression",
+        default: "classification",
+    },
+    ParamDoc {
+        name: "classes",
+        meaning: "number of classes (labels must be 0..classes-1)",
+        range: "≥ 2",
+        default: "largest label + 1",
+    },
 ];
 
 struct FileSource {
@@ -94,12 +116,11 @@ fn finish(raw: RawCsv, origin: &str, params: &Params) -> Result<Arc<dyn Source>>
     Ok(Arc::new(FileSource { rows, kind }))
 }
 
-fn build_csv(value: &serde_json::Value, base: &Path) -> Result<(Arc<dyn Source>, serde_json::Value)> {
+fn build_csv(value: &serde_json::Value, base: &Path) -> crate::registry::Built<dyn Source> {
     let (params, canonical) = parse_params::<Params>(value)?;
     let path = resolve_path(&params, base);
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::input(format!("cannot read dataset file {origin}: {e}")))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::input(format!("cannot read dataset file {origin}: {e}")))?;
     let raw = csv::read(&text, &origin)?;
     Ok((finish(raw, &origin, &params)?, canonical))
 }
@@ -137,7 +158,7 @@ fn read_parquet(path: &Path, origin: &str) -> Result<RawCsv> {
     Ok(RawCsv { header, rows })
 }
 
-fn build_parquet(value: &serde_json::Value, base: &Path) -> Result<(Arc<dyn Source>, serde_json::Value)> {
+fn build_parquet(value: &serde_json::Value, base: &Path) -> crate::registry::Built<dyn Source> {
     let (params, canonical) = parse_params::<Params>(value)?;
     let path = resolve_path(&params, base);
     let origin = format!("{} row", path.display());

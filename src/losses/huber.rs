@@ -27,7 +27,12 @@ pub static INFO: LossInfo = LossInfo {
     summary: "Huber loss: ½r² for |r| ≤ δ, δ(|r| − ½δ) beyond",
     formula: "ℓ = mean_k h_δ(t_k − ŷ_k),  h_δ(r) = ½r² if |r| ≤ δ else δ(|r| − ½δ)",
     reference: "Huber 1964; torch.nn.functional.huber_loss [ref]; S029 survey uses δ = 0.5 [code]",
-    params: &[ParamDoc { name: "delta", meaning: "threshold δ between the quadratic and linear parts", range: "0 < δ ≤ 1e6", default: "1.0" }],
+    params: &[ParamDoc {
+        name: "delta",
+        meaning: "threshold δ between the quadratic and linear parts",
+        range: "0 < δ ≤ 1e6",
+        default: "1.0",
+    }],
     props: &[Prop::Convex, Prop::NonNegative],
     build,
 };
@@ -54,7 +59,7 @@ pub struct Huber {
     pub params: Params,
 }
 
-fn build(value: &serde_json::Value) -> Result<(Arc<dyn Loss>, serde_json::Value)> {
+fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Loss> {
     let (params, canonical) = parse_params::<Params>(value)?;
     Ok((Arc::new(Huber { params }), canonical))
 }
@@ -86,14 +91,20 @@ mod tests {
         // F.huber_loss(p, t, reduction='none', delta=1.0).mean(1).tolist()  -> [0.8125, 0.8125]
         let p = Tensor::new(&[[0.5f32, -1.0], [2.0, 3.0]], &Device::Cpu).unwrap();
         let t = Tensor::new(&[[1.0f32, 1.0], [0.0, 3.5]], &Device::Cpu).unwrap();
-        let out = Huber { params: Params::default() }.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
+        let out = Huber { params: Params::default() }
+            .forward(&Prediction { out: p }, &Target::Values(t))
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_eq!(out, vec![0.8125, 0.8125]);
     }
 
     #[test]
     fn large_delta_is_half_mse() {
         let (var, target) = random_batch(Family::Regression, 6, 3, 3, 2.0);
-        let huber = Huber { params: Params { delta: 1e5 } };
+        let huber = Huber {
+            params: Params { delta: 1e5 },
+        };
         let a = mean_loss(&huber, var.as_tensor(), &target);
         let b = mean_loss(&Mse, var.as_tensor(), &target);
         assert!((a - 0.5 * b).abs() < 1e-12);

@@ -37,7 +37,7 @@ impl Validate for Params {}
 
 pub struct Mae;
 
-fn build(value: &serde_json::Value) -> Result<(Arc<dyn Loss>, serde_json::Value)> {
+fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Loss> {
     let (_, canonical) = parse_params::<Params>(value)?;
     Ok((Arc::new(Mae), canonical))
 }
@@ -59,7 +59,11 @@ mod tests {
         // F.l1_loss(p, t, reduction='none').mean(1).tolist() with p, t as in mse.rs -> [1.25, 1.25]
         let p = Tensor::new(&[[0.5f32, -1.0], [2.0, 3.0]], &Device::Cpu).unwrap();
         let t = Tensor::new(&[[1.0f32, 1.0], [0.0, 3.5]], &Device::Cpu).unwrap();
-        let out = Mae.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
+        let out = Mae
+            .forward(&Prediction { out: p }, &Target::Values(t))
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_eq!(out, vec![1.25, 1.25]);
     }
 
@@ -67,7 +71,11 @@ mod tests {
     fn accepts_one_dimensional_inputs() {
         let p = Tensor::new(&[1.0f32, 2.0], &Device::Cpu).unwrap();
         let t = Tensor::new(&[0.0f32, 4.0], &Device::Cpu).unwrap();
-        let out = Mae.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
+        let out = Mae
+            .forward(&Prediction { out: p }, &Target::Values(t))
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_eq!(out, vec![1.0, 2.0]);
     }
 }

@@ -8,6 +8,7 @@
 //! `tests/loss_fixtures.rs` checks values and gradients against PyTorch.
 
 pub mod cross_entropy;
+pub mod eval;
 pub mod focal;
 pub mod huber;
 pub mod mae;
@@ -17,7 +18,6 @@ use crate::error::{Error, Result};
 use crate::registry::{Named, ParamDoc};
 use crate::task::{Family, Prediction, Target};
 use candle_core::{DType, Tensor, D};
-use std::sync::Arc;
 
 /// A loss function: per-example values for a batch.
 pub trait Loss: Send + Sync {
@@ -48,7 +48,7 @@ pub struct LossInfo {
     pub reference: &'static str,
     pub params: &'static [ParamDoc],
     pub props: &'static [Prop],
-    pub build: fn(&serde_json::Value) -> Result<(Arc<dyn Loss>, serde_json::Value)>,
+    pub build: fn(&serde_json::Value) -> crate::registry::Built<dyn Loss>,
 }
 
 impl Named for LossInfo {
@@ -59,6 +59,11 @@ impl Named for LossInfo {
 
 /// Every loss, sorted by name.
 pub static LOSSES: &[&LossInfo] = &[&cross_entropy::INFO, &focal::INFO, &huber::INFO, &mae::INFO, &mse::INFO];
+
+/// Look up a loss by name, suggesting the closest name on a typo.
+pub fn lookup_loss(name: &str) -> Result<&'static LossInfo> {
+    crate::registry::lookup("loss", "losses", LOSSES, name)
+}
 
 /// Logits and class ids from a classification batch, or an error naming the mismatch.
 pub(crate) fn classification_inputs<'a>(pred: &'a Prediction, target: &'a Target, loss: &str) -> Result<(&'a Tensor, &'a Tensor)> {
@@ -82,9 +87,7 @@ pub(crate) fn classification_inputs<'a>(pred: &'a Prediction, target: &'a Target
 pub(crate) fn regression_inputs<'a>(pred: &'a Prediction, target: &'a Target, loss: &str) -> Result<(Tensor, Tensor)> {
     match target {
         Target::Values(t) => {
-            let as_2d = |x: &Tensor| -> Result<Tensor> {
-                Ok(if x.rank() == 1 { x.unsqueeze(1)? } else { x.clone() })
-            };
+            let as_2d = |x: &Tensor| -> Result<Tensor> { Ok(if x.rank() == 1 { x.unsqueeze(1)? } else { x.clone() }) };
             let (p, t) = (as_2d(&pred.out)?, as_2d(t)?);
             if p.dims() != t.dims() || p.rank() != 2 {
                 return Err(Error::input(format!(
@@ -155,7 +158,7 @@ mod tests {
     use crate::registry::check_sorted_unique;
     use candle_core::{Device, Var};
 
-    fn build_default(info: &LossInfo) -> Arc<dyn Loss> {
+    fn build_default(info: &LossInfo) -> std::sync::Arc<dyn Loss> {
         (info.build)(&serde_json::Value::Null).unwrap().0
     }
 
@@ -163,13 +166,22 @@ mod tests {
     fn registry_sorted_unique_and_documented() {
         check_sorted_unique(LOSSES).unwrap();
         for info in LOSSES {
-            assert!(!info.summary.is_empty() && !info.formula.is_empty() && !info.reference.is_empty(), "{}", info.name);
+            assert!(
+                !info.summary.is_empty() && !info.formula.is_empty() && !info.reference.is_empty(),
+                "{}",
+                info.name
+            );
             let (_, canonical) = (info.build)(&serde_json::Value::Null).unwrap();
             // Defaults round-trip: building from the canonical params gives the same params.
             let (_, again) = (info.build)(&canonical).unwrap();
             assert_eq!(canonical, again, "{}", info.name);
             for p in info.params {
-                assert!(canonical.get(p.name).is_some(), "{}: documented param `{}` not in Params", info.name, p.name);
+                assert!(
+                    canonical.get(p.name).is_some(),
+                    "{}: documented param `{}` not in Params",
+                    info.name,
+                    p.name
+                );
             }
         }
     }
@@ -197,7 +209,14 @@ mod tests {
                     Target::Values(t) => Target::Values(t.to_dtype(DType::F32).unwrap()),
                     t => t,
                 };
-                let per = loss.forward(&Prediction { out: zv.as_tensor().clone() }, &target).unwrap();
+                let per = loss
+                    .forward(
+                        &Prediction {
+                            out: zv.as_tensor().clone(),
+                        },
+                        &target,
+                    )
+                    .unwrap();
                 assert_eq!(per.dims(), &[6], "{}", info.name);
                 let values = per.to_vec1::<f32>().unwrap();
                 assert!(values.iter().all(|v| v.is_finite()), "{} at scale {scale}: {values:?}", info.name);
@@ -218,15 +237,33 @@ mod tests {
             let loss = build_default(info);
             for seed in 0..3 {
                 let (var, target) = random_batch(info.family, 5, 3, seed, 2.0);
-                let kinks: Vec<f64> = info.props.iter().filter_map(|p| if let Prop::Kink { at } = p { Some(*at) } else { None }).collect();
+                let kinks: Vec<f64> = info
+                    .props
+                    .iter()
+                    .filter_map(|p| if let Prop::Kink { at } = p { Some(*at) } else { None })
+                    .collect();
                 if !kinks.is_empty() {
                     // Residual losses: skip batches with a residual within 1e-3 of a kink.
-                    let r = (var.as_tensor() - target.tensor()).unwrap().abs().unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+                    let r = (var.as_tensor() - target.tensor())
+                        .unwrap()
+                        .abs()
+                        .unwrap()
+                        .flatten_all()
+                        .unwrap()
+                        .to_vec1::<f64>()
+                        .unwrap();
                     if r.iter().any(|r| kinks.iter().any(|k| (r - k).abs() < 1e-3)) {
                         continue;
                     }
                 }
-                let per = loss.forward(&Prediction { out: var.as_tensor().clone() }, &target).unwrap();
+                let per = loss
+                    .forward(
+                        &Prediction {
+                            out: var.as_tensor().clone(),
+                        },
+                        &target,
+                    )
+                    .unwrap();
                 let grads = per.mean_all().unwrap().backward().unwrap();
                 let analytic = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
                 let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
@@ -240,7 +277,12 @@ mod tests {
                     };
                     let numeric = (at(h) - at(-h)) / (2.0 * h);
                     let tol = 1e-6 + 1e-5 * numeric.abs();
-                    assert!((numeric - analytic[i]).abs() < tol, "{} seed {seed} coord {i}: fd {numeric} vs autograd {}", info.name, analytic[i]);
+                    assert!(
+                        (numeric - analytic[i]).abs() < tol,
+                        "{} seed {seed} coord {i}: fd {numeric} vs autograd {}",
+                        info.name,
+                        analytic[i]
+                    );
                 }
             }
         }

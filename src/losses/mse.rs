@@ -36,7 +36,7 @@ impl Validate for Params {}
 
 pub struct Mse;
 
-fn build(value: &serde_json::Value) -> Result<(Arc<dyn Loss>, serde_json::Value)> {
+fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Loss> {
     let (_, canonical) = parse_params::<Params>(value)?;
     Ok((Arc::new(Mse), canonical))
 }
@@ -60,14 +60,22 @@ mod tests {
         // F.mse_loss(p, t, reduction='none').mean(1).tolist()  -> [2.125, 2.125]
         let p = Tensor::new(&[[0.5f32, -1.0], [2.0, 3.0]], &Device::Cpu).unwrap();
         let t = Tensor::new(&[[1.0f32, 1.0], [0.0, 3.5]], &Device::Cpu).unwrap();
-        let out = Mse.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
+        let out = Mse
+            .forward(&Prediction { out: p }, &Target::Values(t))
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_eq!(out, vec![2.125, 2.125]);
     }
 
     #[test]
     fn zero_at_the_target() {
         let t = Tensor::new(&[[1.0f32, -2.0]], &Device::Cpu).unwrap();
-        let out = Mse.forward(&Prediction { out: t.clone() }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
+        let out = Mse
+            .forward(&Prediction { out: t.clone() }, &Target::Values(t))
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_eq!(out, vec![0.0]);
     }
 }

@@ -6,10 +6,8 @@
 pub mod classification;
 pub mod regression;
 
-use crate::error::Result;
 use crate::registry::{Named, ParamDoc};
 use crate::task::Family;
-use std::sync::Arc;
 
 /// Model outputs and targets of one split, on host.
 pub struct Outputs<'a> {
@@ -40,7 +38,7 @@ pub struct MetricInfo {
     pub higher_is_better: bool,
     pub summary: &'static str,
     pub params: &'static [ParamDoc],
-    pub build: fn(&serde_json::Value) -> Result<(Arc<dyn Metric>, serde_json::Value)>,
+    pub build: fn(&serde_json::Value) -> crate::registry::Built<dyn Metric>,
 }
 
 impl Named for MetricInfo {
@@ -65,7 +63,11 @@ pub static METRICS: &[&MetricInfo] = &[
 /// Whether a higher value of `metric` is better. The per-split `loss` row (and any unknown
 /// name) counts as lower-is-better.
 pub fn higher_is_better(metric: &str) -> bool {
-    METRICS.iter().find(|m| m.name == metric).map(|m| m.higher_is_better).unwrap_or(false)
+    METRICS
+        .iter()
+        .find(|m| m.name == metric)
+        .map(|m| m.higher_is_better)
+        .unwrap_or(false)
 }
 
 /// The default metrics of a task family, used when a task lists none.

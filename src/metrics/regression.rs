@@ -1,7 +1,6 @@
 //! Regression metrics (catalog §8.4), in the original target units.
 
 use super::{HostTarget, Metric, MetricInfo, Outputs};
-use crate::error::Result;
 use crate::registry::{parse_params, Validate};
 use crate::task::Family;
 use serde::{Deserialize, Serialize};
@@ -21,7 +20,7 @@ impl Validate for NoParams {}
 
 macro_rules! regression_metric {
     ($static:ident, $ty:ident, $build:ident, $name:literal, $higher:expr, $summary:literal) => {
-        fn $build(value: &serde_json::Value) -> Result<(Arc<dyn Metric>, serde_json::Value)> {
+        fn $build(value: &serde_json::Value) -> crate::registry::Built<dyn Metric> {
             let (_, canonical) = parse_params::<NoParams>(value)?;
             Ok((Arc::new($ty), canonical))
         }
@@ -66,12 +65,25 @@ impl Metric for RSquared {
             let mean = (0..n).map(|i| t[i * k + j]).sum::<f64>() / n.max(1) as f64;
             let ss_tot: f64 = (0..n).map(|i| (t[i * k + j] - mean).powi(2)).sum();
             let ss_res: f64 = (0..n).map(|i| (t[i * k + j] - o.out[i * k + j]).powi(2)).sum();
-            total += if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else if ss_res == 0.0 { 1.0 } else { 0.0 };
+            total += if ss_tot > 0.0 {
+                1.0 - ss_res / ss_tot
+            } else if ss_res == 0.0 {
+                1.0
+            } else {
+                0.0
+            };
         }
         total / k as f64
     }
 }
-regression_metric!(R2, RSquared, build_r2, "r2", true, "coefficient of determination 1 − SS_res/SS_tot, mean over outputs");
+regression_metric!(
+    R2,
+    RSquared,
+    build_r2,
+    "r2",
+    true,
+    "coefficient of determination 1 − SS_res/SS_tot, mean over outputs"
+);
 
 #[cfg(test)]
 mod tests {
@@ -81,7 +93,11 @@ mod tests {
     fn hand_values() {
         let out = [1.0, 2.0, 4.0];
         let t = [1.0, 3.0, 5.0];
-        let o = Outputs { out: &out, width: 1, target: HostTarget::Values(&t) };
+        let o = Outputs {
+            out: &out,
+            width: 1,
+            target: HostTarget::Values(&t),
+        };
         assert!((Mse.compute(&o) - 2.0 / 3.0).abs() < 1e-12);
         assert!((Mae.compute(&o) - 2.0 / 3.0).abs() < 1e-12);
         // mean t = 3, SS_tot = 8, SS_res = 2 → 0.75.

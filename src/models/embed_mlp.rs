@@ -26,7 +26,13 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params { embed_dim: 64, hidden: vec![200, 200], activation: Activation::Relu, dropout: 0.0, bias: false }
+        Params {
+            embed_dim: 64,
+            hidden: vec![200, 200],
+            activation: Activation::Relu,
+            dropout: 0.0,
+            bias: false,
+        }
     }
 }
 
@@ -35,7 +41,10 @@ impl Validate for Params {
         check_range("embed_dim", self.embed_dim as f64, 1.0, 65536.0)?;
         check_range("dropout", self.dropout, 0.0, 0.95)?;
         if self.hidden.iter().any(|&h| h == 0 || h > 1 << 20) {
-            return Err(Error::input(format!("parameter `hidden` = {:?}: every width must be between 1 and 1048576", self.hidden)));
+            return Err(Error::input(format!(
+                "parameter `hidden` = {:?}: every width must be between 1 and 1048576",
+                self.hidden
+            )));
         }
         Ok(())
     }
@@ -72,7 +81,9 @@ impl ModelSpec for Params {
     }
     fn instantiate(&self, input: InputKind, outputs: usize, init: &Init) -> Result<Box<dyn Model>> {
         self.check(input)?;
-        let InputKind::Tokens { vocab, len } = input else { unreachable!("checked above") };
+        let InputKind::Tokens { vocab, len } = input else {
+            unreachable!("checked above")
+        };
         let table = init.normal(&[vocab, self.embed_dim], 1.0, 1000)?;
         let (map, vb) = init.var_builder(vec![("embedding".to_string(), table)])?;
         let embedding = Embedding::new(vb.get((vocab, self.embed_dim), "embedding")?, self.embed_dim);
@@ -87,12 +98,17 @@ impl ModelSpec for Params {
         widths.extend(&self.hidden);
         widths.push(outputs);
         let (layers, vars) = layers(&widths, self.bias, init, 0)?;
-        let mlp = Mlp { layers, vars, activation: self.activation, dropout: self.dropout };
+        let mlp = Mlp {
+            layers,
+            vars,
+            activation: self.activation,
+            dropout: self.dropout,
+        };
         Ok(Box::new(EmbedMlp { embedding, table, mlp }))
     }
 }
 
-fn build(value: &serde_json::Value) -> Result<(Arc<dyn ModelSpec>, serde_json::Value)> {
+fn build(value: &serde_json::Value) -> crate::registry::Built<dyn ModelSpec> {
     let (params, canonical) = parse_params::<Params>(value)?;
     Ok((Arc::new(params), canonical))
 }
@@ -101,11 +117,36 @@ pub static INFO: ModelInfo = ModelInfo {
     name: "embed_mlp",
     summary: "token embeddings, concatenated, then an MLP (modular arithmetic with token input)",
     params: &[
-        ParamDoc { name: "embed_dim", meaning: "embedding width per token", range: "1..65536", default: "64" },
-        ParamDoc { name: "hidden", meaning: "hidden-layer widths", range: "list of 1..2^20", default: "[200, 200]" },
-        ParamDoc { name: "activation", meaning: "activation function", range: "relu | gelu | tanh", default: "relu" },
-        ParamDoc { name: "dropout", meaning: "dropout probability after each hidden layer", range: "0 ≤ p ≤ 0.95", default: "0.0" },
-        ParamDoc { name: "bias", meaning: "use biases in the MLP", range: "true | false", default: "false (S135)" },
+        ParamDoc {
+            name: "embed_dim",
+            meaning: "embedding width per token",
+            range: "1..65536",
+            default: "64",
+        },
+        ParamDoc {
+            name: "hidden",
+            meaning: "hidden-layer widths",
+            range: "list of 1..2^20",
+            default: "[200, 200]",
+        },
+        ParamDoc {
+            name: "activation",
+            meaning: "activation function",
+            range: "relu | gelu | tanh",
+            default: "relu",
+        },
+        ParamDoc {
+            name: "dropout",
+            meaning: "dropout probability after each hidden layer",
+            range: "0 ≤ p ≤ 0.95",
+            default: "0.0",
+        },
+        ParamDoc {
+            name: "bias",
+            meaning: "use biases in the MLP",
+            range: "true | false",
+            default: "false (S135)",
+        },
     ],
     build,
 };

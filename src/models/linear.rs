@@ -29,11 +29,16 @@ impl ModelSpec for Params {
     fn instantiate(&self, input: InputKind, outputs: usize, init: &Init) -> Result<Box<dyn Model>> {
         let widths = [dense_features(input, "linear")?, outputs];
         let (layers, vars) = layers(&widths, self.bias, init, 0)?;
-        Ok(Box::new(Mlp { layers, vars, activation: Activation::Relu, dropout: 0.0 }))
+        Ok(Box::new(Mlp {
+            layers,
+            vars,
+            activation: Activation::Relu,
+            dropout: 0.0,
+        }))
     }
 }
 
-fn build(value: &serde_json::Value) -> Result<(Arc<dyn ModelSpec>, serde_json::Value)> {
+fn build(value: &serde_json::Value) -> crate::registry::Built<dyn ModelSpec> {
     let (params, canonical) = parse_params::<Params>(value)?;
     Ok((Arc::new(params), canonical))
 }
@@ -41,6 +46,11 @@ fn build(value: &serde_json::Value) -> Result<(Arc<dyn ModelSpec>, serde_json::V
 pub static INFO: ModelInfo = ModelInfo {
     name: "linear",
     summary: "one linear layer: softmax regression for classification, least squares for regression",
-    params: &[ParamDoc { name: "bias", meaning: "use a bias", range: "true | false", default: "true" }],
+    params: &[ParamDoc {
+        name: "bias",
+        meaning: "use a bias",
+        range: "true | false",
+        default: "true",
+    }],
     build,
 };

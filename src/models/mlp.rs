@@ -21,7 +21,12 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params { hidden: vec![128, 128], activation: Activation::Relu, dropout: 0.0, bias: true }
+        Params {
+            hidden: vec![128, 128],
+            activation: Activation::Relu,
+            dropout: 0.0,
+            bias: true,
+        }
     }
 }
 
@@ -29,7 +34,10 @@ impl Validate for Params {
     fn validate(&self) -> Result<()> {
         check_range("dropout", self.dropout, 0.0, 0.95)?;
         if self.hidden.iter().any(|&h| h == 0 || h > 1 << 20) {
-            return Err(Error::input(format!("parameter `hidden` = {:?}: every width must be between 1 and 1048576", self.hidden)));
+            return Err(Error::input(format!(
+                "parameter `hidden` = {:?}: every width must be between 1 and 1048576",
+                self.hidden
+            )));
         }
         Ok(())
     }
@@ -99,11 +107,16 @@ impl ModelSpec for Params {
         widths.extend(&self.hidden);
         widths.push(outputs);
         let (layers, vars) = layers(&widths, self.bias, init, 0)?;
-        Ok(Box::new(Mlp { layers, vars, activation: self.activation, dropout: self.dropout }))
+        Ok(Box::new(Mlp {
+            layers,
+            vars,
+            activation: self.activation,
+            dropout: self.dropout,
+        }))
     }
 }
 
-fn build(value: &serde_json::Value) -> Result<(Arc<dyn ModelSpec>, serde_json::Value)> {
+fn build(value: &serde_json::Value) -> crate::registry::Built<dyn ModelSpec> {
     let (params, canonical) = parse_params::<Params>(value)?;
     Ok((Arc::new(params), canonical))
 }
@@ -112,10 +125,30 @@ pub static INFO: ModelInfo = ModelInfo {
     name: "mlp",
     summary: "multi-layer perceptron: [Linear → activation → dropout] × hidden, then a linear head",
     params: &[
-        ParamDoc { name: "hidden", meaning: "hidden-layer widths", range: "list of 1..2^20", default: "[128, 128]" },
-        ParamDoc { name: "activation", meaning: "activation function", range: "relu | gelu | tanh", default: "relu" },
-        ParamDoc { name: "dropout", meaning: "dropout probability after each hidden layer", range: "0 ≤ p ≤ 0.95", default: "0.0" },
-        ParamDoc { name: "bias", meaning: "use biases", range: "true | false", default: "true" },
+        ParamDoc {
+            name: "hidden",
+            meaning: "hidden-layer widths",
+            range: "list of 1..2^20",
+            default: "[128, 128]",
+        },
+        ParamDoc {
+            name: "activation",
+            meaning: "activation function",
+            range: "relu | gelu | tanh",
+            default: "relu",
+        },
+        ParamDoc {
+            name: "dropout",
+            meaning: "dropout probability after each hidden layer",
+            range: "0 ≤ p ≤ 0.95",
+            default: "0.0",
+        },
+        ParamDoc {
+            name: "bias",
+            meaning: "use biases",
+            range: "true | false",
+            default: "true",
+        },
     ],
     build,
 };

@@ -13,7 +13,6 @@ use crate::rng::{Purpose, Stream};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 /// A model instance for one run.
 pub trait Model: Send {
@@ -34,7 +33,7 @@ pub struct ModelInfo {
     pub name: &'static str,
     pub summary: &'static str,
     pub params: &'static [ParamDoc],
-    pub build: fn(&serde_json::Value) -> Result<(Arc<dyn ModelSpec>, serde_json::Value)>,
+    pub build: fn(&serde_json::Value) -> crate::registry::Built<dyn ModelSpec>,
 }
 
 impl Named for ModelInfo {
@@ -120,7 +119,9 @@ pub fn dropout(x: &Tensor, p: f64, rng: &mut Stream) -> Result<Tensor> {
         return Ok(x.clone());
     }
     let scale = 1.0 / (1.0 - p);
-    let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.uniform() >= p { scale as f32 } else { 0.0 }).collect();
+    let mask: Vec<f32> = (0..x.elem_count())
+        .map(|_| if rng.uniform() >= p { scale as f32 } else { 0.0 })
+        .collect();
     let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
     Ok(x.mul(&mask)?)
 }
@@ -147,10 +148,18 @@ mod tests {
     #[test]
     fn same_seed_same_weights_different_seed_different_weights() {
         let build = |seed| {
-            let init = Init { seed, dtype: DType::F32, device: Device::Cpu };
+            let init = Init {
+                seed,
+                dtype: DType::F32,
+                device: Device::Cpu,
+            };
             let (spec, _) = (mlp::INFO.build)(&serde_json::Value::Null).unwrap();
             let model = spec.instantiate(InputKind::Dense { features: 5 }, 3, &init).unwrap();
-            model.vars().iter().map(|v| v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()).collect::<Vec<_>>()
+            model
+                .vars()
+                .iter()
+                .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                .collect::<Vec<_>>()
         };
         assert_eq!(build(1), build(1));
         assert_ne!(build(1), build(2));

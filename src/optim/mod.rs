@@ -13,7 +13,6 @@ use crate::error::Result;
 use crate::registry::{Named, ParamDoc};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
-use std::sync::Arc;
 
 /// The loss and its gradients at the current parameters.
 pub struct Evaluation {
@@ -41,7 +40,7 @@ pub struct OptimizerInfo {
     pub update: &'static str,
     pub reference: &'static str,
     pub params: &'static [ParamDoc],
-    pub build: fn(&serde_json::Value) -> Result<(Arc<dyn OptimizerSpec>, serde_json::Value)>,
+    pub build: fn(&serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec>,
 }
 
 impl Named for OptimizerInfo {
@@ -96,7 +95,10 @@ pub(crate) mod testing {
         let y = t.narrow(0, 1, 1)?;
         let f = ((1.0 - &x)?.sqr()? + ((y - x.sqr()?)?.sqr()? * 100.0)?)?.sum_all()?;
         let loss = f.to_scalar::<f64>()?;
-        Ok(Evaluation { loss, grads: f.backward()? })
+        Ok(Evaluation {
+            loss,
+            grads: f.backward()?,
+        })
     }
 
     pub fn start() -> Var {
@@ -144,7 +146,7 @@ mod tests {
     fn clipping_scales_to_the_max_norm() {
         let v = start();
         let mut e = rosenbrock(&v).unwrap();
-        let before = clip_grad_norm(&[v.clone()], &mut e.grads, 1.0).unwrap();
+        let before = clip_grad_norm(std::slice::from_ref(&v), &mut e.grads, 1.0).unwrap();
         assert!(before > 1.0);
         let after = global_grad_norm(&[v], &e.grads).unwrap();
         assert!((after - 1.0).abs() < 1e-5, "{after}");

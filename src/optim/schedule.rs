@@ -12,9 +12,10 @@ use crate::error::{Error, Result};
 use crate::registry::check_range;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case", tag = "name", deny_unknown_fields)]
 pub enum Schedule {
+    #[default]
     Constant,
     Cosine {
         #[serde(default)]
@@ -31,12 +32,6 @@ fn default_gamma() -> f64 {
     0.1
 }
 
-impl Default for Schedule {
-    fn default() -> Self {
-        Schedule::Constant
-    }
-}
-
 impl Schedule {
     pub fn validate(&self) -> Result<()> {
         match self {
@@ -44,7 +39,9 @@ impl Schedule {
             Schedule::Cosine { min_factor } => check_range("schedule.min_factor", *min_factor, 0.0, 1.0),
             Schedule::Step { every, gamma } => {
                 if *every == 0 {
-                    return Err(Error::input("parameter `schedule.every` = 0 is out of range; allowed: every ≥ 1 (epochs)"));
+                    return Err(Error::input(
+                        "parameter `schedule.every` = 0 is out of range; allowed: every ≥ 1 (epochs)",
+                    ));
                 }
                 check_range("schedule.gamma", *gamma, 0.0, 1.0)
             }

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Reference trajectories of lossbench's optimizers, from torch.optim in float64.
+
+Problem: least squares f(W, b) = mean((X W^T + b - Y)^2) with X [8, 3], Y [8, 2], W [2, 3],
+b [2]; fixed data and start. For each optimizer configuration, 20 steps; the parameters after
+every step are written to tests/fixtures/optimizers.json, which tests/optim_fixtures.rs
+replays through lossbench's optimizers (f64, relative tolerance 1e-5). Run from the repo root:
+
+    .venv/bin/python scripts/make_optim_fixtures.py
+"""
+import json
+import pathlib
+
+import torch
+
+D = torch.float64
+g = torch.Generator().manual_seed(3)
+X = torch.randn(8, 3, generator=g, dtype=D)
+Y = torch.randn(8, 2, generator=g, dtype=D)
+W0 = torch.randn(2, 3, generator=g, dtype=D)
+B0 = torch.randn(2, generator=g, dtype=D)
+STEPS = 20
+
+CONFIGS = [
+    ("sgd", {"lr": 0.1}, lambda p: torch.optim.SGD(p, lr=0.1)),
+    ("sgd", {"lr": 0.05, "momentum": 0.9}, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+    ("sgd", {"lr": 0.05, "momentum": 0.9, "nesterov": True}, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
+    ("sgd", {"lr": 0.1, "momentum": 0.5, "weight_decay": 0.1}, lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5, weight_decay=0.1)),
+    ("adam", {"lr": 0.05}, lambda p: torch.optim.Adam(p, lr=0.05)),
+    ("adam", {"lr": 0.05, "weight_decay": 0.1, "beta2": 0.99}, lambda p: torch.optim.Adam(p, lr=0.05, weight_decay=0.1, betas=(0.9, 0.99))),
+    ("adamw", {"lr": 0.05}, lambda p: torch.optim.AdamW(p, lr=0.05)),
+    ("adamw", {"lr": 0.05, "weight_decay": 1.0, "beta1": 0.8, "eps": 1e-6}, lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=1.0, betas=(0.8, 0.999), eps=1e-6)),
+]
+
+
+def main():
+    cases = []
+    for name, params, make in CONFIGS:
+        w = W0.clone().requires_grad_(True)
+        b = B0.clone().requires_grad_(True)
+        opt = make([w, b])
+        traj = []
+        for _ in range(STEPS):
+            opt.zero_grad()
+            loss = ((X @ w.T + b - Y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            traj.append({"w": w.detach().tolist(), "b": b.detach().tolist(), "loss_before": loss.item()})
+        cases.append({"optimizer": name, "params": params, "trajectory": traj})
+    out = {"generator": "scripts/make_optim_fixtures.py", "torch": torch.__version__, "dtype": "float64",
+           "problem": {"x": X.tolist(), "y": Y.tolist(), "w0": W0.tolist(), "b0": B0.tolist()}, "cases": cases}
+    path = pathlib.Path("tests/fixtures/optimizers.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {path}: {len(cases)} trajectories x {STEPS} steps")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,412 @@
+//! End-to-end tests of the `lossbench` binary in temporary folders.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn lossbench() -> Command {
+    Command::cargo_bin("lossbench").expect("binary")
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// All `metrics.csv` files under `dir`, as (relative path, bytes), sorted.
+fn metric_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "metrics.csv") {
+                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn smoke_recipe_trains_and_prints_a_comparison() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = lossbench()
+        .args(["train", "recipes/smoke.yaml", "--quiet", "--out"])
+        .arg(tmp.path())
+        .current_dir(repo(""))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(stdout.contains("| method | moons | iris | avg rank |"), "{stdout}");
+    assert!(stdout.contains("test mse"), "{stdout}");
+    assert!(out.stderr.is_empty(), "--quiet must keep stderr empty: {}", stderr_of(&out));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("moons/focal/adamw/seed-1/run.json")).unwrap()).unwrap();
+    assert_eq!(run["status"]["state"], "finished");
+    assert_eq!(run["config"]["loss"]["gamma"], 2.0);
+    // 20 % symmetric noise on 140 train rows: ⌊0.2·70⌋ per class.
+    assert_eq!(run["data"]["noisy_train_indices"].as_array().unwrap().len(), 28);
+    for f in ["comparison.md", "comparison.csv", "comparison.parquet"] {
+        assert!(tmp.path().join(f).is_file(), "{f}");
+    }
+}
+
+#[test]
+fn same_recipe_and_seed_give_byte_identical_metrics() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    for (dir, jobs) in [(&a, "1"), (&b, "2")] {
+        lossbench()
+            .args(["train", "recipes/smoke.yaml", "--quiet", "--jobs", jobs, "--out"])
+            .arg(dir.path())
+            .current_dir(repo(""))
+            .assert()
+            .success();
+    }
+    let (fa, fb) = (metric_files(a.path()), metric_files(b.path()));
+    assert_eq!(fa.len(), 12);
+    assert_eq!(fa, fb, "metrics.csv differ between two runs of the same recipe");
+}
+
+#[test]
+fn rerun_skips_finished_runs_and_force_reruns_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = ["train", "recipes/smoke.yaml", "--out"];
+    lossbench()
+        .args(args)
+        .arg(tmp.path())
+        .arg("--quiet")
+        .current_dir(repo(""))
+        .assert()
+        .success();
+    let out = lossbench().args(args).arg(tmp.path()).current_dir(repo("")).output().unwrap();
+    assert!(
+        stderr_of(&out).contains("0 trained (0 finished, 0 diverged, 0 failed), 12 already done"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = lossbench()
+        .args(args)
+        .arg(tmp.path())
+        .arg("--force")
+        .current_dir(repo(""))
+        .output()
+        .unwrap();
+    assert!(stderr_of(&out).contains("12 trained"), "{}", stderr_of(&out));
+}
+
+const SLOW_RECIPE: &str = "name: slow\nseeds: [0, 1, 2, 3, 4, 5]\ntrain: {epochs: 60, batch_size: 32}\ntasks:\n  - name: digits\n    dataset: {name: digits}\n    model: {name: mlp, hidden: [256, 256]}\nlosses: [cross_entropy, focal]\n";
+
+#[test]
+fn a_sweep_killed_midway_resumes_without_redoing_or_losing_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = tmp.path().join("slow.yaml");
+    std::fs::write(&recipe, SLOW_RECIPE).unwrap();
+    let out = tmp.path().join("results");
+    let bin = assert_cmd::cargo::cargo_bin("lossbench");
+    let mut child = std::process::Command::new(&bin)
+        .args(["train", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&recipe)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let finished = |out: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = ["cross_entropy", "focal"]
+            .iter()
+            .flat_map(|l| (0..6).map(move |s| out.join(format!("digits/{l}/adamw/seed-{s}/run.json"))))
+            .filter(|p| p.is_file())
+            .collect();
+        v.sort();
+        v
+    };
+    let start = std::time::Instant::now();
+    while finished(&out).len() < 2 && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let done_before = finished(&out);
+    assert!(
+        done_before.len() >= 2 && done_before.len() < 12,
+        "killed after {} runs; make the recipe slower",
+        done_before.len()
+    );
+    let snapshot: Vec<(PathBuf, String)> = done_before
+        .iter()
+        .map(|p| (p.clone(), std::fs::read_to_string(p).unwrap()))
+        .collect();
+    // A run.json half-written by a non-atomic writer must not count as finished.
+    let torn = out.join("digits/focal/adamw/seed-5/run.json");
+    std::fs::create_dir_all(torn.parent().unwrap()).unwrap();
+    std::fs::write(&torn, "{\"lossbench_version\": \"0.1.0\", \"status\": {\"st").unwrap();
+
+    let resumed = std::process::Command::new(&bin)
+        .args(["train", "--out"])
+        .arg(&out)
+        .arg(&recipe)
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", stderr_of(&resumed));
+    let msg = stderr_of(&resumed);
+    let expected = format!("{} already done", done_before.len());
+    assert!(msg.contains(&expected), "{msg}");
+    for (path, text) in snapshot {
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "{} was redone", path.display());
+    }
+    assert_eq!(finished(&out).len(), 12);
+    let torn_now: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&torn).unwrap()).unwrap();
+    assert_eq!(torn_now["status"]["state"], "finished");
+}
+
+/// Write `recipe` into a temp folder (with an optional data file) and run `check` on it.
+fn check_fails(recipe: &str, data: Option<(&str, &str)>) -> (i32, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    if let Some((name, text)) = data {
+        std::fs::write(tmp.path().join(name), text).unwrap();
+    }
+    let path = tmp.path().join("bad.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let out = lossbench().arg("check").arg(&path).output().unwrap();
+    let err = stderr_of(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    (out.status.code().unwrap_or(-1), err)
+}
+
+const GOOD: &str =
+    "tasks:\n  - name: moons\n    dataset: {name: two_moons, n: 100}\nlosses:\n  - cross_entropy\n  - {name: focal, gamma: 2.0}\n";
+
+#[test]
+fn the_unbroken_recipe_checks() {
+    // The error tests below each break this recipe in one place.
+    let (code, err) = check_fails(GOOD, None);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn misspelt_key_exits_2_naming_line_and_column() {
+    let (code, err) = check_fails(&GOOD.replace("losses:", "loses:"), None);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bad.yaml:4:1") && err.contains("unknown field `loses`") && err.contains("expected one of"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_loss_exits_2_with_a_suggestion() {
+    let (code, err) = check_fails(&GOOD.replace("name: focal", "name: fcoal"), None);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bad.yaml:6:") && err.contains("losses[1]") && err.contains("unknown loss `fcoal`; did you mean `focal`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn loss_that_does_not_fit_the_task_exits_2_naming_both() {
+    let (code, err) = check_fails(&GOOD.replace("  - cross_entropy\n", "  - huber\n"), None);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("loss `huber` needs a regression task, but task `moons` is classification"),
+        "{err}"
+    );
+}
+
+#[test]
+fn out_of_range_parameter_exits_2() {
+    let (code, err) = check_fails(&GOOD.replace("gamma: 2.0", "gamma: -1.0"), None);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("losses[1] (focal)") && err.contains("`gamma` = -1 is out of range; allowed: 0 ≤ gamma ≤ 10"),
+        "{err}"
+    );
+}
+
+#[test]
+fn misspelt_parameter_exits_2_listing_the_allowed_ones() {
+    let (code, err) = check_fails(&GOOD.replace("gamma: 2.0", "gama: 2.0"), None);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bad.yaml:6:") && err.contains("unknown field `gama`, expected `gamma` or `detach_modulator`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_dataset_files_exit_2_naming_file_row_and_column() {
+    let recipe = "tasks:\n  - name: mine\n    dataset: {name: csv, path: data.csv, target: y}\nlosses: [cross_entropy]\n";
+    let cases = [
+        ("a,b,y\n1,2,0\n3,4\n", "data.csv:3: row has 2 fields but the header has 3"),
+        (
+            "a,b,y\n1,2,0\n3,NaN,1\n",
+            "data.csv:3: column 2 (`b`): `NaN` is not a finite number",
+        ),
+        ("a,b,y\n1,2,0\n3,x,1\n", "data.csv:3: column 2 (`b`): `x` is not a number"),
+        ("a,b,y\n1,2,0\n3,4,-1\n", "data.csv:3: column 3 (`y`): label `-1` is not a class id"),
+        ("", "data.csv: the file is empty"),
+    ];
+    for (data, expected) in cases {
+        let (code, err) = check_fails(recipe, Some(("data.csv", data)));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(expected), "expected `{expected}` in: {err}");
+    }
+    let (code, err) = check_fails(
+        &recipe.replace("target: y}", "target: y, classes: 2}"),
+        Some(("data.csv", "a,y\n1,0\n2,5\n")),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("label 5 is out of range"), "{err}");
+}
+
+#[test]
+fn every_shipped_recipe_checks() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(repo("recipes")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            let out = lossbench().arg("check").arg(&path).output().unwrap();
+            assert!(out.status.success(), "{}: {}", path.display(), stderr_of(&out));
+            assert!(String::from_utf8_lossy(&out.stdout).contains("runs: "), "{}", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 2);
+}
+
+#[test]
+fn compare_formats_baseline_and_selection() {
+    let tmp = tempfile::tempdir().unwrap();
+    lossbench()
+        .args(["train", "recipes/smoke.yaml", "--quiet", "--out"])
+        .arg(tmp.path())
+        .current_dir(repo(""))
+        .assert()
+        .success();
+    let run = |args: &[&str]| {
+        let out = lossbench().arg("compare").arg(tmp.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let md = run(&["--baseline", "cross_entropy", "--metric", "accuracy"]);
+    assert!(md.contains("Paired difference vs `cross_entropy`"), "{md}");
+    let csv = run(&["--format", "csv"]);
+    assert!(csv.starts_with("metric,split,task,method,loss,optimizer,n,mean,std"), "{csv}");
+    let json: serde_json::Value = serde_json::from_str(&run(&["--format", "json"])).unwrap();
+    assert!(json
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["task"] == "diabetes" && r["metric"] == "mse"));
+    let tex = run(&["--format", "latex"]);
+    assert!(tex.contains("\\toprule") && tex.contains("\\pm"), "{tex}");
+    let best = run(&["--select", "best:accuracy", "--metric", "accuracy"]);
+    assert!(best.contains("epoch with best val accuracy"), "{best}");
+    let file = tmp.path().join("table.tex");
+    lossbench()
+        .arg("compare")
+        .arg(tmp.path())
+        .args(["--format", "latex", "--out"])
+        .arg(&file)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&file).unwrap().contains("\\bottomrule"));
+    let out = lossbench()
+        .arg("compare")
+        .arg(tmp.path())
+        .args(["--metric", "acuracy"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("did you mean `accuracy`?"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn listings_show_and_eval() {
+    let out = lossbench().args(["losses"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("focal") && text.contains("5 of 5 losses"), "{text}");
+    let text = String::from_utf8(lossbench().args(["losses", "show", "focal"]).output().unwrap().stdout).unwrap();
+    assert!(
+        text.contains("(1 − p_y)^γ") && text.contains("arXiv:1708.02002") && text.contains("detach_modulator"),
+        "{text}"
+    );
+    for cmd in ["datasets", "models", "optimizers", "metrics"] {
+        let out = lossbench().arg(cmd).output().unwrap();
+        assert!(out.status.success() && !out.stdout.is_empty(), "{cmd}");
+    }
+    let out = lossbench().args(["losses", "show", "fcoal"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = tmp.path().join("in.json");
+    std::fs::write(&inputs, r#"{"logits": [[1.0, 2.0, 3.0]], "labels": [2]}"#).unwrap();
+    let out = lossbench()
+        .args(["losses", "eval", "cross_entropy", "--inputs"])
+        .arg(&inputs)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // torch: F.cross_entropy(torch.tensor([[1., 2., 3.]]), torch.tensor([2])) = 0.40760597
+    assert!((v["loss"].as_f64().unwrap() - 0.407_605_96).abs() < 1e-6, "{v}");
+    assert_eq!(v["grads"]["logits"].as_array().unwrap()[0].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    for cmd in ["train", "check", "compare", "losses", "datasets", "models", "optimizers", "metrics"] {
+        let out = lossbench().args([cmd, "--help"]).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(out.status.success() && text.contains("Example"), "{cmd}: {text}");
+    }
+}
+
+#[test]
+fn uncompiled_device_is_a_clear_error() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let out = lossbench()
+        .args(["train", "recipes/smoke.yaml", "--device", "cuda"])
+        .current_dir(repo(""))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("--features cuda"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn user_parquet_file_trains() {
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let n = 60;
+    let a: Vec<f64> = (0..n).map(|i| i as f64 / n as f64).collect();
+    let b: Vec<f64> = (0..n).map(|i| ((i * 7) % 11) as f64).collect();
+    let y: Vec<i64> = (0..n).map(|i| (i % 2) as i64).collect();
+    let mut df = DataFrame::new(
+        n,
+        vec![Column::new("a".into(), a), Column::new("b".into(), b), Column::new("y".into(), y)],
+    )
+    .unwrap();
+    let file = std::fs::File::create(tmp.path().join("d.parquet")).unwrap();
+    ParquetWriter::new(file).finish(&mut df).unwrap();
+    let recipe = tmp.path().join("p.yaml");
+    std::fs::write(
+        &recipe,
+        "train: {epochs: 2}\ntasks:\n  - name: mine\n    dataset: {name: parquet, path: d.parquet, target: y}\nlosses: [cross_entropy]\n",
+    )
+    .unwrap();
+    let out = lossbench()
+        .args(["train", "--quiet", "--out"])
+        .arg(tmp.path().join("res"))
+        .arg(&recipe)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
