@@ -192,7 +192,10 @@ struct RawTask {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a recipe: a mapping with `tasks:` and `losses:` (and optionally name, description, seeds, train, optimizers)"
+)]
 struct RawRecipe {
     #[serde(default)]
     name: Option<String>,

@@ -410,3 +410,29 @@ fn user_parquet_file_trains() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
 }
+
+#[test]
+fn a_diverging_run_is_recorded_and_the_sweep_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = tmp.path().join("div.yaml");
+    std::fs::write(
+        &recipe,
+        "train: {epochs: 3}\ntasks:\n  - name: dia\n    dataset: {name: diabetes}\n    model: {name: mlp, hidden: [32]}\nlosses: [mse, mae]\noptimizers:\n  - {name: sgd, label: huge, lr: 100}\n  - {name: sgd, label: sane, lr: 0.01}\n",
+    )
+    .unwrap();
+    let out = lossbench()
+        .args(["train", "--out"])
+        .arg(tmp.path().join("r"))
+        .arg(&recipe)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "diverged runs are results, not errors: {}", stderr_of(&out));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("r/dia/mse/huge/seed-0/run.json")).unwrap()).unwrap();
+    assert_eq!(run["status"]["state"], "diverged", "{run}");
+    let sane: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("r/dia/mse/sane/seed-0/run.json")).unwrap()).unwrap();
+    assert_eq!(sane["status"]["state"], "finished");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("— †1"), "the diverged cell must be marked: {stdout}");
+}

@@ -68,6 +68,19 @@ mod tests {
     }
 
     #[test]
+    fn is_the_small_delta_limit_of_huber_over_delta() {
+        // h_δ(r)/δ = |r| − δ/2 for |r| > δ, so huber(δ)/δ → mae as δ → 0.
+        let (var, target) = crate::losses::testing::random_batch(Family::Regression, 6, 3, 5, 2.0);
+        let delta = 1e-7;
+        let huber = crate::losses::huber::Huber {
+            params: crate::losses::huber::Params { delta },
+        };
+        let a = crate::losses::testing::mean_loss(&huber, var.as_tensor(), &target) / delta;
+        let b = crate::losses::testing::mean_loss(&Mae, var.as_tensor(), &target);
+        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    }
+
+    #[test]
     fn accepts_one_dimensional_inputs() {
         let p = Tensor::new(&[1.0f32, 2.0], &Device::Cpu).unwrap();
         let t = Tensor::new(&[0.0f32, 4.0], &Device::Cpu).unwrap();
