@@ -154,6 +154,42 @@ def comp_sum(z, y, tau):
     return (p_y ** (tau - 1.0) - 1.0) / (1.0 - tau)
 
 
+def ldam(z, y, counts, max_m, s):
+    # val-iisc/Saddle-LongTail losses.py::LDAMLoss (CPU tensors instead of .cuda()).
+    m_list = 1.0 / torch.sqrt(torch.sqrt(torch.tensor(counts, dtype=D)))
+    m_list = m_list * (max_m / torch.max(m_list))
+    index = F.one_hot(y, z.shape[1]).bool()
+    x_m = z - m_list[y].view(-1, 1)
+    output = torch.where(index, x_m, z)
+    return F.cross_entropy(s * output, y, reduction="none")
+
+
+def vs_loss(z, y, counts, gamma, tau):
+    # val-iisc/Saddle-LongTail losses.py::VSLoss
+    counts = torch.tensor(counts, dtype=D)
+    cls_probs = counts / counts.sum()
+    temp = (1.0 / counts) ** gamma
+    temp = temp / torch.min(temp)
+    return F.cross_entropy(z / temp + tau * torch.log(cls_probs), y, reduction="none")
+
+
+def sovr(z, y, fraction):
+    c = z.shape[1]
+    zy = z.gather(1, y[:, None])[:, 0]
+    others = z.detach().masked_fill(F.one_hot(y, c).bool(), -math.inf).max(1).values
+    margin = (zy.detach() - others).tolist()
+    order = sorted(range(len(margin)), key=lambda i: (margin[i], i))
+    k = int(math.floor(fraction * len(margin) + 0.5))
+    use = torch.zeros(len(margin), dtype=D)
+    use[order[:k]] = 1.0
+    ovr = F.binary_cross_entropy_with_logits(z, onehot(y, c), reduction="none").sum(1)
+    return use * ovr + (1 - use) * F.cross_entropy(z, y, reduction="none")
+
+
+def counts_for(c):
+    return [max(1, 100 >> k) for k in range(c)]
+
+
 def per_example(loss, params, inputs):
     g = params.get
     if loss in CLASSIFICATION and loss not in ("cross_entropy", "focal"):
@@ -173,6 +209,9 @@ def per_example(loss, params, inputs):
             "one_vs_rest": lambda: F.binary_cross_entropy_with_logits(z, onehot(y, c), reduction="none").sum(1),
             "l2svm_sq_hinge": lambda: torch.relu(1 - (2 * onehot(y, c) - 1) * z).pow(2).sum(1),
             "gol": lambda: gol(z, y),
+            "ldam": lambda: ldam(z, y, g("class_counts"), g("max_m", 0.5), g("s", 30.0)),
+            "vs_loss": lambda: vs_loss(z, y, g("class_counts"), g("gamma", 0.3), g("tau", 1.0)),
+            "sovr": lambda: sovr(z, y, g("fraction", 0.2)),
             "mae_prob": lambda: g("scale", 1.0) * apl_mae(z, y),
             "gce": lambda: apl_gce(z, y, g("q", 0.7)),
             "rce": lambda: g("scale", 1.0) * apl_rce(z, y),
@@ -254,6 +293,12 @@ LOSSES = [
     ("one_vs_rest", {}),
     ("l2svm_sq_hinge", {}),
     ("gol", {}),
+    ("ldam", {}),
+    ("ldam", {"max_m": 1.0, "s": 1.0}),
+    ("vs_loss", {}),
+    ("vs_loss", {"gamma": 0.0, "tau": 1.0}),
+    ("sovr", {}),
+    ("sovr", {"fraction": 0.5}),
     ("mae_prob", {}),
     ("gce", {}),
     ("gce", {"q": 0.3}),
@@ -282,8 +327,9 @@ CLASSIFICATION = {
     "cross_entropy", "focal", "poly1", "poly1_focal", "dual_focal", "z_loss_spherical", "mse_spherical",
     "sparsemax_loss", "sparse_softmax_topk", "stablemax_ce", "comp_sum", "ldr_kl", "one_vs_rest",
     "l2svm_sq_hinge", "gol", "mae_prob", "gce", "rce", "sce", "nce", "nrce", "nfl", "ngce", "nmae",
-    "nce_rce", "nce_mae", "nfl_rce", "nfl_mae", "ngce_rce", "ngce_mae",
+    "nce_rce", "nce_mae", "nfl_rce", "nfl_mae", "ngce_rce", "ngce_mae", "ldam", "vs_loss", "sovr",
 }
+NEEDS_COUNTS = {"ldam", "vs_loss"}
 
 
 def tolist(t):
@@ -296,16 +342,17 @@ def main():
     for loss, params in LOSSES:
         if loss in CLASSIFICATION:
             for name, z, y in classification_cases():
+                case_params = {**params, "class_counts": counts_for(z.shape[1])} if loss in NEEDS_COUNTS else params
                 z = z.clone().requires_grad_(True)
                 inputs = {"logits": z, "labels": y}
-                per = per_example(loss, params, inputs)
+                per = per_example(loss, case_params, inputs)
                 if not torch.isfinite(per).all():
                     # The reference itself overflows here (e.g. comp_sum with tau < 1 at logits of
                     # 1e4); there is nothing to compare against.
-                    skipped.append(f"{loss} {params} {name}")
+                    skipped.append(f"{loss} {case_params} {name}")
                     continue
                 per.mean().backward()
-                case = {"loss": loss, "params": params, "case": name,
+                case = {"loss": loss, "params": case_params, "case": name,
                         "inputs": {"logits": tolist(z), "labels": y.tolist()},
                         "mean": per.mean().item(), "per_example": tolist(per),
                         "grads": {"logits": tolist(z.grad)}}

@@ -241,6 +241,8 @@ pub struct ResolvedLoss {
     pub label: String,
     pub info: &'static LossInfo,
     pub loss: Arc<dyn Loss>,
+    /// Canonical parameters (defaults filled in), without `name` and `label`.
+    pub params: serde_json::Value,
     pub config: serde_json::Value,
 }
 
@@ -476,11 +478,13 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
                 )),
             ));
         }
+        let config = with_name_and_label(info.name, label, &canonical);
         losses.push(Arc::new(ResolvedLoss {
             label: label.clone(),
             info,
             loss,
-            config: with_name_and_label(info.name, label, &canonical),
+            params: canonical,
+            config,
         }));
     }
 

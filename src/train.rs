@@ -11,6 +11,7 @@
 use crate::data::transforms::{self, Prepared};
 use crate::data::{Labels, Table};
 use crate::error::{Error, Result};
+use crate::losses::{Loss, Prop};
 use crate::metrics::{HostTarget, Outputs};
 use crate::models::{Init, Model};
 use crate::optim::{clip_grad_norm, Evaluation};
@@ -24,7 +25,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// A split on the device.
@@ -71,6 +72,7 @@ const EVAL_CHUNK: usize = 8192;
 
 fn evaluate(
     spec: &RunSpec,
+    loss_fn: &dyn Loss,
     model: &dyn Model,
     split: &DeviceSplit,
     prepared: &Prepared,
@@ -93,7 +95,7 @@ fn evaluate(
         };
         let out = model.forward(&x, None)?;
         width = out.dim(1)?;
-        let per = spec.loss.loss.forward(&Prediction { out: out.clone() }, &target)?;
+        let per = loss_fn.forward(&Prediction { out: out.clone() }, &target)?;
         loss_sum += per.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
         outputs.extend(out.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?);
         start += len;
@@ -130,6 +132,27 @@ fn evaluate(
     Ok(())
 }
 
+/// The loss of a run: the resolved one, or — for losses that need per-class counts and were
+/// not given them — one rebuilt with the counts of this run's train split.
+fn run_loss(spec: &RunSpec, prepared: &Prepared) -> Result<Arc<dyn Loss>> {
+    if !spec.loss.info.props.contains(&Prop::NeedsClassCounts) || spec.loss.params.get("class_counts").is_some() {
+        return Ok(spec.loss.loss.clone());
+    }
+    let Some(counts) = transforms::train_class_counts(prepared) else {
+        return Err(Error::input(format!(
+            "loss `{}` needs class counts, which only classification data has",
+            spec.loss.info.name
+        )));
+    };
+    // A class absent from the train split counts as 1, so margins and log-priors stay finite.
+    let counts: Vec<usize> = counts.into_iter().map(|n| n.max(1)).collect();
+    let mut params = spec.loss.params.clone();
+    if let Some(map) = params.as_object_mut() {
+        map.insert("class_counts".into(), serde_json::json!(counts));
+    }
+    Ok((spec.loss.info.build)(&params)?.0)
+}
+
 /// The result of one run: its record and its metric rows.
 pub struct RunResult {
     pub record: RunRecord,
@@ -152,6 +175,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         to_device("val", &prepared.val, &prepared, dtype, device)?,
         to_device("test", &prepared.test, &prepared, dtype, device)?,
     ];
+    let loss_fn = run_loss(spec, &prepared)?;
     let init = Init {
         seed,
         dtype,
@@ -174,7 +198,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     let eval_all = |epoch: usize, rows: &mut Vec<MetricRow>, eval_s: &mut f64| -> Result<()> {
         let t = Instant::now();
         for split in &splits {
-            evaluate(spec, model.as_ref(), split, &prepared, epoch, rows)?;
+            evaluate(spec, loss_fn.as_ref(), model.as_ref(), split, &prepared, epoch, rows)?;
         }
         *eval_s += t.elapsed().as_secs_f64();
         Ok(())
@@ -198,7 +222,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
             let lr = base_lr * settings.schedule.factor(step, epoch - 1, total_steps, settings.warmup);
             let mut objective = || -> Result<Evaluation> {
                 let out = model.forward(&xb, Some(&mut dropout_rng))?;
-                let loss = spec.loss.loss.forward(&Prediction { out }, &yb)?.mean_all()?;
+                let loss = loss_fn.forward(&Prediction { out }, &yb)?.mean_all()?;
                 let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 let mut grads = loss.backward()?;
                 if let Some(max_norm) = settings.grad_clip {

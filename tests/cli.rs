@@ -437,3 +437,44 @@ fn a_diverging_run_is_recorded_and_the_sweep_goes_on() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("— †1"), "the diverged cell must be marked: {stdout}");
 }
+
+#[test]
+fn losses_that_need_class_counts_get_them_from_the_train_split() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = tmp.path().join("lt.yaml");
+    std::fs::write(
+        &recipe,
+        "train: {epochs: 1}\ntasks:\n  - name: blobs_lt\n    dataset: {name: blobs, n: 400, classes: 4, long_tail: {imbalance: 0.1}}\n    model: {name: linear}\nlosses:\n  - {name: ldam, s: 1.0}\n  - vs_loss\n",
+    )
+    .unwrap();
+    let out = lossbench()
+        .args(["train", "--quiet", "--out"])
+        .arg(tmp.path().join("r"))
+        .arg(&recipe)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    for loss in ["ldam", "vs_loss"] {
+        let run: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(tmp.path().join(format!("r/blobs_lt/{loss}/adamw/seed-0/run.json"))).unwrap())
+                .unwrap();
+        assert_eq!(run["status"]["state"], "finished", "{run}");
+        // 70 train rows per class before sub-sampling; exp profile with IF 0.1 over 4 classes.
+        assert_eq!(run["data"]["train_class_counts"], serde_json::json!([70, 32, 15, 7]), "{run}");
+    }
+    let eval_in = tmp.path().join("in.json");
+    std::fs::write(&eval_in, r#"{"logits": [[1.0, 2.0]], "labels": [0]}"#).unwrap();
+    let out = lossbench()
+        .args(["losses", "eval", "ldam", "--inputs"])
+        .arg(&eval_in)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("needs `class_counts`"), "{}", stderr_of(&out));
+    let out = lossbench()
+        .args(["losses", "eval", "ldam", "--set", "class_counts=[10,2]", "--inputs"])
+        .arg(&eval_in)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}

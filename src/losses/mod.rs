@@ -16,6 +16,7 @@ pub mod gce;
 pub mod gol;
 pub mod huber;
 pub mod l2svm_sq_hinge;
+pub mod ldam;
 pub mod ldr_kl;
 pub mod mae;
 pub mod mae_prob;
@@ -37,10 +38,12 @@ pub mod poly1;
 pub mod poly1_focal;
 pub mod rce;
 pub mod sce;
+pub mod sovr;
 pub mod sparse_softmax_topk;
 pub mod sparsemax_loss;
 pub mod stablemax_ce;
 pub mod terms;
+pub mod vs_loss;
 pub mod z_loss_spherical;
 
 use crate::error::{Error, Result};
@@ -71,6 +74,9 @@ pub enum Prop {
     /// is not the derivative of the value; the finite-difference check does not apply, and the
     /// gradients are checked against the reference fixtures instead.
     DetachedFactors,
+    /// Needs per-class training counts (`class_counts`); `train` fills them in from the run's
+    /// train split when the recipe does not give them.
+    NeedsClassCounts,
     /// The gradient is piecewise (a selection such as top-k or a clamp switches); the
     /// finite-difference check skips points within `1e-3` of a switch only by chance.
     Piecewise,
@@ -106,6 +112,7 @@ pub static LOSSES: &[&LossInfo] = &[
     &gol::INFO,
     &huber::INFO,
     &l2svm_sq_hinge::INFO,
+    &ldam::INFO,
     &ldr_kl::INFO,
     &mae::INFO,
     &mae_prob::INFO,
@@ -127,9 +134,11 @@ pub static LOSSES: &[&LossInfo] = &[
     &poly1_focal::INFO,
     &rce::INFO,
     &sce::INFO,
+    &sovr::INFO,
     &sparse_softmax_topk::INFO,
     &sparsemax_loss::INFO,
     &stablemax_ce::INFO,
+    &vs_loss::INFO,
     &z_loss_spherical::INFO,
 ];
 
@@ -224,6 +233,32 @@ pub(crate) fn host_labels(y: &Tensor) -> Result<Vec<u32>> {
     Ok(y.to_vec1::<u32>()?)
 }
 
+/// Check an optional `class_counts` parameter: every count at least 1.
+pub(crate) fn validate_counts(counts: &Option<Vec<usize>>) -> Result<()> {
+    if let Some(c) = counts {
+        if c.len() < 2 || c.contains(&0) {
+            return Err(Error::input(format!(
+                "parameter `class_counts` = {c:?}: needs one count ≥ 1 per class (at least 2 classes)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The class counts of a loss that needs them, checked against the number of classes.
+pub(crate) fn class_counts_for<'a>(loss: &str, counts: &'a Option<Vec<usize>>, classes: usize) -> Result<&'a [usize]> {
+    match counts {
+        None => Err(Error::input(format!(
+            "loss `{loss}` needs `class_counts` (training fills them in from the train split; with `losses eval` pass --set class_counts=[n0,n1,…])"
+        ))),
+        Some(c) if c.len() != classes => Err(Error::input(format!(
+            "loss `{loss}`: `class_counts` has {} entries but the logits have {classes} classes",
+            c.len()
+        ))),
+        Some(c) => Ok(c),
+    }
+}
+
 /// Parameters of losses that have none.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -257,6 +292,16 @@ pub(crate) mod testing {
         (var, target)
     }
 
+    /// A loss with default parameters, plus `class_counts` for `c` classes when it needs them.
+    pub fn build_for_classes(info: &LossInfo, c: usize) -> std::sync::Arc<dyn Loss> {
+        let params = if info.props.contains(&Prop::NeedsClassCounts) {
+            serde_json::json!({"class_counts": (0..c).map(|k| 100usize >> k).collect::<Vec<_>>()})
+        } else {
+            serde_json::Value::Null
+        };
+        (info.build)(&params).unwrap().0
+    }
+
     /// Mean loss as f64.
     pub fn mean_loss(loss: &dyn Loss, z: &Tensor, target: &Target) -> f64 {
         let per = loss.forward(&Prediction { out: z.clone() }, target).unwrap();
@@ -272,7 +317,7 @@ mod tests {
     use candle_core::{Device, Var};
 
     fn build_default(info: &LossInfo) -> std::sync::Arc<dyn Loss> {
-        (info.build)(&serde_json::Value::Null).unwrap().0
+        build_for_classes(info, 4)
     }
 
     #[test]
@@ -288,7 +333,8 @@ mod tests {
             // Defaults round-trip: building from the canonical params gives the same params.
             let (_, again) = (info.build)(&canonical).unwrap();
             assert_eq!(canonical, again, "{}", info.name);
-            for p in info.params {
+            // `class_counts` has no default (training supplies it), so it is absent here.
+            for p in info.params.iter().filter(|p| p.name != "class_counts") {
                 assert!(
                     canonical.get(p.name).is_some(),
                     "{}: documented param `{}` not in Params",
@@ -350,7 +396,7 @@ mod tests {
             if info.props.contains(&Prop::DetachedFactors) {
                 continue;
             }
-            let loss = build_default(info);
+            let loss = build_for_classes(info, 3);
             for seed in 0..3 {
                 let (var, target) = random_batch(info.family, 5, 3, seed, 2.0);
                 let kinks: Vec<f64> = info
@@ -566,8 +612,8 @@ mod identities {
     #[test]
     fn declared_symmetric_losses_are_symmetric() {
         for info in LOSSES.iter().filter(|i| i.props.contains(&Prop::Symmetric)) {
-            let l = (info.build)(&serde_json::Value::Null).unwrap().0;
             let c = 4;
+            let l = testing::build_for_classes(info, c);
             let mut totals = Vec::new();
             for seed in 0..4 {
                 let (var, _) = random_batch(Family::Classification, 3, c, seed, 1.5);
