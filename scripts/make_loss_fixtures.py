@@ -22,6 +22,11 @@ Independent implementations used:
   stablemax_ce   the authors' utils.py (s, log_stablemax, float64)
   ldr_kl         LDRLoss_V1 of the LDR paper's loss.py (per example)
   gol            gumbel_ce.py binary_cross_entropy (kostas1515/AGLU, same as GOL's)
+  bce            torch.nn.functional.binary_cross_entropy_with_logits (mean over labels)
+  bce_reweighted, auc_pairwise
+                 the catalog formulas as explicit loops over labels and pairs (batch values)
+  sparsemax_multilabel
+                 TensorFlow contrib's sparsemax_loss formula with entmax.sparsemax
   others         the catalog formula in torch autograd (poly1, poly1_focal, z_loss_spherical,
                  mse_spherical, sparse_softmax_topk, comp_sum, one_vs_rest via
                  binary_cross_entropy_with_logits, l2svm_sq_hinge)
@@ -33,6 +38,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from entmax import sparsemax as entmax_sparsemax
 from entmax import sparsemax_loss as entmax_sparsemax_loss
 
 torch.manual_seed(0)
@@ -186,12 +192,72 @@ def sovr(z, y, fraction):
     return use * ovr + (1 - use) * F.cross_entropy(z, y, reduction="none")
 
 
+# --- multi-label ---
+def bce_reweighted(z, y):
+    n, k = z.shape
+    n_pos = y.sum(0)
+    n_neg = n - n_pos
+    total = torch.zeros((), dtype=D)
+    for j in range(k):
+        pos = y[:, j] == 1
+        if n_pos[j] > 0:
+            total = total + F.softplus(-z[pos, j]).sum() / n_pos[j]
+        if n_neg[j] > 0:
+            total = total + F.softplus(z[~pos, j]).sum() / n_neg[j]
+    return total / k
+
+
+def auc_pairwise(z, y, surrogate):
+    n, k = z.shape
+    phi = (lambda u: F.softplus(-u)) if surrogate == "logistic" else (lambda u: torch.relu(1 - u) ** 2)
+    total = torch.zeros((), dtype=D)
+    for j in range(k):
+        pos = [i for i in range(n) if y[i, j] == 1]
+        neg = [i for i in range(n) if y[i, j] == 0]
+        if not pos or not neg:
+            continue
+        pair_sum = sum(phi(z[i, j] - z[m, j]) for i in pos for m in neg)
+        total = total + pair_sum / (len(pos) * len(neg))
+    return total / k
+
+
+def sparsemax_multilabel(z, y):
+    # TensorFlow contrib sparsemax_loss, labels normalised to a distribution; per example.
+    q = y / y.sum(1, keepdim=True)
+    shifted = z - z.mean(1, keepdim=True)
+    p = entmax_sparsemax(z, dim=1)
+    support = (p > 0).to(D)
+    sum_s = support * p * (shifted - 0.5 * p)
+    q_part = q * (0.5 * q - shifted)
+    return (sum_s + q_part).sum(1)
+
+
+MULTILABEL_BATCH = {"bce_reweighted", "auc_pairwise"}
+
+
+def multilabel_cases():
+    g = torch.Generator().manual_seed(4)
+    y = torch.tensor([[1, 0, 0, 1], [0, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 0, 0], [0, 1, 1, 0]], dtype=D)
+    yield "ordinary", torch.randn(6, 4, generator=g, dtype=D) * 2, y
+    yield "extreme_logits", torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0], [0.0, -1e4, 1e4]], dtype=D), torch.tensor([[1, 0, 1], [0, 1, 0], [1, 0, 0]], dtype=D)
+    yield "ties", torch.zeros(3, 4, dtype=D), torch.tensor([[1, 0, 1, 0], [0, 1, 1, 0], [1, 1, 1, 0]], dtype=D)
+    yield "label_all_positive", torch.randn(4, 3, generator=g, dtype=D), torch.tensor([[1, 1, 0], [1, 0, 0], [1, 0, 1], [1, 1, 0]], dtype=D)
+
+
 def counts_for(c):
     return [max(1, 100 >> k) for k in range(c)]
 
 
 def per_example(loss, params, inputs):
     g = params.get
+    if loss in MULTILABEL:
+        z, y = inputs["logits"], inputs["targets"]
+        n, k = z.shape
+        if loss == "bce":
+            return F.binary_cross_entropy_with_logits(z, y, reduction="none").mean(1)
+        if loss == "sparsemax_multilabel":
+            return sparsemax_multilabel(z, y)
+        raise ValueError(loss)
     if loss in CLASSIFICATION and loss not in ("cross_entropy", "focal"):
         z, y = inputs["logits"], inputs["labels"]
         c = z.shape[1]
@@ -318,6 +384,11 @@ LOSSES = [
     ("nfl_mae", {}),
     ("ngce_rce", {}),
     ("ngce_mae", {"q": 0.5}),
+    ("bce", {}),
+    ("bce_reweighted", {}),
+    ("auc_pairwise", {}),
+    ("auc_pairwise", {"surrogate": "squared_hinge"}),
+    ("sparsemax_multilabel", {}),
     ("mse", {}),
     ("mae", {}),
     ("huber", {"delta": 1.0}),
@@ -330,6 +401,7 @@ CLASSIFICATION = {
     "nce_rce", "nce_mae", "nfl_rce", "nfl_mae", "ngce_rce", "ngce_mae", "ldam", "vs_loss", "sovr",
 }
 NEEDS_COUNTS = {"ldam", "vs_loss"}
+MULTILABEL = {"bce", "bce_reweighted", "auc_pairwise", "sparsemax_multilabel"}
 
 
 def tolist(t):
@@ -363,6 +435,25 @@ def main():
                     case["grads"] = {}
                     case["note"] = "reference gradient is NaN; values only"
                 cases.append(case)
+        elif loss in MULTILABEL:
+            for name, z, y in multilabel_cases():
+                z = z.clone().requires_grad_(True)
+                if loss in MULTILABEL_BATCH:
+                    # Batch-level losses: the reference gives the batch loss L (the mean of
+                    # lossbench's per-example values); per-example values are not compared.
+                    fn = bce_reweighted if loss == "bce_reweighted" else (lambda a, b: auc_pairwise(a, b, params.get("surrogate", "logistic")))
+                    total = fn(z, y)
+                    total.backward()
+                    cases.append({"loss": loss, "params": params, "case": name,
+                                  "inputs": {"logits": tolist(z), "targets": tolist(y)},
+                                  "mean": total.item(), "grads": {"logits": tolist(z.grad)}})
+                    continue
+                per = per_example(loss, params, {"logits": z, "targets": y})
+                per.mean().backward()
+                cases.append({"loss": loss, "params": params, "case": name,
+                              "inputs": {"logits": tolist(z), "targets": tolist(y)},
+                              "mean": per.mean().item(), "per_example": tolist(per),
+                              "grads": {"logits": tolist(z.grad)}})
         else:
             for name, p, t in regression_cases():
                 p = p.clone().requires_grad_(True)

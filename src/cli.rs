@@ -318,7 +318,13 @@ pub fn run() -> Result<()> {
                 return Err(Error::input(format!("--split `{split}`: allowed: train, val, test")).into());
             }
             let select: Select = select.parse()?;
-            let runs = compare::gather(&paths)?;
+            let (runs, unreadable) = compare::gather_lenient(&paths)?;
+            for dir in &unreadable {
+                eprintln!(
+                    "warning: skipped {}: its run.json cannot be read (rerun `train` to redo it)",
+                    dir.display()
+                );
+            }
             let sections = compare::compare(
                 &runs,
                 &CompareOptions {
@@ -378,6 +384,7 @@ pub fn run() -> Result<()> {
                 let inputs = match l.family {
                     crate::task::Family::Classification => "logits [N, C], labels [N] (integers)",
                     crate::task::Family::Regression => "pred, target [N] or [N, D]",
+                    crate::task::Family::MultiLabel => "logits [N, K], targets [N, K] (0/1)",
                 };
                 Ok(format!(
                     "{}  ({})\n  {}\n\nformula:   {}\ninputs:    {}\nreference: {}\nproperties: {}\n\nparameters:\n{}",

@@ -144,8 +144,19 @@ fn collect_dirs(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Every run folder under `paths` (any depth).
+/// Every run folder under `paths` (any depth). Folders whose `run.json` cannot be read (an
+/// interrupted write by another tool, a hand edit) are returned separately, so the caller can
+/// say so instead of failing the whole comparison.
 pub fn gather(paths: &[PathBuf]) -> Result<Vec<LoadedRun>> {
+    let (runs, unreadable) = gather_lenient(paths)?;
+    if let Some(dir) = unreadable.first() {
+        return Err(Error::input(format!("{}: unreadable {RUN_FILE}", dir.display())));
+    }
+    Ok(runs)
+}
+
+/// Like [`gather`], but returns the folders with an unreadable `run.json` instead of failing.
+pub fn gather_lenient(paths: &[PathBuf]) -> Result<(Vec<LoadedRun>, Vec<PathBuf>)> {
     let mut dirs = Vec::new();
     for p in paths {
         if !p.exists() {
@@ -154,9 +165,11 @@ pub fn gather(paths: &[PathBuf]) -> Result<Vec<LoadedRun>> {
         collect_dirs(p, &mut dirs)?;
     }
     let mut runs = Vec::new();
+    let mut unreadable = Vec::new();
     for dir in dirs {
         let Some(record) = run::read_record(&dir) else {
-            return Err(Error::input(format!("{}: unreadable {RUN_FILE}", dir.display())));
+            unreadable.push(dir);
+            continue;
         };
         let metrics = dir.join(METRICS_FILE);
         let rows = if metrics.is_file() {
@@ -166,7 +179,7 @@ pub fn gather(paths: &[PathBuf]) -> Result<Vec<LoadedRun>> {
         };
         runs.push(LoadedRun { dir, record, rows });
     }
-    Ok(runs)
+    Ok((runs, unreadable))
 }
 
 fn first_metric(record: &RunRecord) -> Option<String> {

@@ -71,8 +71,34 @@ pub struct RunRecord {
     pub epochs_completed: usize,
     pub timings: Timings,
     pub data: DataSummary,
-    /// Last evaluated value of each metric per split: `{split: {metric: value}}`.
+    /// Last evaluated value of each metric per split: `{split: {metric: value}}`. JSON has no
+    /// NaN or infinity: non-finite values are written as `null` and read back as NaN (the exact
+    /// values are in `metrics.csv`).
+    #[serde(with = "non_finite_as_null")]
     pub final_metrics: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+}
+
+mod non_finite_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    type Metrics = BTreeMap<String, BTreeMap<String, f64>>;
+
+    pub fn serialize<S: Serializer>(m: &Metrics, s: S) -> Result<S::Ok, S::Error> {
+        let out: BTreeMap<&String, BTreeMap<&String, Option<f64>>> = m
+            .iter()
+            .map(|(k, v)| (k, v.iter().map(|(n, x)| (n, x.is_finite().then_some(*x))).collect()))
+            .collect();
+        out.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Metrics, D::Error> {
+        let raw: BTreeMap<String, BTreeMap<String, Option<f64>>> = BTreeMap::deserialize(d)?;
+        Ok(raw
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().map(|(n, x)| (n, x.unwrap_or(f64::NAN))).collect()))
+            .collect())
+    }
 }
 
 /// One tidy row of `metrics.csv`.
@@ -151,6 +177,38 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn non_finite_final_metrics_survive_a_json_round_trip() {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert(
+            "test".to_string(),
+            [("loss".to_string(), f64::NAN), ("accuracy".to_string(), 0.5)]
+                .into_iter()
+                .collect(),
+        );
+        let record = RunRecord {
+            lossbench_version: "0".into(),
+            recipe: "r".into(),
+            task: "t".into(),
+            loss: "l".into(),
+            optimizer: "o".into(),
+            seed: 0,
+            config_hash: "h".into(),
+            config: serde_json::json!({}),
+            device: "cpu".into(),
+            status: Status::Diverged { epoch: 2 },
+            epochs_completed: 1,
+            timings: Timings::default(),
+            data: DataSummary::default(),
+            final_metrics: m,
+        };
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(text.contains("\"loss\":null"), "{text}");
+        let back: RunRecord = serde_json::from_str(&text).unwrap();
+        assert!(back.final_metrics["test"]["loss"].is_nan());
+        assert_eq!(back.final_metrics["test"]["accuracy"], 0.5);
     }
 
     #[test]

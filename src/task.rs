@@ -16,6 +16,9 @@ pub enum TaskKind {
     Classification { classes: usize },
     /// Real-valued targets with `outputs` columns; the model outputs `[n, outputs]`.
     Regression { outputs: usize },
+    /// Multi-label classification: `labels` independent 0/1 targets per example; the model
+    /// outputs `[n, labels]` logits.
+    MultiLabel { labels: usize },
 }
 
 /// The family of a task kind, used to match losses and metrics to tasks.
@@ -24,6 +27,7 @@ pub enum TaskKind {
 pub enum Family {
     Classification,
     Regression,
+    MultiLabel,
 }
 
 impl fmt::Display for Family {
@@ -31,6 +35,7 @@ impl fmt::Display for Family {
         f.write_str(match self {
             Family::Classification => "classification",
             Family::Regression => "regression",
+            Family::MultiLabel => "multi-label",
         })
     }
 }
@@ -40,6 +45,7 @@ impl TaskKind {
         match self {
             TaskKind::Classification { .. } => Family::Classification,
             TaskKind::Regression { .. } => Family::Regression,
+            TaskKind::MultiLabel { .. } => Family::MultiLabel,
         }
     }
     /// Width of the model's output layer.
@@ -47,6 +53,7 @@ impl TaskKind {
         match *self {
             TaskKind::Classification { classes } => classes,
             TaskKind::Regression { outputs } => outputs,
+            TaskKind::MultiLabel { labels } => labels,
         }
     }
 }
@@ -56,7 +63,7 @@ impl TaskKind {
 pub enum Target {
     /// Class ids, `u32` `[n]`.
     Classes(Tensor),
-    /// Real values `[n, k]` in the model dtype.
+    /// Real values `[n, k]` in the model dtype (regression targets, or 0/1 multi-label targets).
     Values(Tensor),
 }
 

@@ -95,8 +95,23 @@ fn evaluate(
         };
         let out = model.forward(&x, None)?;
         width = out.dim(1)?;
-        let per = loss_fn.forward(&Prediction { out: out.clone() }, &target)?;
-        loss_sum += per.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
+        // The loss is evaluated over slices of the training batch size: per-example losses do
+        // not care, and losses that couple the examples of a batch (auc_pairwise, sovr, …) see
+        // batches like those they were trained on, at the cost of training (not O(split²)).
+        let mut offset = 0;
+        while offset < len {
+            let size = spec.train.batch_size.min(len - offset);
+            let slice = Prediction {
+                out: out.narrow(0, offset, size)?,
+            };
+            let slice_target = match &target {
+                Target::Classes(t) => Target::Classes(t.narrow(0, offset, size)?),
+                Target::Values(t) => Target::Values(t.narrow(0, offset, size)?),
+            };
+            let per = loss_fn.forward(&slice, &slice_target)?;
+            loss_sum += per.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
+            offset += size;
+        }
         outputs.extend(out.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?);
         start += len;
     }

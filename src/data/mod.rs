@@ -9,6 +9,7 @@
 pub mod blobs;
 pub mod csv;
 pub mod modular_arith;
+pub mod multilabel_synth;
 pub mod shipped;
 pub mod spirals;
 pub mod transforms;
@@ -136,6 +137,7 @@ pub static DATASETS: &[&DatasetInfo] = &[
     &shipped::DIGITS,
     &shipped::IRIS,
     &modular_arith::INFO,
+    &multilabel_synth::INFO,
     &user_file::PARQUET,
     &spirals::INFO,
     &two_moons::INFO,

@@ -112,11 +112,14 @@ impl Transforms {
         }
         let classes = match kind {
             TaskKind::Classification { classes } => Some(classes),
-            TaskKind::Regression { .. } => None,
+            TaskKind::Regression { .. } | TaskKind::MultiLabel { .. } => None,
         };
         if let Some(noise) = &self.label_noise {
             let Some(c) = classes else {
-                return Err(Error::input("label_noise needs a classification dataset; this one is regression"));
+                return Err(Error::input(format!(
+                    "label_noise needs a classification dataset; this one is {}",
+                    kind.family()
+                )));
             };
             check_range("label_noise.rate", noise.rate, 0.0, 1.0)?;
             if noise.kind == NoiseKind::Asymmetric && c != 10 {
@@ -127,7 +130,10 @@ impl Transforms {
         }
         if let Some(lt) = &self.long_tail {
             if classes.is_none() {
-                return Err(Error::input("long_tail needs a classification dataset; this one is regression"));
+                return Err(Error::input(format!(
+                    "long_tail needs a classification dataset; this one is {}",
+                    kind.family()
+                )));
             }
             if !(lt.imbalance > 0.0 && lt.imbalance <= 1.0) {
                 return Err(Error::input(format!(
@@ -319,7 +325,7 @@ pub fn prepare(raw: RawData, transforms: &Transforms, seed: u64) -> Result<Prepa
         }
     }
     let mut target_scale = None;
-    if let Labels::Values { data, k } = &train.y {
+    if let (Labels::Values { data, k }, TaskKind::Regression { .. }) = (&train.y, raw.kind) {
         if transforms.standardize_target.unwrap_or(true) {
             let k = *k;
             let (mean, std) = column_stats(data, k);

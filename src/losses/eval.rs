@@ -25,6 +25,7 @@ pub fn input_names(family: Family) -> (&'static [&'static str], &'static [&'stat
     match family {
         Family::Classification => (&["logits"], &["labels"]),
         Family::Regression => (&["pred", "target"], &[]),
+        Family::MultiLabel => (&["logits", "targets"], &[]),
     }
 }
 
@@ -113,6 +114,21 @@ pub fn evaluate(name: &str, params: &serde_json::Value, inputs: &serde_json::Val
             let var = Var::from_tensor(&Tensor::from_vec(z, shape.as_slice(), &dev)?.to_dtype(dtype)?)?;
             let target = Target::Classes(Tensor::from_vec(y, shape[0], &dev)?);
             finish(loss.as_ref(), &var, &target, "logits", &shape)
+        }
+        Family::MultiLabel => {
+            let (z, z_shape) = float_array("logits", get("logits")?)?;
+            let (t, t_shape) = float_array("targets", get("targets")?)?;
+            if z_shape.len() != 2 || z_shape != t_shape {
+                return Err(Error::input(format!(
+                    "`logits` {z_shape:?} and `targets` {t_shape:?} must both be [N, K]"
+                )));
+            }
+            if t.iter().any(|v| *v != 0.0 && *v != 1.0) {
+                return Err(Error::input("input `targets` must hold 0 or 1"));
+            }
+            let var = Var::from_tensor(&Tensor::from_vec(z, z_shape.as_slice(), &dev)?.to_dtype(dtype)?)?;
+            let target = Target::Values(Tensor::from_vec(t, t_shape.as_slice(), &dev)?.to_dtype(dtype)?);
+            finish(loss.as_ref(), &var, &target, "logits", &z_shape)
         }
         Family::Regression => {
             let (p, p_shape) = float_array("pred", get("pred")?)?;

@@ -7,6 +7,9 @@
 //! (finite-difference gradients in f64, shapes, extreme inputs, unknown parameters), and
 //! `tests/loss_fixtures.rs` checks values and gradients against PyTorch.
 
+pub mod auc_pairwise;
+pub mod bce;
+pub mod bce_reweighted;
 pub mod comp_sum;
 pub mod cross_entropy;
 pub mod dual_focal;
@@ -41,6 +44,7 @@ pub mod sce;
 pub mod sovr;
 pub mod sparse_softmax_topk;
 pub mod sparsemax_loss;
+pub mod sparsemax_multilabel;
 pub mod stablemax_ce;
 pub mod terms;
 pub mod vs_loss;
@@ -104,6 +108,9 @@ impl Named for LossInfo {
 
 /// Every loss, sorted by name.
 pub static LOSSES: &[&LossInfo] = &[
+    &auc_pairwise::INFO,
+    &bce::INFO,
+    &bce_reweighted::INFO,
     &comp_sum::INFO,
     &cross_entropy::INFO,
     &dual_focal::INFO,
@@ -137,6 +144,7 @@ pub static LOSSES: &[&LossInfo] = &[
     &sovr::INFO,
     &sparse_softmax_topk::INFO,
     &sparsemax_loss::INFO,
+    &sparsemax_multilabel::INFO,
     &stablemax_ce::INFO,
     &vs_loss::INFO,
     &z_loss_spherical::INFO,
@@ -162,6 +170,21 @@ pub(crate) fn classification_inputs<'a>(pred: &'a Prediction, target: &'a Target
             Ok((z, y))
         }
         Target::Values(_) => Err(Error::input(format!("loss `{loss}` needs class labels, got real-valued targets"))),
+    }
+}
+
+/// Logits `[n, k]` and 0/1 targets `[n, k]` of a multi-label batch.
+pub(crate) fn multilabel_inputs<'a>(pred: &'a Prediction, target: &'a Target, loss: &str) -> Result<(&'a Tensor, &'a Tensor)> {
+    match target {
+        Target::Values(t) if t.rank() == 2 && pred.out.dims() == t.dims() => Ok((&pred.out, t)),
+        Target::Values(t) => Err(Error::input(format!(
+            "loss `{loss}` expects logits [N, K] and targets [N, K]; got {:?} and {:?}",
+            pred.out.dims(),
+            t.dims()
+        ))),
+        Target::Classes(_) => Err(Error::input(format!(
+            "loss `{loss}` needs multi-label 0/1 targets, got class labels"
+        ))),
     }
 }
 
@@ -286,6 +309,19 @@ pub(crate) mod testing {
             }
             Family::Regression => {
                 let t: Vec<f64> = (0..n * c).map(|_| scale * rng.normal()).collect();
+                Target::Values(Tensor::from_vec(t, (n, c), &dev).unwrap())
+            }
+            Family::MultiLabel => {
+                // Every row and every label column gets at least one positive and one negative.
+                let t: Vec<f64> = (0..n * c)
+                    .map(|i| {
+                        if (i / c + i % c) % 2 == 0 || rng.uniform() < 0.3 {
+                            1.0
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
                 Target::Values(Tensor::from_vec(t, (n, c), &dev).unwrap())
             }
         };

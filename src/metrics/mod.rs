@@ -4,6 +4,7 @@
 //! Regression metrics are computed in the original target units (standardisation undone).
 
 pub mod classification;
+pub mod multilabel;
 pub mod regression;
 
 use crate::registry::{Named, ParamDoc};
@@ -52,8 +53,13 @@ pub static METRICS: &[&MetricInfo] = &[
     &classification::BALANCED_ACCURACY,
     &classification::BRIER,
     &classification::ECE,
+    &multilabel::HAMMING_LOSS,
+    &multilabel::JACCARD,
+    &multilabel::LABEL_MACRO_F1,
+    &multilabel::MACRO_AUC,
     &classification::MACRO_F1,
     &regression::MAE,
+    &multilabel::MICRO_F1,
     &regression::MSE,
     &classification::NLL,
     &regression::R2,
@@ -75,6 +81,7 @@ pub fn default_metrics(family: Family) -> &'static [&'static str] {
     match family {
         Family::Classification => &["accuracy", "nll", "ece"],
         Family::Regression => &["mse", "mae", "r2"],
+        Family::MultiLabel => &["macro_auc", "micro_f1", "hamming_loss"],
     }
 }
 
