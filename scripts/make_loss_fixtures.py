@@ -244,6 +244,16 @@ def multilabel_cases():
     yield "label_all_positive", torch.randn(4, 3, generator=g, dtype=D), torch.tensor([[1, 1, 0], [1, 0, 0], [1, 0, 1], [1, 1, 0]], dtype=D)
 
 
+def harmonic(z, y, n):
+    # grow-crystals DistLayer + head: the inputs z are −log d² (the head's output), so
+    # d² = exp(−z); prob = (d²/min d²)^(−n) normalised; loss = −log prob_y.
+    dist_sq = torch.exp(-z)
+    dist_sq = dist_sq / torch.min(dist_sq, dim=-1, keepdim=True)[0]
+    prob_unnorm = dist_sq ** (-n)
+    prob = prob_unnorm / torch.sum(prob_unnorm, dim=1, keepdim=True)
+    return -torch.log(prob).gather(1, y[:, None])[:, 0]
+
+
 def counts_for(c):
     return [max(1, 100 >> k) for k in range(c)]
 
@@ -275,6 +285,7 @@ def per_example(loss, params, inputs):
             "one_vs_rest": lambda: F.binary_cross_entropy_with_logits(z, onehot(y, c), reduction="none").sum(1),
             "l2svm_sq_hinge": lambda: torch.relu(1 - (2 * onehot(y, c) - 1) * z).pow(2).sum(1),
             "gol": lambda: gol(z, y),
+            "harmonic": lambda: harmonic(z, y, g("n", 1.0)),
             "ldam": lambda: ldam(z, y, g("class_counts"), g("max_m", 0.5), g("s", 30.0)),
             "vs_loss": lambda: vs_loss(z, y, g("class_counts"), g("gamma", 0.3), g("tau", 1.0)),
             "sovr": lambda: sovr(z, y, g("fraction", 0.2)),
@@ -359,6 +370,8 @@ LOSSES = [
     ("one_vs_rest", {}),
     ("l2svm_sq_hinge", {}),
     ("gol", {}),
+    ("harmonic", {}),
+    ("harmonic", {"n": 3.0}),
     ("ldam", {}),
     ("ldam", {"max_m": 1.0, "s": 1.0}),
     ("vs_loss", {}),
@@ -398,7 +411,7 @@ CLASSIFICATION = {
     "cross_entropy", "focal", "poly1", "poly1_focal", "dual_focal", "z_loss_spherical", "mse_spherical",
     "sparsemax_loss", "sparse_softmax_topk", "stablemax_ce", "comp_sum", "ldr_kl", "one_vs_rest",
     "l2svm_sq_hinge", "gol", "mae_prob", "gce", "rce", "sce", "nce", "nrce", "nfl", "ngce", "nmae",
-    "nce_rce", "nce_mae", "nfl_rce", "nfl_mae", "ngce_rce", "ngce_mae", "ldam", "vs_loss", "sovr",
+    "nce_rce", "nce_mae", "nfl_rce", "nfl_mae", "ngce_rce", "ngce_mae", "ldam", "vs_loss", "sovr", "harmonic",
 }
 NEEDS_COUNTS = {"ldam", "vs_loss"}
 MULTILABEL = {"bce", "bce_reweighted", "auc_pairwise", "sparsemax_multilabel"}

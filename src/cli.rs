@@ -16,11 +16,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(
-    name = "lossbench",
-    version,
-    about = "Does a loss function from a paper really beat cross-entropy — and on which tasks?"
-)]
+#[command(name = "lossbench", version, about = "Does a loss function from a paper really beat cross-entropy — and on which tasks?")]
 #[command(
     after_help = "Start here:\n  lossbench train recipes/quickstart.yaml\n  lossbench compare results/quickstart\n  lossbench losses show focal"
 )]
@@ -200,10 +196,7 @@ fn params_table(params: &[ParamDoc]) -> String {
     }
     let mut out = String::new();
     for p in params {
-        out.push_str(&format!(
-            "  {:<18} {}\n  {:<18} range: {}; default: {}\n",
-            p.name, p.meaning, "", p.range, p.default
-        ));
+        out.push_str(&format!("  {:<18} {}\n  {:<18} range: {}; default: {}\n", p.name, p.meaning, "", p.range, p.default));
     }
     out
 }
@@ -226,28 +219,14 @@ fn list_or_show(action: Option<ListAction>, list: impl Fn(&Option<String>) -> St
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Train {
-            recipe,
-            out,
-            device,
-            seeds,
-            epochs,
-            jobs,
-            force,
-            quiet,
-            format,
-        } => {
+        Command::Train { recipe, out, device, seeds, epochs, jobs, force, quiet, format } => {
             let choice: DeviceChoice = device.parse()?;
             let (device, resolved) = choice.create()?;
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
             if jobs == 0 {
                 return Err(Error::input("--jobs must be at least 1").into());
             }
-            let overrides = Overrides {
-                seeds,
-                epochs,
-                device: resolved.to_string(),
-            };
+            let overrides = Overrides { seeds, epochs, device: resolved.to_string() };
             let plan = recipe::load(&recipe, &overrides)?;
             let out = out.unwrap_or_else(|| PathBuf::from("results").join(&plan.name));
             if !quiet {
@@ -282,37 +261,17 @@ pub fn run() -> Result<()> {
             compare::write_tables(&sections, &out)?;
             print!("{}", compare::render(&sections, format)?);
             if summary.failed > 0 {
-                anyhow::bail!(
-                    "{} runs failed; their run.json files under {} say why",
-                    summary.failed,
-                    out.display()
-                );
+                anyhow::bail!("{} runs failed; their run.json files under {} say why", summary.failed, out.display());
             }
             Ok(())
         }
         Command::Check { recipe, seeds, epochs } => {
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
-            let plan = recipe::load(
-                &recipe,
-                &Overrides {
-                    seeds,
-                    epochs,
-                    device: "cpu".into(),
-                },
-            )?;
+            let plan = recipe::load(&recipe, &Overrides { seeds, epochs, device: "cpu".into() })?;
             print!("{}", plan.describe());
             Ok(())
         }
-        Command::Compare {
-            paths,
-            metric,
-            split,
-            select,
-            baseline,
-            format,
-            out,
-            no_files,
-        } => {
+        Command::Compare { paths, metric, split, select, baseline, format, out, no_files } => {
             let paths = if paths.is_empty() { vec![PathBuf::from("results")] } else { paths };
             if !["train", "val", "test"].contains(&split.as_str()) {
                 return Err(Error::input(format!("--split `{split}`: allowed: train, val, test")).into());
@@ -320,20 +279,9 @@ pub fn run() -> Result<()> {
             let select: Select = select.parse()?;
             let (runs, unreadable) = compare::gather_lenient(&paths)?;
             for dir in &unreadable {
-                eprintln!(
-                    "warning: skipped {}: its run.json cannot be read (rerun `train` to redo it)",
-                    dir.display()
-                );
+                eprintln!("warning: skipped {}: its run.json cannot be read (rerun `train` to redo it)", dir.display());
             }
-            let sections = compare::compare(
-                &runs,
-                &CompareOptions {
-                    metric,
-                    split,
-                    select,
-                    baseline,
-                },
-            )?;
+            let sections = compare::compare(&runs, &CompareOptions { metric, split, select, baseline })?;
             let text = compare::render(&sections, format)?;
             if !no_files && paths[0].is_dir() {
                 compare::write_tables(&sections, &paths[0])?;
@@ -344,9 +292,7 @@ pub fn run() -> Result<()> {
             }
             Ok(())
         }
-        Command::Losses {
-            action: Some(LossAction::Eval { name, inputs, sets, dtype }),
-        } => {
+        Command::Losses { action: Some(LossAction::Eval { name, inputs, sets, dtype }) } => {
             let text = std::fs::read_to_string(&inputs).map_err(|e| Error::input(format!("cannot read {}: {e}", inputs.display())))?;
             let json: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| Error::input(format!("{}:{}:{}: invalid JSON: {e}", inputs.display(), e.line(), e.column())))?;
@@ -371,11 +317,7 @@ pub fn run() -> Result<()> {
                 for l in &shown {
                     out.push_str(&format!("{:<16} {:<15} {}\n", l.name, l.family.to_string(), l.summary));
                 }
-                out.push_str(&format!(
-                    "{} of {} losses. `lossbench losses show NAME` for details.\n",
-                    shown.len(),
-                    LOSSES.len()
-                ));
+                out.push_str(&format!("{} of {} losses. `lossbench losses show NAME` for details.\n", shown.len(), LOSSES.len()));
                 out
             },
             |name| {
@@ -394,11 +336,7 @@ pub fn run() -> Result<()> {
                     l.formula,
                     inputs,
                     l.reference,
-                    if props.is_empty() {
-                        "none declared".into()
-                    } else {
-                        props.join(", ")
-                    },
+                    if props.is_empty() { "none declared".into() } else { props.join(", ") },
                     params_table(l.params)
                 ))
             },
@@ -426,13 +364,7 @@ pub fn run() -> Result<()> {
         ),
         Command::Models { action } => list_or_show(
             action,
-            |pattern| {
-                MODELS
-                    .iter()
-                    .filter(|m| matches(m.name, pattern))
-                    .map(|m| format!("{:<10} {}\n", m.name, m.summary))
-                    .collect()
-            },
+            |pattern| MODELS.iter().filter(|m| matches(m.name, pattern)).map(|m| format!("{:<10} {}\n", m.name, m.summary)).collect(),
             |name| {
                 let m = lookup("model", "models", MODELS, name)?;
                 Ok(format!("{}\n  {}\n\nparameters:\n{}", m.name, m.summary, params_table(m.params)))
@@ -440,13 +372,7 @@ pub fn run() -> Result<()> {
         ),
         Command::Optimizers { action } => list_or_show(
             action,
-            |pattern| {
-                OPTIMIZERS
-                    .iter()
-                    .filter(|o| matches(o.name, pattern))
-                    .map(|o| format!("{:<8} {}\n", o.name, o.summary))
-                    .collect()
-            },
+            |pattern| OPTIMIZERS.iter().filter(|o| matches(o.name, pattern)).map(|o| format!("{:<8} {}\n", o.name, o.summary)).collect(),
             |name| {
                 let o = lookup("optimizer", "optimizers", OPTIMIZERS, name)?;
                 Ok(format!(

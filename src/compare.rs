@@ -41,9 +41,7 @@ impl std::str::FromStr for Select {
         }
         match s.strip_prefix("best:") {
             Some(m) if !m.is_empty() => Ok(Select::Best(m.to_string())),
-            _ => Err(Error::input(format!(
-                "unknown selection `{s}`; allowed: final, best:METRIC (e.g. best:accuracy)"
-            ))),
+            _ => Err(Error::input(format!("unknown selection `{s}`; allowed: final, best:METRIC (e.g. best:accuracy)"))),
         }
     }
 }
@@ -67,12 +65,7 @@ pub struct CompareOptions {
 
 impl Default for CompareOptions {
     fn default() -> Self {
-        CompareOptions {
-            metric: None,
-            split: "test".into(),
-            select: Select::Final,
-            baseline: None,
-        }
+        CompareOptions { metric: None, split: "test".into(), select: Select::Final, baseline: None }
     }
 }
 
@@ -172,11 +165,7 @@ pub fn gather_lenient(paths: &[PathBuf]) -> Result<(Vec<LoadedRun>, Vec<PathBuf>
             continue;
         };
         let metrics = dir.join(METRICS_FILE);
-        let rows = if metrics.is_file() {
-            parse_metrics_csv(&metrics)?
-        } else {
-            Vec::new()
-        };
+        let rows = if metrics.is_file() { parse_metrics_csv(&metrics)? } else { Vec::new() };
         runs.push(LoadedRun { dir, record, rows });
     }
     Ok((runs, unreadable))
@@ -218,11 +207,7 @@ fn mean_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
     }
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
-    let std = if values.len() > 1 {
-        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
+    let std = if values.len() > 1 { (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
     (Some(mean), Some(std))
 }
 
@@ -260,9 +245,7 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
         let known = runs.iter().any(|r| r.rows.iter().any(|row| &row.2 == m));
         if !known {
             let names: BTreeSet<&str> = runs.iter().flat_map(|r| r.rows.iter().map(|row| row.2.as_str())).collect();
-            let hint = crate::registry::suggest(m, names.iter().copied())
-                .map(|c| format!("did you mean `{c}`? "))
-                .unwrap_or_default();
+            let hint = crate::registry::suggest(m, names.iter().copied()).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
             return Err(Error::input(format!(
                 "no run has metric `{m}`; {hint}(recorded: {})",
                 names.into_iter().collect::<Vec<_>>().join(", ")
@@ -280,11 +263,7 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
 
     let mut sections = Vec::new();
     for metric in metric_order {
-        let tasks: Vec<String> = task_order
-            .iter()
-            .filter(|t| task_metric.get(*t) == Some(&metric))
-            .cloned()
-            .collect();
+        let tasks: Vec<String> = task_order.iter().filter(|t| task_metric.get(*t) == Some(&metric)).cloned().collect();
         let higher = higher_is_better(&metric);
         let mut cells: BTreeMap<(String, String), Cell> = BTreeMap::new();
         let mut methods: Vec<String> = Vec::new();
@@ -354,10 +333,7 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
         // Paired differences against the baseline.
         let baseline = match &opts.baseline {
             Some(b) => {
-                let found = methods
-                    .iter()
-                    .find(|m| *m == b)
-                    .or_else(|| methods.iter().find(|m| m.split(" / ").next() == Some(b.as_str())));
+                let found = methods.iter().find(|m| *m == b).or_else(|| methods.iter().find(|m| m.split(" / ").next() == Some(b.as_str())));
                 match found {
                     Some(m) => Some(m.clone()),
                     None => {
@@ -379,11 +355,8 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
                     continue;
                 };
                 for cell in cells.values_mut().filter(|c| &c.task == task && &c.method != base) {
-                    let diffs: Vec<f64> = cell
-                        .values
-                        .iter()
-                        .filter_map(|(s, v)| base_vals.iter().find(|(bs, _)| bs == s).map(|(_, bv)| v - bv))
-                        .collect();
+                    let diffs: Vec<f64> =
+                        cell.values.iter().filter_map(|(s, v)| base_vals.iter().find(|(bs, _)| bs == s).map(|(_, bv)| v - bv)).collect();
                     if let (Some(m), Some(s)) = mean_std(&diffs) {
                         cell.diff = Some((m, s, diffs.len()));
                     }
@@ -426,14 +399,11 @@ fn signed(v: f64) -> String {
     }
 }
 
-/// Best mean in a task (for bold), respecting the metric's direction.
-fn best_method(section: &Section, task: &str) -> Option<String> {
-    section
-        .cells
-        .iter()
-        .filter(|c| c.task == task && c.rank == Some(1.0))
-        .map(|c| c.method.clone())
-        .next()
+/// Whether `method` has the best mean in `task` (ties all count), for bold.
+fn is_best(section: &Section, task: &str, method: &str) -> bool {
+    let means = section.cells.iter().filter(|c| c.task == task).filter_map(|c| c.mean.filter(|m| m.is_finite()));
+    let best = if section.higher_is_better { means.fold(f64::NEG_INFINITY, f64::max) } else { means.fold(f64::INFINITY, f64::min) };
+    section.cell(task, method).and_then(|c| c.mean).is_some_and(|m| m == best)
 }
 
 fn cell_text(c: &Cell, n_max: usize, bold: bool, latex: bool) -> String {
@@ -475,18 +445,13 @@ fn render_md(sections: &[Section]) -> String {
         out.push_str(&format!("| method | {} | avg rank |\n", s.tasks.join(" | ")));
         out.push_str(&format!("|---|{}---|\n", "---|".repeat(s.tasks.len())));
         let mut methods = s.methods.clone();
-        methods.sort_by(|a, b| {
-            s.avg_rank
-                .get(a)
-                .unwrap_or(&f64::MAX)
-                .total_cmp(s.avg_rank.get(b).unwrap_or(&f64::MAX))
-        });
+        methods.sort_by(|a, b| s.avg_rank.get(a).unwrap_or(&f64::MAX).total_cmp(s.avg_rank.get(b).unwrap_or(&f64::MAX)));
         for m in &methods {
             let cells: Vec<String> = s
                 .tasks
                 .iter()
                 .map(|t| match s.cell(t, m) {
-                    Some(c) => cell_text(c, n_max, best_method(s, t).as_deref() == Some(m), false),
+                    Some(c) => cell_text(c, n_max, is_best(s, t, m), false),
                     None => "—".into(),
                 })
                 .collect();
@@ -495,9 +460,7 @@ fn render_md(sections: &[Section]) -> String {
         }
         let diverged: usize = s.cells.iter().map(|c| c.diverged).sum();
         let failed: usize = s.cells.iter().map(|c| c.failed).sum();
-        out.push_str(&format!(
-            "\nn = {n_max} seeds per cell unless marked; bold = best in its task (rank 1)."
-        ));
+        out.push_str(&format!("\nn = {n_max} seeds per cell unless marked; bold = best mean in its task."));
         if diverged > 0 {
             out.push_str(&format!(" †k = k seeds diverged (excluded from the mean; {diverged} in all)."));
         }
@@ -506,9 +469,7 @@ fn render_md(sections: &[Section]) -> String {
         }
         out.push('\n');
         if let Some(base) = &s.baseline {
-            out.push_str(&format!(
-                "\nPaired difference vs `{base}` (same seeds; mean ± std of per-seed differences, n pairs):\n\n"
-            ));
+            out.push_str(&format!("\nPaired difference vs `{base}` (same seeds; mean ± std of per-seed differences, n pairs):\n\n"));
             out.push_str(&format!("| method | {} |\n", s.tasks.join(" | ")));
             out.push_str(&format!("|---|{}\n", "---|".repeat(s.tasks.len())));
             for m in methods.iter().filter(|m| *m != base) {
@@ -529,11 +490,7 @@ fn render_md(sections: &[Section]) -> String {
 }
 
 fn latex_escape(s: &str) -> String {
-    s.replace('\\', "\\textbackslash{}")
-        .replace('_', "\\_")
-        .replace('&', "\\&")
-        .replace('%', "\\%")
-        .replace('#', "\\#")
+    s.replace('\\', "\\textbackslash{}").replace('_', "\\_").replace('&', "\\&").replace('%', "\\%").replace('#', "\\#")
 }
 
 fn render_latex(sections: &[Section]) -> String {
@@ -550,7 +507,7 @@ fn render_latex(sections: &[Section]) -> String {
                 .tasks
                 .iter()
                 .map(|t| match s.cell(t, m) {
-                    Some(c) => latex_escape_cell(&cell_text(c, n_max, best_method(s, t).as_deref() == Some(m), true)),
+                    Some(c) => latex_escape_cell(&cell_text(c, n_max, is_best(s, t, m), true)),
                     None => "--".into(),
                 })
                 .collect();
@@ -638,10 +595,7 @@ pub fn dataframe(sections: &[Section]) -> Result<polars::prelude::DataFrame> {
         Column::new("avg_rank".into(), opt(|r| r.avg_rank)),
         Column::new("diff_mean".into(), opt(|r| r.diff_mean)),
         Column::new("diff_std".into(), opt(|r| r.diff_std)),
-        Column::new(
-            "diff_n".into(),
-            rows.iter().map(|r| r.diff_n.map(|n| n as u64)).collect::<Vec<Option<u64>>>(),
-        ),
+        Column::new("diff_n".into(), rows.iter().map(|r| r.diff_n.map(|n| n as u64)).collect::<Vec<Option<u64>>>()),
     ];
     DataFrame::new(rows.len(), columns).map_err(|e| Error::runtime(format!("building the table: {e}")))
 }
@@ -650,9 +604,7 @@ fn csv_bytes(sections: &[Section]) -> Result<Vec<u8>> {
     use polars::prelude::*;
     let mut df = dataframe(sections)?;
     let mut buf = Vec::new();
-    CsvWriter::new(&mut buf)
-        .finish(&mut df)
-        .map_err(|e| Error::runtime(format!("writing CSV: {e}")))?;
+    CsvWriter::new(&mut buf).finish(&mut df).map_err(|e| Error::runtime(format!("writing CSV: {e}")))?;
     Ok(buf)
 }
 
@@ -676,9 +628,7 @@ pub fn write_tables(sections: &[Section], dir: &Path) -> Result<Vec<PathBuf>> {
     let parquet = dir.join("comparison.parquet");
     let mut df = dataframe(sections)?;
     let mut buf = Vec::new();
-    ParquetWriter::new(&mut buf)
-        .finish(&mut df)
-        .map_err(|e| Error::runtime(format!("writing Parquet: {e}")))?;
+    ParquetWriter::new(&mut buf).finish(&mut df).map_err(|e| Error::runtime(format!("writing Parquet: {e}")))?;
     run::write_atomic(&parquet, &buf)?;
     Ok(vec![md, csv, parquet])
 }
@@ -709,11 +659,7 @@ mod tests {
             (1, "test".into(), "accuracy".into(), acc),
             (1, "val".into(), "accuracy".into(), acc),
         ];
-        LoadedRun {
-            dir: PathBuf::from("x"),
-            record,
-            rows,
-        }
+        LoadedRun { dir: PathBuf::from("x"), record, rows }
     }
 
     #[test]
@@ -727,10 +673,7 @@ mod tests {
             fake("b", "ce", 0, 0.5, Status::Finished),
             fake("b", "focal", 0, 0.4, Status::Finished),
         ];
-        let opts = CompareOptions {
-            baseline: Some("ce".into()),
-            ..Default::default()
-        };
+        let opts = CompareOptions { baseline: Some("ce".into()), ..Default::default() };
         let s = &compare(&runs, &opts).unwrap()[0];
         let focal_a = s.cell("a", "focal").unwrap();
         assert!((focal_a.mean.unwrap() - 0.94).abs() < 1e-12);
@@ -743,16 +686,7 @@ mod tests {
         assert_eq!(s.avg_rank["focal"], 1.5);
         let md = render(std::slice::from_ref(s), Format::Md).unwrap();
         assert!(md.contains("**0.9400 ± 0.0141** †1"), "{md}");
-        let e = compare(
-            &runs,
-            &CompareOptions {
-                baseline: Some("cee".into()),
-                ..Default::default()
-            },
-        )
-        .err()
-        .unwrap()
-        .to_string();
+        let e = compare(&runs, &CompareOptions { baseline: Some("cee".into()), ..Default::default() }).err().unwrap().to_string();
         assert!(e.contains("did you mean `ce`?"), "{e}");
     }
 }

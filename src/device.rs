@@ -20,9 +20,7 @@ impl FromStr for DeviceChoice {
     fn from_str(s: &str) -> Result<Self> {
         let (kind, index) = match s.split_once(':') {
             Some((k, i)) => {
-                let index = i
-                    .parse::<usize>()
-                    .map_err(|_| Error::input(format!("device `{s}`: `{i}` is not a device index (0, 1, …)")))?;
+                let index = i.parse::<usize>().map_err(|_| Error::input(format!("device `{s}`: `{i}` is not a device index (0, 1, …)")))?;
                 (k, Some(index))
             }
             None => (s, None),
@@ -32,9 +30,7 @@ impl FromStr for DeviceChoice {
             ("auto", None) => Ok(DeviceChoice::Auto),
             ("cuda", i) => Ok(DeviceChoice::Cuda(i.unwrap_or(0))),
             ("metal", i) => Ok(DeviceChoice::Metal(i.unwrap_or(0))),
-            _ => Err(Error::input(format!(
-                "unknown device `{s}`; allowed: cpu, cuda, cuda:N, metal, metal:N, auto"
-            ))),
+            _ => Err(Error::input(format!("unknown device `{s}`; allowed: cpu, cuda, cuda:N, metal, metal:N, auto"))),
         }
     }
 }

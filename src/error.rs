@@ -37,10 +37,7 @@ impl Error {
         Error::Runtime(msg.to_string())
     }
     pub fn io(context: impl fmt::Display, source: std::io::Error) -> Self {
-        Error::Io {
-            context: context.to_string(),
-            source,
-        }
+        Error::Io { context: context.to_string(), source }
     }
     /// Prefix an input error with where it happened (`recipe.yaml: losses[2] (focal)`).
     pub fn at(self, place: impl fmt::Display) -> Self {

@@ -42,11 +42,7 @@ impl<'de> Deserialize<'de> for Component {
         use serde::de::Error as _;
         let value = serde_yaml::Value::deserialize(d)?;
         match value {
-            serde_yaml::Value::String(name) => Ok(Component {
-                name,
-                label: None,
-                params: serde_json::json!({}),
-            }),
+            serde_yaml::Value::String(name) => Ok(Component { name, label: None, params: serde_json::json!({}) }),
             serde_yaml::Value::Mapping(map) => {
                 let mut params = serde_json::Map::new();
                 let (mut name, mut label) = (None, None);
@@ -62,16 +58,11 @@ impl<'de> Deserialize<'de> for Component {
                     }
                 }
                 let name = name.ok_or_else(|| D::Error::custom("missing field `name` (which registry entry to use)"))?;
-                Ok(Component {
-                    name,
-                    label,
-                    params: serde_json::Value::Object(params),
-                })
+                Ok(Component { name, label, params: serde_json::Value::Object(params) })
             }
-            other => Err(D::Error::custom(format!(
-                "expected a name or a mapping with `name:` and parameters, found {}",
-                yaml_kind(&other)
-            ))),
+            other => {
+                Err(D::Error::custom(format!("expected a name or a mapping with `name:` and parameters, found {}", yaml_kind(&other))))
+            }
         }
     }
 }
@@ -229,6 +220,8 @@ pub struct ResolvedMetric {
 pub struct ResolvedTask {
     pub name: String,
     pub kind: TaskKind,
+    /// Whether the model's output layer is the harmonic distance head.
+    pub harmonic_head: bool,
     pub source: Arc<dyn Source>,
     pub transforms: Transforms,
     pub model: Arc<dyn ModelSpec>,
@@ -277,8 +270,8 @@ pub struct Plan {
     pub seeds: Vec<u64>,
     pub train: TrainSettings,
     pub runs: Vec<RunSpec>,
-    /// (task, loss) pairs left out because the loss does not fit the task's kind.
-    pub skipped: Vec<(String, String)>,
+    /// (task, loss label, reason) for pairs left out because the loss does not fit the task.
+    pub skipped: Vec<(String, String, String)>,
 }
 
 /// Error-message context: the file, and a way to find a token's line and column in it.
@@ -327,9 +320,7 @@ fn unknown_field(msg: &str) -> Option<&str> {
 }
 
 fn safe_label(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._=-".contains(c) { c } else { '_' })
-        .collect()
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || "._=-".contains(c) { c } else { '_' }).collect()
 }
 
 /// Labels for a list of components: the given `label`, else the name when unique, else
@@ -345,10 +336,7 @@ fn labels(items: &[Component]) -> Vec<String> {
             let params = c.params.as_object().filter(|m| !m.is_empty());
             match params {
                 Some(map) if same_name > 1 => {
-                    let parts: Vec<String> = map
-                        .iter()
-                        .map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"')))
-                        .collect();
+                    let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"'))).collect();
                     safe_label(&format!("{}-{}", c.name, parts.join("-")))
                 }
                 _ => safe_label(&c.name),
@@ -363,9 +351,7 @@ fn check_unique_labels(ctx: &Ctx, section: &str, labels: &[String]) -> Result<()
             return Err(ctx.err(
                 &format!("{section}[{i}]"),
                 None,
-                Error::input(format!(
-                    "{section}[{j}] and {section}[{i}] both get the label `{a}`; give one of them a distinct `label:`"
-                )),
+                Error::input(format!("{section}[{j}] and {section}[{i}] both get the label `{a}`; give one of them a distinct `label:`")),
             ));
         }
     }
@@ -395,9 +381,7 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     let file = path.display().to_string();
     let ctx = Ctx { file: &file, text };
     if text.trim().is_empty() {
-        return Err(Error::input(format!(
-            "{file}: the recipe is empty; it needs at least `tasks:` and `losses:`"
-        )));
+        return Err(Error::input(format!("{file}: the recipe is empty; it needs at least `tasks:` and `losses:`")));
     }
     let raw: RawRecipe = serde_yaml::from_str(text).map_err(|e| {
         let msg = e.to_string();
@@ -408,11 +392,8 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
         Error::input(format!("{file}{line_col}: {msg}"))
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let name = raw.name.clone().unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "recipe".into())
-    });
+    let name =
+        raw.name.clone().unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "recipe".into()));
     let name = safe_label(&name);
 
     let mut train = raw.train.clone();
@@ -428,11 +409,7 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
         return Err(ctx.err("tasks", Some("tasks"), Error::input("no tasks; add at least one under `tasks:`")));
     }
     if raw.losses.is_empty() {
-        return Err(ctx.err(
-            "losses",
-            Some("losses"),
-            Error::input("no losses; add at least one under `losses:`"),
-        ));
+        return Err(ctx.err("losses", Some("losses"), Error::input("no losses; add at least one under `losses:`")));
     }
 
     // Tasks.
@@ -440,11 +417,7 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     for (i, t) in raw.tasks.iter().enumerate() {
         let path = format!("tasks[{i}] ({})", t.name);
         if t.name.is_empty() || safe_label(&t.name) != t.name {
-            return Err(ctx.err(
-                &path,
-                Some(&t.name),
-                Error::input("task names may use letters, digits, `_`, `-`, `.` and `=` only"),
-            ));
+            return Err(ctx.err(&path, Some(&t.name), Error::input("task names may use letters, digits, `_`, `-`, `.` and `=` only")));
         }
         if tasks.iter().any(|o: &Arc<ResolvedTask>| o.name == t.name) {
             return Err(ctx.err(&path, Some(&t.name), Error::input(format!("two tasks are named `{}`", t.name))));
@@ -463,39 +436,18 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
             let token = unknown_field(&e.to_string()).map(str::to_string);
             ctx.err(&path, token.as_deref().or(Some(&c.name)), e)
         })?;
-        if !tasks.iter().any(|t| t.kind.family() == info.family) {
-            let t = &tasks[0];
-            return Err(ctx.err(
-                &path,
-                Some(&c.name),
-                Error::input(format!(
-                    "loss `{}` needs a {} task, but task `{}` is {}{}",
-                    c.name,
-                    info.family,
-                    t.name,
-                    t.kind.family(),
-                    if tasks.len() > 1 { " (and so is every other task)" } else { "" }
-                )),
-            ));
+        if tasks.iter().all(|t| misfit(info, t).is_some()) {
+            let reason = misfit(info, &tasks[0]).unwrap_or_default();
+            let rest = if tasks.len() > 1 { " (and no other task fits either)" } else { "" };
+            return Err(ctx.err(&path, Some(&c.name), Error::input(format!("{reason}{rest}"))));
         }
         let config = with_name_and_label(info.name, label, &canonical);
-        losses.push(Arc::new(ResolvedLoss {
-            label: label.clone(),
-            info,
-            loss,
-            params: canonical,
-            config,
-        }));
+        losses.push(Arc::new(ResolvedLoss { label: label.clone(), info, loss, params: canonical, config }));
     }
 
     // Optimizers (default: adamw with its defaults).
-    let raw_opts = raw.optimizers.clone().unwrap_or_else(|| {
-        vec![Component {
-            name: "adamw".into(),
-            label: None,
-            params: serde_json::json!({}),
-        }]
-    });
+    let raw_opts =
+        raw.optimizers.clone().unwrap_or_else(|| vec![Component { name: "adamw".into(), label: None, params: serde_json::json!({}) }]);
     if raw_opts.is_empty() {
         return Err(ctx.err(
             "optimizers",
@@ -527,8 +479,8 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     let mut skipped = Vec::new();
     for task in &tasks {
         for loss in &losses {
-            if loss.info.family != task.kind.family() {
-                skipped.push((task.name.clone(), loss.label.clone()));
+            if let Some(reason) = misfit(loss.info, task) {
+                skipped.push((task.name.clone(), loss.label.clone(), reason));
                 continue;
             }
             for opt in &optimizers {
@@ -550,10 +502,7 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
                         optimizer: opt.clone(),
                         seed,
                         train: train.clone(),
-                        rel_dir: PathBuf::from(&task.name)
-                            .join(&loss.label)
-                            .join(&opt.label)
-                            .join(format!("seed-{seed}")),
+                        rel_dir: PathBuf::from(&task.name).join(&loss.label).join(&opt.label).join(format!("seed-{seed}")),
                         config,
                         hash,
                     });
@@ -561,18 +510,7 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
             }
         }
     }
-    Ok(Plan {
-        name,
-        description: raw.description,
-        source_path: path.to_path_buf(),
-        tasks,
-        losses,
-        optimizers,
-        seeds,
-        train,
-        runs,
-        skipped,
-    })
+    Ok(Plan { name, description: raw.description, source_path: path.to_path_buf(), tasks, losses, optimizers, seeds, train, runs, skipped })
 }
 
 /// serde_yaml appends " at line L column C" to messages; the position is already in front.
@@ -620,11 +558,7 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
     let raw = source.load(first_seed).map_err(|e| ctx.err(&ds_path, None, e))?;
 
     // Model.
-    let model_c = t.model.clone().unwrap_or(Component {
-        name: "mlp".into(),
-        label: None,
-        params: serde_json::json!({}),
-    });
+    let model_c = t.model.clone().unwrap_or(Component { name: "mlp".into(), label: None, params: serde_json::json!({}) });
     let minfo = lookup("model", "models", MODELS, &model_c.name).map_err(|e| ctx.err(&format!("{path}.model"), Some(&model_c.name), e))?;
     let m_path = format!("{path}.model ({})", model_c.name);
     let (model, m_canonical) = (minfo.build)(&model_c.params).map_err(|e| {
@@ -637,11 +571,7 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
     let metric_cs: Vec<Component> = t.metrics.clone().unwrap_or_else(|| {
         default_metrics(kind.family())
             .iter()
-            .map(|n| Component {
-                name: n.to_string(),
-                label: None,
-                params: serde_json::json!({}),
-            })
+            .map(|n| Component { name: n.to_string(), label: None, params: serde_json::json!({}) })
             .collect()
     });
     if metric_cs.is_empty() {
@@ -661,35 +591,17 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
             return Err(ctx.err(
                 &mpath,
                 Some(&c.name),
-                Error::input(format!(
-                    "metric `{}` is for {} tasks, but task `{}` is {}",
-                    c.name,
-                    info.family,
-                    t.name,
-                    kind.family()
-                )),
+                Error::input(format!("metric `{}` is for {} tasks, but task `{}` is {}", c.name, info.family, t.name, kind.family())),
             ));
         }
         let (metric, canonical) = (info.build)(&c.params).map_err(|e| ctx.err(&format!("{mpath} ({})", c.name), Some(&c.name), e))?;
         if label == "loss" {
-            return Err(ctx.err(
-                &mpath,
-                Some(&c.name),
-                Error::input("`loss` is reserved for the training loss; pick another label"),
-            ));
+            return Err(ctx.err(&mpath, Some(&c.name), Error::input("`loss` is reserved for the training loss; pick another label")));
         }
-        metrics.push(ResolvedMetric {
-            name: label.clone(),
-            higher_is_better: info.higher_is_better,
-            metric,
-        });
+        metrics.push(ResolvedMetric { name: label.clone(), higher_is_better: info.higher_is_better, metric });
         metric_configs.push(with_name_and_label(info.name, label, &canonical));
     }
-    if let Some(dup) = metrics
-        .iter()
-        .enumerate()
-        .find_map(|(i, m)| metrics[..i].iter().find(|o| o.name == m.name))
-    {
+    if let Some(dup) = metrics.iter().enumerate().find_map(|(i, m)| metrics[..i].iter().find(|o| o.name == m.name)) {
         return Err(ctx.err(
             &format!("{path}.metrics"),
             None,
@@ -711,15 +623,22 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
         "model": model_json,
         "metrics": metric_configs,
     });
-    Ok(ResolvedTask {
-        name: t.name.clone(),
-        kind,
-        source,
-        transforms,
-        model,
-        metrics,
-        config,
-    })
+    let harmonic_head = model_json.get("head").and_then(|h| h.as_str()) == Some("harmonic");
+    Ok(ResolvedTask { name: t.name.clone(), kind, harmonic_head, source, transforms, model, metrics, config })
+}
+
+/// Why `loss` cannot be trained on `task`, if it cannot.
+fn misfit(loss: &LossInfo, task: &ResolvedTask) -> Option<String> {
+    if loss.family != task.kind.family() {
+        return Some(format!("loss `{}` needs a {} task, but task `{}` is {}", loss.name, loss.family, task.name, task.kind.family()));
+    }
+    if loss.props.contains(&crate::losses::Prop::NeedsHarmonicHead) && !task.harmonic_head {
+        return Some(format!(
+            "loss `{}` needs a model with `head: harmonic`, but task `{}`'s model has a linear head",
+            loss.name, task.name
+        ));
+    }
+    None
 }
 
 /// SHA-256 of the canonical (key-sorted) JSON of a config, first 16 hex digits.
@@ -761,8 +680,8 @@ impl Plan {
             "  train: {} epochs, batch {}, schedule {:?}, dtype {:?}\n",
             self.train.epochs, self.train.batch_size, self.train.schedule, self.train.dtype
         ));
-        for (task, loss) in &self.skipped {
-            out.push_str(&format!("  skipped: loss `{loss}` does not fit task `{task}`\n"));
+        for (task, loss, reason) in &self.skipped {
+            out.push_str(&format!("  skipped {task} × {loss}: {reason}\n"));
         }
         out.push_str(&format!(
             "  runs: {} = {} task×loss pairs × {} optimizers × {} seeds\n",
@@ -780,14 +699,7 @@ mod tests {
     use super::*;
 
     fn resolve_str(text: &str) -> Result<Plan> {
-        resolve(
-            text,
-            Path::new("r.yaml"),
-            &Overrides {
-                device: "cpu".into(),
-                ..Default::default()
-            },
-        )
+        resolve(text, Path::new("r.yaml"), &Overrides { device: "cpu".into(), ..Default::default() })
     }
 
     const BASE: &str = "tasks:\n  - name: moons\n    dataset: {name: two_moons, n: 100}\n    model: {name: mlp, hidden: [8]}\nlosses:\n  - cross_entropy\n  - {name: focal, gamma: 1.0}\nseeds: [0, 1]\n";
@@ -805,40 +717,37 @@ mod tests {
 
     #[test]
     fn duplicate_names_get_labels_from_their_params() {
-        let text = BASE.replace(
-            "  - cross_entropy\n",
-            "  - cross_entropy\n  - {name: cross_entropy, smoothing: 0.1}\n",
-        );
+        let text = BASE.replace("  - cross_entropy\n", "  - cross_entropy\n  - {name: cross_entropy, smoothing: 0.1}\n");
         let plan = resolve_str(&text).unwrap();
         let labels: Vec<&str> = plan.losses.iter().map(|l| l.label.as_str()).collect();
         assert_eq!(labels, ["cross_entropy", "cross_entropy-smoothing=0.1", "focal"]);
     }
 
     #[test]
+    fn harmonic_loss_pairs_only_with_harmonic_heads() {
+        let text = "tasks:\n  - name: lin\n    dataset: {name: two_moons, n: 100}\n  - name: har\n    dataset: {name: two_moons, n: 100}\n    model: {name: mlp, hidden: [8], head: harmonic}\nlosses: [cross_entropy, harmonic]\n";
+        let plan = resolve_str(text).unwrap();
+        assert_eq!(plan.runs.len(), 3);
+        assert_eq!(plan.skipped.len(), 1);
+        assert!(plan.skipped[0].2.contains("needs a model with `head: harmonic`"), "{:?}", plan.skipped);
+        let only_linear = "tasks:\n  - name: lin\n    dataset: {name: two_moons, n: 100}\nlosses: [harmonic]\n";
+        let e = resolve_str(only_linear).err().unwrap().to_string();
+        assert!(e.contains("needs a model with `head: harmonic`, but task `lin`"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_place_and_the_fix() {
         let e = resolve_str(&BASE.replace("gamma", "gama")).err().unwrap().to_string();
-        assert!(
-            e.starts_with("r.yaml:7:") && e.contains("losses[1] (focal)") && e.contains("unknown field `gama`"),
-            "{e}"
-        );
+        assert!(e.starts_with("r.yaml:7:") && e.contains("losses[1] (focal)") && e.contains("unknown field `gama`"), "{e}");
         let e = resolve_str(&BASE.replace("name: focal", "name: fcoal")).err().unwrap().to_string();
         assert!(e.contains("r.yaml:7:") && e.contains("did you mean `focal`?"), "{e}");
         let e = resolve_str(&BASE.replace("seeds:", "sedes:")).err().unwrap().to_string();
         assert!(e.contains("r.yaml:8:") && e.contains("unknown field `sedes`"), "{e}");
         let e = resolve_str(&BASE.replace("gamma: 1.0", "gamma: -3")).err().unwrap().to_string();
         assert!(e.contains("gamma") && e.contains("out of range"), "{e}");
-        let e = resolve_str(&BASE.replace("  - cross_entropy\n", "  - mse\n"))
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(
-            e.contains("loss `mse` needs a regression task, but task `moons` is classification"),
-            "{e}"
-        );
-        let e = resolve_str(&BASE.replace("n: 100}", "n: 100, label_noise: {kind: symetric, rate: 0.2}}"))
-            .err()
-            .unwrap()
-            .to_string();
+        let e = resolve_str(&BASE.replace("  - cross_entropy\n", "  - mse\n")).err().unwrap().to_string();
+        assert!(e.contains("loss `mse` needs a regression task, but task `moons` is classification"), "{e}");
+        let e = resolve_str(&BASE.replace("n: 100}", "n: 100, label_noise: {kind: symetric, rate: 0.2}}")).err().unwrap().to_string();
         assert!(e.contains("symetric"), "{e}");
     }
 }

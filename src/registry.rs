@@ -101,11 +101,7 @@ pub fn parse_params<P>(params: &serde_json::Value) -> Result<(P, serde_json::Val
 where
     P: serde::de::DeserializeOwned + serde::Serialize + Validate,
 {
-    let value = if params.is_null() {
-        serde_json::Value::Object(Default::default())
-    } else {
-        params.clone()
-    };
+    let value = if params.is_null() { serde_json::Value::Object(Default::default()) } else { params.clone() };
     let parsed: P = serde_json::from_value(value).map_err(|e| Error::input(clean_serde_message(&e.to_string())))?;
     parsed.validate()?;
     let canonical = serde_json::to_value(&parsed).map_err(|e| Error::runtime(e.to_string()))?;
@@ -124,9 +120,7 @@ fn clean_serde_message(msg: &str) -> String {
 /// Check `lo <= value <= hi` (inclusive bounds), naming the parameter on failure.
 pub fn check_range(name: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
     if !value.is_finite() || value < lo || value > hi {
-        return Err(Error::input(format!(
-            "parameter `{name}` = {value} is out of range; allowed: {lo} ≤ {name} ≤ {hi}"
-        )));
+        return Err(Error::input(format!("parameter `{name}` = {value} is out of range; allowed: {lo} ≤ {name} ≤ {hi}")));
     }
     Ok(())
 }

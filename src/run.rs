@@ -85,19 +85,14 @@ mod non_finite_as_null {
     type Metrics = BTreeMap<String, BTreeMap<String, f64>>;
 
     pub fn serialize<S: Serializer>(m: &Metrics, s: S) -> Result<S::Ok, S::Error> {
-        let out: BTreeMap<&String, BTreeMap<&String, Option<f64>>> = m
-            .iter()
-            .map(|(k, v)| (k, v.iter().map(|(n, x)| (n, x.is_finite().then_some(*x))).collect()))
-            .collect();
+        let out: BTreeMap<&String, BTreeMap<&String, Option<f64>>> =
+            m.iter().map(|(k, v)| (k, v.iter().map(|(n, x)| (n, x.is_finite().then_some(*x))).collect())).collect();
         out.serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Metrics, D::Error> {
         let raw: BTreeMap<String, BTreeMap<String, Option<f64>>> = BTreeMap::deserialize(d)?;
-        Ok(raw
-            .into_iter()
-            .map(|(k, v)| (k, v.into_iter().map(|(n, x)| (n, x.unwrap_or(f64::NAN))).collect()))
-            .collect())
+        Ok(raw.into_iter().map(|(k, v)| (k, v.into_iter().map(|(n, x)| (n, x.unwrap_or(f64::NAN))).collect())).collect())
     }
 }
 
@@ -118,8 +113,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-        f.write_all(bytes)
-            .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+        f.write_all(bytes).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
         f.sync_all().map_err(|e| Error::io(format!("cannot sync {}", tmp.display()), e))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename {} to {}", tmp.display(), path.display()), e))
@@ -172,22 +166,14 @@ mod tests {
         write_atomic(&path, b"{}").unwrap();
         write_atomic(&path, b"{\"x\":1}").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"x\":1}");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 
     #[test]
     fn non_finite_final_metrics_survive_a_json_round_trip() {
         let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            "test".to_string(),
-            [("loss".to_string(), f64::NAN), ("accuracy".to_string(), 0.5)]
-                .into_iter()
-                .collect(),
-        );
+        m.insert("test".to_string(), [("loss".to_string(), f64::NAN), ("accuracy".to_string(), 0.5)].into_iter().collect());
         let record = RunRecord {
             lossbench_version: "0".into(),
             recipe: "r".into(),

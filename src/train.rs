@@ -47,24 +47,13 @@ fn to_device(name: &'static str, table: &Table, prepared: &Prepared, dtype: DTyp
         Labels::Values { data, k } => {
             let t = Tensor::from_vec(data.clone(), (n, *k), device)?.to_dtype(dtype)?;
             let original: Vec<f64> = match &prepared.target_scale {
-                Some((mean, std)) => data
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| (*v as f64) * std[i % k] as f64 + mean[i % k] as f64)
-                    .collect(),
+                Some((mean, std)) => data.iter().enumerate().map(|(i, v)| (*v as f64) * std[i % k] as f64 + mean[i % k] as f64).collect(),
                 None => data.iter().map(|v| *v as f64).collect(),
             };
             (Target::Values(t), None, Some(original))
         }
     };
-    Ok(DeviceSplit {
-        name,
-        x,
-        target,
-        host_classes,
-        host_values,
-        len: n,
-    })
+    Ok(DeviceSplit { name, x, target, host_classes, host_values, len: n })
 }
 
 /// Largest number of rows evaluated in one forward pass.
@@ -101,9 +90,7 @@ fn evaluate(
         let mut offset = 0;
         while offset < len {
             let size = spec.train.batch_size.min(len - offset);
-            let slice = Prediction {
-                out: out.narrow(0, offset, size)?,
-            };
+            let slice = Prediction { out: out.narrow(0, offset, size)? };
             let slice_target = match &target {
                 Target::Classes(t) => Target::Classes(t.narrow(0, offset, size)?),
                 Target::Values(t) => Target::Values(t.narrow(0, offset, size)?),
@@ -115,12 +102,7 @@ fn evaluate(
         outputs.extend(out.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?);
         start += len;
     }
-    rows.push(MetricRow {
-        epoch,
-        split: split.name,
-        metric: "loss".into(),
-        value: loss_sum / split.len as f64,
-    });
+    rows.push(MetricRow { epoch, split: split.name, metric: "loss".into(), value: loss_sum / split.len as f64 });
     if let Some((mean, std)) = &prepared.target_scale {
         for (i, v) in outputs.iter_mut().enumerate() {
             *v = *v * std[i % width] as f64 + mean[i % width] as f64;
@@ -131,18 +113,9 @@ fn evaluate(
         (None, Some(v)) => HostTarget::Values(v),
         (None, None) => return Err(Error::runtime("split without targets")),
     };
-    let host = Outputs {
-        out: &outputs,
-        width,
-        target,
-    };
+    let host = Outputs { out: &outputs, width, target };
     for m in &spec.task.metrics {
-        rows.push(MetricRow {
-            epoch,
-            split: split.name,
-            metric: m.name.clone(),
-            value: m.metric.compute(&host),
-        });
+        rows.push(MetricRow { epoch, split: split.name, metric: m.name.clone(), value: m.metric.compute(&host) });
     }
     Ok(())
 }
@@ -154,10 +127,7 @@ fn run_loss(spec: &RunSpec, prepared: &Prepared) -> Result<Arc<dyn Loss>> {
         return Ok(spec.loss.loss.clone());
     }
     let Some(counts) = transforms::train_class_counts(prepared) else {
-        return Err(Error::input(format!(
-            "loss `{}` needs class counts, which only classification data has",
-            spec.loss.info.name
-        )));
+        return Err(Error::input(format!("loss `{}` needs class counts, which only classification data has", spec.loss.info.name)));
     };
     // A class absent from the train split counts as 1, so margins and log-priors stay finite.
     let counts: Vec<usize> = counts.into_iter().map(|n| n.max(1)).collect();
@@ -177,10 +147,7 @@ pub struct RunResult {
 /// Train one run. Errors (bad data, tensor failures) are returned; divergence is a result.
 pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &dyn Fn(usize)) -> Result<RunResult> {
     let started = Instant::now();
-    let started_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let started_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let seed = spec.seed;
     let raw = spec.task.source.load(seed)?;
     let prepared = transforms::prepare(raw, &spec.task.transforms, seed)?;
@@ -191,11 +158,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         to_device("test", &prepared.test, &prepared, dtype, device)?,
     ];
     let loss_fn = run_loss(spec, &prepared)?;
-    let init = Init {
-        seed,
-        dtype,
-        device: device.clone(),
-    };
+    let init = Init { seed, dtype, device: device.clone() };
     let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
     let vars = model.vars();
     let mut optimizer = spec.optimizer.spec.instantiate(vars.clone())?;
@@ -262,10 +225,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     let mut final_metrics: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     if let Some(last) = rows.last().map(|r| r.epoch) {
         for r in rows.iter().filter(|r| r.epoch == last) {
-            final_metrics
-                .entry(r.split.to_string())
-                .or_default()
-                .insert(r.metric.clone(), r.value);
+            final_metrics.entry(r.split.to_string()).or_default().insert(r.metric.clone(), r.value);
         }
     }
     let wall_s = started.elapsed().as_secs_f64();
@@ -281,12 +241,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         device: device_name.to_string(),
         status,
         epochs_completed,
-        timings: Timings {
-            wall_s,
-            train_s: wall_s - eval_s,
-            eval_s,
-            started_unix,
-        },
+        timings: Timings { wall_s, train_s: wall_s - eval_s, eval_s, started_unix },
         data: DataSummary {
             n_train: prepared.train.len(),
             n_val: prepared.val.len(),
@@ -345,21 +300,9 @@ fn failed_record(spec: &RunSpec, device_name: &str, message: String) -> RunRecor
 
 /// Run every run of the plan that is not already complete, `jobs` at a time.
 pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary> {
-    let todo: Vec<&RunSpec> = plan
-        .runs
-        .iter()
-        .filter(|r| opts.force || !is_done(&opts.out.join(&r.rel_dir), &r.hash))
-        .collect();
-    let summary = Mutex::new(SweepSummary {
-        total: plan.runs.len(),
-        skipped: plan.runs.len() - todo.len(),
-        ..Default::default()
-    });
-    let multi = MultiProgress::with_draw_target(if opts.progress {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
+    let todo: Vec<&RunSpec> = plan.runs.iter().filter(|r| opts.force || !is_done(&opts.out.join(&r.rel_dir), &r.hash)).collect();
+    let summary = Mutex::new(SweepSummary { total: plan.runs.len(), skipped: plan.runs.len() - todo.len(), ..Default::default() });
+    let multi = MultiProgress::with_draw_target(if opts.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
     let overall = multi.add(ProgressBar::new(todo.len() as u64));
     overall.set_style(
         ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}")

@@ -36,12 +36,7 @@ fn stderr_of(out: &std::process::Output) -> String {
 #[test]
 fn smoke_recipe_trains_and_prints_a_comparison() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = lossbench()
-        .args(["train", "recipes/smoke.yaml", "--quiet", "--out"])
-        .arg(tmp.path())
-        .current_dir(repo(""))
-        .output()
-        .unwrap();
+    let out = lossbench().args(["train", "recipes/smoke.yaml", "--quiet", "--out"]).arg(tmp.path()).current_dir(repo("")).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let stdout = String::from_utf8(out.stdout.clone()).unwrap();
     assert!(stdout.contains("| method | moons | iris | avg rank |"), "{stdout}");
@@ -79,26 +74,10 @@ fn same_recipe_and_seed_give_byte_identical_metrics() {
 fn rerun_skips_finished_runs_and_force_reruns_them() {
     let tmp = tempfile::tempdir().unwrap();
     let args = ["train", "recipes/smoke.yaml", "--out"];
-    lossbench()
-        .args(args)
-        .arg(tmp.path())
-        .arg("--quiet")
-        .current_dir(repo(""))
-        .assert()
-        .success();
+    lossbench().args(args).arg(tmp.path()).arg("--quiet").current_dir(repo("")).assert().success();
     let out = lossbench().args(args).arg(tmp.path()).current_dir(repo("")).output().unwrap();
-    assert!(
-        stderr_of(&out).contains("0 trained (0 finished, 0 diverged, 0 failed), 12 already done"),
-        "{}",
-        stderr_of(&out)
-    );
-    let out = lossbench()
-        .args(args)
-        .arg(tmp.path())
-        .arg("--force")
-        .current_dir(repo(""))
-        .output()
-        .unwrap();
+    assert!(stderr_of(&out).contains("0 trained (0 finished, 0 diverged, 0 failed), 12 already done"), "{}", stderr_of(&out));
+    let out = lossbench().args(args).arg(tmp.path()).arg("--force").current_dir(repo("")).output().unwrap();
     assert!(stderr_of(&out).contains("12 trained"), "{}", stderr_of(&out));
 }
 
@@ -134,26 +113,14 @@ fn a_sweep_killed_midway_resumes_without_redoing_or_losing_runs() {
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
     let done_before = finished(&out);
-    assert!(
-        done_before.len() >= 2 && done_before.len() < 12,
-        "killed after {} runs; make the recipe slower",
-        done_before.len()
-    );
-    let snapshot: Vec<(PathBuf, String)> = done_before
-        .iter()
-        .map(|p| (p.clone(), std::fs::read_to_string(p).unwrap()))
-        .collect();
+    assert!(done_before.len() >= 2 && done_before.len() < 12, "killed after {} runs; make the recipe slower", done_before.len());
+    let snapshot: Vec<(PathBuf, String)> = done_before.iter().map(|p| (p.clone(), std::fs::read_to_string(p).unwrap())).collect();
     // A run.json half-written by a non-atomic writer must not count as finished.
     let torn = out.join("digits/focal/adamw/seed-5/run.json");
     std::fs::create_dir_all(torn.parent().unwrap()).unwrap();
     std::fs::write(&torn, "{\"lossbench_version\": \"0.1.0\", \"status\": {\"st").unwrap();
 
-    let resumed = std::process::Command::new(&bin)
-        .args(["train", "--out"])
-        .arg(&out)
-        .arg(&recipe)
-        .output()
-        .unwrap();
+    let resumed = std::process::Command::new(&bin).args(["train", "--out"]).arg(&out).arg(&recipe).output().unwrap();
     assert!(resumed.status.success(), "{}", stderr_of(&resumed));
     let msg = stderr_of(&resumed);
     let expected = format!("{} already done", done_before.len());
@@ -194,10 +161,7 @@ fn the_unbroken_recipe_checks() {
 fn misspelt_key_exits_2_naming_line_and_column() {
     let (code, err) = check_fails(&GOOD.replace("losses:", "loses:"), None);
     assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("bad.yaml:4:1") && err.contains("unknown field `loses`") && err.contains("expected one of"),
-        "{err}"
-    );
+    assert!(err.contains("bad.yaml:4:1") && err.contains("unknown field `loses`") && err.contains("expected one of"), "{err}");
 }
 
 #[test]
@@ -214,30 +178,21 @@ fn unknown_loss_exits_2_with_a_suggestion() {
 fn loss_that_does_not_fit_the_task_exits_2_naming_both() {
     let (code, err) = check_fails(&GOOD.replace("  - cross_entropy\n", "  - huber\n"), None);
     assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("loss `huber` needs a regression task, but task `moons` is classification"),
-        "{err}"
-    );
+    assert!(err.contains("loss `huber` needs a regression task, but task `moons` is classification"), "{err}");
 }
 
 #[test]
 fn out_of_range_parameter_exits_2() {
     let (code, err) = check_fails(&GOOD.replace("gamma: 2.0", "gamma: -1.0"), None);
     assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("losses[1] (focal)") && err.contains("`gamma` = -1 is out of range; allowed: 0 ≤ gamma ≤ 10"),
-        "{err}"
-    );
+    assert!(err.contains("losses[1] (focal)") && err.contains("`gamma` = -1 is out of range; allowed: 0 ≤ gamma ≤ 10"), "{err}");
 }
 
 #[test]
 fn misspelt_parameter_exits_2_listing_the_allowed_ones() {
     let (code, err) = check_fails(&GOOD.replace("gamma: 2.0", "gama: 2.0"), None);
     assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("bad.yaml:6:") && err.contains("unknown field `gama`, expected `gamma` or `detach_modulator`"),
-        "{err}"
-    );
+    assert!(err.contains("bad.yaml:6:") && err.contains("unknown field `gama`, expected `gamma` or `detach_modulator`"), "{err}");
 }
 
 #[test]
@@ -245,10 +200,7 @@ fn malformed_dataset_files_exit_2_naming_file_row_and_column() {
     let recipe = "tasks:\n  - name: mine\n    dataset: {name: csv, path: data.csv, target: y}\nlosses: [cross_entropy]\n";
     let cases = [
         ("a,b,y\n1,2,0\n3,4\n", "data.csv:3: row has 2 fields but the header has 3"),
-        (
-            "a,b,y\n1,2,0\n3,NaN,1\n",
-            "data.csv:3: column 2 (`b`): `NaN` is not a finite number",
-        ),
+        ("a,b,y\n1,2,0\n3,NaN,1\n", "data.csv:3: column 2 (`b`): `NaN` is not a finite number"),
         ("a,b,y\n1,2,0\n3,x,1\n", "data.csv:3: column 2 (`b`): `x` is not a number"),
         ("a,b,y\n1,2,0\n3,4,-1\n", "data.csv:3: column 3 (`y`): label `-1` is not a class id"),
         ("", "data.csv: the file is empty"),
@@ -258,10 +210,7 @@ fn malformed_dataset_files_exit_2_naming_file_row_and_column() {
         assert_eq!(code, 2, "{err}");
         assert!(err.contains(expected), "expected `{expected}` in: {err}");
     }
-    let (code, err) = check_fails(
-        &recipe.replace("target: y}", "target: y, classes: 2}"),
-        Some(("data.csv", "a,y\n1,0\n2,5\n")),
-    );
+    let (code, err) = check_fails(&recipe.replace("target: y}", "target: y, classes: 2}"), Some(("data.csv", "a,y\n1,0\n2,5\n")));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("label 5 is out of range"), "{err}");
 }
@@ -284,12 +233,7 @@ fn every_shipped_recipe_checks() {
 #[test]
 fn compare_formats_baseline_and_selection() {
     let tmp = tempfile::tempdir().unwrap();
-    lossbench()
-        .args(["train", "recipes/smoke.yaml", "--quiet", "--out"])
-        .arg(tmp.path())
-        .current_dir(repo(""))
-        .assert()
-        .success();
+    lossbench().args(["train", "recipes/smoke.yaml", "--quiet", "--out"]).arg(tmp.path()).current_dir(repo("")).assert().success();
     let run = |args: &[&str]| {
         let out = lossbench().arg("compare").arg(tmp.path()).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
@@ -300,30 +244,15 @@ fn compare_formats_baseline_and_selection() {
     let csv = run(&["--format", "csv"]);
     assert!(csv.starts_with("metric,split,task,method,loss,optimizer,n,mean,std"), "{csv}");
     let json: serde_json::Value = serde_json::from_str(&run(&["--format", "json"])).unwrap();
-    assert!(json
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["task"] == "diabetes" && r["metric"] == "mse"));
+    assert!(json.as_array().unwrap().iter().any(|r| r["task"] == "diabetes" && r["metric"] == "mse"));
     let tex = run(&["--format", "latex"]);
     assert!(tex.contains("\\toprule") && tex.contains("\\pm"), "{tex}");
     let best = run(&["--select", "best:accuracy", "--metric", "accuracy"]);
     assert!(best.contains("epoch with best val accuracy"), "{best}");
     let file = tmp.path().join("table.tex");
-    lossbench()
-        .arg("compare")
-        .arg(tmp.path())
-        .args(["--format", "latex", "--out"])
-        .arg(&file)
-        .assert()
-        .success();
+    lossbench().arg("compare").arg(tmp.path()).args(["--format", "latex", "--out"]).arg(&file).assert().success();
     assert!(std::fs::read_to_string(&file).unwrap().contains("\\bottomrule"));
-    let out = lossbench()
-        .arg("compare")
-        .arg(tmp.path())
-        .args(["--metric", "acuracy"])
-        .output()
-        .unwrap();
+    let out = lossbench().arg("compare").arg(tmp.path()).args(["--metric", "acuracy"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("did you mean `accuracy`?"), "{}", stderr_of(&out));
 }
@@ -335,10 +264,7 @@ fn listings_show_and_eval() {
     let n = lossbench::losses::LOSSES.len();
     assert!(text.contains("focal") && text.contains(&format!("{n} of {n} losses")), "{text}");
     let text = String::from_utf8(lossbench().args(["losses", "show", "focal"]).output().unwrap().stdout).unwrap();
-    assert!(
-        text.contains("(1 − p_y)^γ") && text.contains("arXiv:1708.02002") && text.contains("detach_modulator"),
-        "{text}"
-    );
+    assert!(text.contains("(1 − p_y)^γ") && text.contains("arXiv:1708.02002") && text.contains("detach_modulator"), "{text}");
     for cmd in ["datasets", "models", "optimizers", "metrics"] {
         let out = lossbench().arg(cmd).output().unwrap();
         assert!(out.status.success() && !out.stdout.is_empty(), "{cmd}");
@@ -348,11 +274,7 @@ fn listings_show_and_eval() {
     let tmp = tempfile::tempdir().unwrap();
     let inputs = tmp.path().join("in.json");
     std::fs::write(&inputs, r#"{"logits": [[1.0, 2.0, 3.0]], "labels": [2]}"#).unwrap();
-    let out = lossbench()
-        .args(["losses", "eval", "cross_entropy", "--inputs"])
-        .arg(&inputs)
-        .output()
-        .unwrap();
+    let out = lossbench().args(["losses", "eval", "cross_entropy", "--inputs"]).arg(&inputs).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // torch: F.cross_entropy(torch.tensor([[1., 2., 3.]]), torch.tensor([2])) = 0.40760597
     assert!((v["loss"].as_f64().unwrap() - 0.407_605_96).abs() < 1e-6, "{v}");
@@ -373,11 +295,7 @@ fn uncompiled_device_is_a_clear_error() {
     if cfg!(feature = "cuda") {
         return;
     }
-    let out = lossbench()
-        .args(["train", "recipes/smoke.yaml", "--device", "cuda"])
-        .current_dir(repo(""))
-        .output()
-        .unwrap();
+    let out = lossbench().args(["train", "recipes/smoke.yaml", "--device", "cuda"]).current_dir(repo("")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("--features cuda"), "{}", stderr_of(&out));
 }
@@ -390,11 +308,7 @@ fn user_parquet_file_trains() {
     let a: Vec<f64> = (0..n).map(|i| i as f64 / n as f64).collect();
     let b: Vec<f64> = (0..n).map(|i| ((i * 7) % 11) as f64).collect();
     let y: Vec<i64> = (0..n).map(|i| (i % 2) as i64).collect();
-    let mut df = DataFrame::new(
-        n,
-        vec![Column::new("a".into(), a), Column::new("b".into(), b), Column::new("y".into(), y)],
-    )
-    .unwrap();
+    let mut df = DataFrame::new(n, vec![Column::new("a".into(), a), Column::new("b".into(), b), Column::new("y".into(), y)]).unwrap();
     let file = std::fs::File::create(tmp.path().join("d.parquet")).unwrap();
     ParquetWriter::new(file).finish(&mut df).unwrap();
     let recipe = tmp.path().join("p.yaml");
@@ -403,12 +317,7 @@ fn user_parquet_file_trains() {
         "train: {epochs: 2}\ntasks:\n  - name: mine\n    dataset: {name: parquet, path: d.parquet, target: y}\nlosses: [cross_entropy]\n",
     )
     .unwrap();
-    let out = lossbench()
-        .args(["train", "--quiet", "--out"])
-        .arg(tmp.path().join("res"))
-        .arg(&recipe)
-        .output()
-        .unwrap();
+    let out = lossbench().args(["train", "--quiet", "--out"]).arg(tmp.path().join("res")).arg(&recipe).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
 }
 
@@ -421,12 +330,7 @@ fn a_diverging_run_is_recorded_and_the_sweep_goes_on() {
         "train: {epochs: 3}\ntasks:\n  - name: dia\n    dataset: {name: diabetes}\n    model: {name: mlp, hidden: [32]}\nlosses: [mse, mae]\noptimizers:\n  - {name: sgd, label: huge, lr: 100}\n  - {name: sgd, label: sane, lr: 0.01}\n",
     )
     .unwrap();
-    let out = lossbench()
-        .args(["train", "--out"])
-        .arg(tmp.path().join("r"))
-        .arg(&recipe)
-        .output()
-        .unwrap();
+    let out = lossbench().args(["train", "--out"]).arg(tmp.path().join("r")).arg(&recipe).output().unwrap();
     assert!(out.status.success(), "diverged runs are results, not errors: {}", stderr_of(&out));
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(tmp.path().join("r/dia/mse/huge/seed-0/run.json")).unwrap()).unwrap();
@@ -447,12 +351,7 @@ fn losses_that_need_class_counts_get_them_from_the_train_split() {
         "train: {epochs: 1}\ntasks:\n  - name: blobs_lt\n    dataset: {name: blobs, n: 400, classes: 4, long_tail: {imbalance: 0.1}}\n    model: {name: linear}\nlosses:\n  - {name: ldam, s: 1.0}\n  - vs_loss\n",
     )
     .unwrap();
-    let out = lossbench()
-        .args(["train", "--quiet", "--out"])
-        .arg(tmp.path().join("r"))
-        .arg(&recipe)
-        .output()
-        .unwrap();
+    let out = lossbench().args(["train", "--quiet", "--out"]).arg(tmp.path().join("r")).arg(&recipe).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     for loss in ["ldam", "vs_loss"] {
         let run: serde_json::Value =
@@ -464,17 +363,25 @@ fn losses_that_need_class_counts_get_them_from_the_train_split() {
     }
     let eval_in = tmp.path().join("in.json");
     std::fs::write(&eval_in, r#"{"logits": [[1.0, 2.0]], "labels": [0]}"#).unwrap();
-    let out = lossbench()
-        .args(["losses", "eval", "ldam", "--inputs"])
-        .arg(&eval_in)
-        .output()
-        .unwrap();
+    let out = lossbench().args(["losses", "eval", "ldam", "--inputs"]).arg(&eval_in).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("needs `class_counts`"), "{}", stderr_of(&out));
-    let out = lossbench()
-        .args(["losses", "eval", "ldam", "--set", "class_counts=[10,2]", "--inputs"])
-        .arg(&eval_in)
-        .output()
-        .unwrap();
+    let out = lossbench().args(["losses", "eval", "ldam", "--set", "class_counts=[10,2]", "--inputs"]).arg(&eval_in).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+#[test]
+fn harmonic_head_trains_with_the_harmonic_loss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = tmp.path().join("h.yaml");
+    std::fs::write(
+        &recipe,
+        "train: {epochs: 30}\ntasks:\n  - name: moons\n    dataset: {name: two_moons, n: 300}\n    model: {name: mlp, hidden: [16], head: harmonic}\nlosses: [harmonic, cross_entropy]\noptimizers: [{name: adamw, lr: 0.01}]\n",
+    )
+    .unwrap();
+    let out = lossbench().args(["train", "--quiet", "--format", "json", "--out"]).arg(tmp.path().join("r")).arg(&recipe).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acc = rows.as_array().unwrap().iter().find(|r| r["loss"] == "harmonic").unwrap()["mean"].as_f64().unwrap();
+    assert!(acc > 0.8, "harmonic head + loss should learn two_moons in 30 epochs: {acc}");
 }

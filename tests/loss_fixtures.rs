@@ -30,11 +30,7 @@ fn every_fixture_case_matches_pytorch() {
         let mean = case["mean"].as_f64().unwrap();
         assert!(close(out.loss, mean, mean.abs()), "{label}: mean {} vs torch {mean}", out.loss);
         // Batch-level losses (e.g. auc_pairwise) have a reference for the batch value only.
-        let per = if case["per_example"].is_null() {
-            Vec::new()
-        } else {
-            flat(&case["per_example"])
-        };
+        let per = if case["per_example"].is_null() { Vec::new() } else { flat(&case["per_example"]) };
         let scale = per.iter().fold(0f64, |m, v| m.max(v.abs()));
         for (a, b) in out.per_example.iter().zip(&per) {
             assert!(close(*a, *b, scale), "{label}: per-example {a} vs torch {b}");
@@ -58,16 +54,7 @@ fn every_registered_loss_has_fixture_cases() {
     let text = std::fs::read_to_string("tests/fixtures/losses.json").unwrap();
     let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
     for info in LOSSES {
-        let n = fixture["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["loss"] == info.name)
-            .count();
-        assert!(
-            n >= 3,
-            "loss `{}` has {n} fixture cases; add it to scripts/make_loss_fixtures.py",
-            info.name
-        );
+        let n = fixture["cases"].as_array().unwrap().iter().filter(|c| c["loss"] == info.name).count();
+        assert!(n >= 3, "loss `{}` has {n} fixture cases; add it to scripts/make_loss_fixtures.py", info.name);
     }
 }

@@ -9,12 +9,7 @@ fn matrix(v: &serde_json::Value) -> (Vec<f64>, Vec<usize>) {
     let rows = v.as_array().unwrap();
     if rows[0].is_array() {
         let w = rows[0].as_array().unwrap().len();
-        (
-            rows.iter()
-                .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
-                .collect(),
-            vec![rows.len(), w],
-        )
+        (rows.iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap())).collect(), vec![rows.len(), w])
     } else {
         (rows.iter().map(|x| x.as_f64().unwrap()).collect(), vec![rows.len()])
     }
@@ -34,10 +29,7 @@ fn trajectories_match_torch_optim() {
     let mut checked = 0;
     for case in fixture["cases"].as_array().unwrap() {
         let name = case["optimizer"].as_str().unwrap();
-        let info = OPTIMIZERS
-            .iter()
-            .find(|o| o.name == name)
-            .unwrap_or_else(|| panic!("unknown optimizer {name}"));
+        let info = OPTIMIZERS.iter().find(|o| o.name == name).unwrap_or_else(|| panic!("unknown optimizer {name}"));
         let (spec, _) = (info.build)(&case["params"]).unwrap();
         let w = Var::from_tensor(&tensor(&problem["w0"])).unwrap();
         let b = Var::from_tensor(&tensor(&problem["b0"])).unwrap();
@@ -46,10 +38,7 @@ fn trajectories_match_torch_optim() {
             let mut objective = || -> lossbench::Result<Evaluation> {
                 let pred = x.matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor())?;
                 let loss = (pred - &y)?.sqr()?.mean_all()?;
-                Ok(Evaluation {
-                    loss: loss.to_scalar::<f64>()?,
-                    grads: loss.backward()?,
-                })
+                Ok(Evaluation { loss: loss.to_scalar::<f64>()?, grads: loss.backward()? })
             };
             let loss = opt.step(&mut objective, spec.lr()).unwrap();
             let want_loss = expected["loss_before"].as_f64().unwrap();
@@ -62,11 +51,7 @@ fn trajectories_match_torch_optim() {
                 let ours = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
                 let (theirs, _) = matrix(&expected[key]);
                 for (a, t) in ours.iter().zip(&theirs) {
-                    assert!(
-                        (a - t).abs() <= 1e-5 * t.abs() + 1e-12,
-                        "{name} {} step {step} {key}: {a} vs torch {t}",
-                        case["params"]
-                    );
+                    assert!((a - t).abs() <= 1e-5 * t.abs() + 1e-12, "{name} {} step {step} {key}: {a} vs torch {t}", case["params"]);
                 }
             }
             checked += 1;

@@ -28,14 +28,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            n: 2000,
-            classes: 10,
-            dim: 16,
-            sep: 4.0,
-            sigma: 1.0,
-            data_seed: None,
-        }
+        Params { n: 2000, classes: 10, dim: 16, sep: 4.0, sigma: 1.0, data_seed: None }
     }
 }
 
@@ -74,11 +67,7 @@ impl Source for Params {
         Ok(RawData {
             kind: self.kind(),
             input: InputKind::Dense { features: self.dim },
-            rows: Table {
-                x,
-                d: self.dim,
-                y: Labels::Classes(y),
-            },
+            rows: Table { x, d: self.dim, y: Labels::Classes(y) },
             fixed_split: None,
             standardize_by_default: true,
             noisy: Vec::new(),
@@ -97,42 +86,12 @@ pub static INFO: DatasetInfo = DatasetInfo {
     family: "classification",
     reference: "catalog §7.1; sklearn.datasets.make_blobs-style",
     params: &[
-        ParamDoc {
-            name: "n",
-            meaning: "number of examples",
-            range: "≥ 20",
-            default: "2000",
-        },
-        ParamDoc {
-            name: "classes",
-            meaning: "number of classes",
-            range: "≥ 2",
-            default: "10",
-        },
-        ParamDoc {
-            name: "dim",
-            meaning: "input dimension",
-            range: "≥ 1",
-            default: "16",
-        },
-        ParamDoc {
-            name: "sep",
-            meaning: "radius of the sphere of class means",
-            range: "≥ 0",
-            default: "4.0",
-        },
-        ParamDoc {
-            name: "sigma",
-            meaning: "noise standard deviation",
-            range: "≥ 0",
-            default: "1.0",
-        },
-        ParamDoc {
-            name: "data_seed",
-            meaning: "fix the data across run seeds",
-            range: "u64",
-            default: "run seed",
-        },
+        ParamDoc { name: "n", meaning: "number of examples", range: "≥ 20", default: "2000" },
+        ParamDoc { name: "classes", meaning: "number of classes", range: "≥ 2", default: "10" },
+        ParamDoc { name: "dim", meaning: "input dimension", range: "≥ 1", default: "16" },
+        ParamDoc { name: "sep", meaning: "radius of the sphere of class means", range: "≥ 0", default: "4.0" },
+        ParamDoc { name: "sigma", meaning: "noise standard deviation", range: "≥ 0", default: "1.0" },
+        ParamDoc { name: "data_seed", meaning: "fix the data across run seeds", range: "u64", default: "run seed" },
     ],
     build,
 };

@@ -37,15 +37,9 @@ fn split_fields(line: &str) -> Vec<String> {
 
 /// Split CSV text into header and rows, checking that every row has as many fields as the header.
 pub fn read(text: &str, origin: &str) -> Result<RawCsv> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r'))).filter(|(_, l)| !l.trim().is_empty());
     let Some((_, head)) = lines.next() else {
-        return Err(Error::input(format!(
-            "{origin}: the file is empty; expected a header row and data rows"
-        )));
+        return Err(Error::input(format!("{origin}: the file is empty; expected a header row and data rows")));
     };
     let header = split_fields(head);
     let mut rows = Vec::new();
@@ -73,14 +67,9 @@ pub fn parse_cell(cell: &str, origin: &str, line: usize, column: &str, col_index
     if cell.is_empty() {
         return Err(Error::input(format!("{}: empty cell; every feature must be a number", place())));
     }
-    let value: f64 = cell
-        .parse()
-        .map_err(|_| Error::input(format!("{}: `{cell}` is not a number", place())))?;
+    let value: f64 = cell.parse().map_err(|_| Error::input(format!("{}: `{cell}` is not a number", place())))?;
     if !value.is_finite() {
-        return Err(Error::input(format!(
-            "{}: `{cell}` is not a finite number (NaN and infinities are not allowed)",
-            place()
-        )));
+        return Err(Error::input(format!("{}: `{cell}` is not a finite number (NaN and infinities are not allowed)", place())));
     }
     Ok(value as f32)
 }
@@ -100,10 +89,7 @@ pub fn to_table(csv: &RawCsv, origin: &str, target: &str, mode: TargetMode) -> R
         let hint = crate::registry::suggest(target, csv.header.iter().map(String::as_str))
             .map(|c| format!("did you mean `{c}`? "))
             .unwrap_or_default();
-        return Err(Error::input(format!(
-            "{origin}: no column named `{target}`; {hint}(columns: {})",
-            csv.header.join(", ")
-        )));
+        return Err(Error::input(format!("{origin}: no column named `{target}`; {hint}(columns: {})", csv.header.join(", "))));
     };
     let d = csv.header.len() - 1;
     if d == 0 {
@@ -124,14 +110,7 @@ pub fn to_table(csv: &RawCsv, origin: &str, target: &str, mode: TargetMode) -> R
             for (line, cell) in cells {
                 data.push(parse_cell(cell, origin, line, target, t_col)?);
             }
-            Ok((
-                Table {
-                    x,
-                    d,
-                    y: Labels::Values { data, k: 1 },
-                },
-                TaskKind::Regression { outputs: 1 },
-            ))
+            Ok((Table { x, d, y: Labels::Values { data, k: 1 } }, TaskKind::Regression { outputs: 1 }))
         }
         TargetMode::Classes(declared) => {
             let numeric: Option<Vec<f64>> = cells.iter().map(|(_, c)| c.parse::<f64>().ok()).collect();
@@ -154,10 +133,7 @@ pub fn to_table(csv: &RawCsv, origin: &str, target: &str, mode: TargetMode) -> R
                     names.sort_unstable();
                     names.dedup();
                     if let Some((line, _)) = cells.iter().find(|(_, c)| c.is_empty()) {
-                        return Err(Error::input(format!(
-                            "{origin}:{line}: column {} (`{target}`): empty label",
-                            t_col + 1
-                        )));
+                        return Err(Error::input(format!("{origin}:{line}: column {} (`{target}`): empty label", t_col + 1)));
                     }
                     cells.iter().map(|(_, c)| names.binary_search(c).unwrap_or(0) as u32).collect()
                 }
@@ -179,18 +155,9 @@ pub fn to_table(csv: &RawCsv, origin: &str, target: &str, mode: TargetMode) -> R
                 None => max_id + 1,
             };
             if classes < 2 {
-                return Err(Error::input(format!(
-                    "{origin}: column `{target}` has a single class; classification needs at least 2"
-                )));
+                return Err(Error::input(format!("{origin}: column `{target}` has a single class; classification needs at least 2")));
             }
-            Ok((
-                Table {
-                    x,
-                    d,
-                    y: Labels::Classes(ids),
-                },
-                TaskKind::Classification { classes },
-            ))
+            Ok((Table { x, d, y: Labels::Classes(ids) }, TaskKind::Classification { classes }))
         }
     }
 }

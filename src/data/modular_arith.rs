@@ -42,13 +42,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            p: 97,
-            op: Op::Add,
-            train_frac: 0.4,
-            encoding: Encoding::Onehot,
-            data_seed: None,
-        }
+        Params { p: 97, op: Op::Add, train_frac: 0.4, encoding: Encoding::Onehot, data_seed: None }
     }
 }
 
@@ -124,11 +118,7 @@ impl Source for Params {
         Ok(RawData {
             kind: self.kind(),
             input,
-            rows: Table {
-                x,
-                d,
-                y: Labels::Classes(y),
-            },
+            rows: Table { x, d, y: Labels::Classes(y) },
             fixed_split: Some((order, test)),
             standardize_by_default: false,
             noisy: Vec::new(),
@@ -147,36 +137,11 @@ pub static INFO: DatasetInfo = DatasetInfo {
     family: "classification",
     reference: "catalog §7.4.1 (S080 Power et al. grokking; S135 softmax collapse)",
     params: &[
-        ParamDoc {
-            name: "p",
-            meaning: "modulus (number of classes)",
-            range: "2..2000 (prime for div)",
-            default: "97",
-        },
-        ParamDoc {
-            name: "op",
-            meaning: "operation",
-            range: "add | sub | mul | div",
-            default: "add",
-        },
-        ParamDoc {
-            name: "train_frac",
-            meaning: "fraction of all pairs used for training",
-            range: "0.01..0.99",
-            default: "0.4",
-        },
-        ParamDoc {
-            name: "encoding",
-            meaning: "input encoding",
-            range: "onehot (2p features) | tokens (for embed_mlp)",
-            default: "onehot",
-        },
-        ParamDoc {
-            name: "data_seed",
-            meaning: "fix the split across run seeds",
-            range: "u64",
-            default: "run seed",
-        },
+        ParamDoc { name: "p", meaning: "modulus (number of classes)", range: "2..2000 (prime for div)", default: "97" },
+        ParamDoc { name: "op", meaning: "operation", range: "add | sub | mul | div", default: "add" },
+        ParamDoc { name: "train_frac", meaning: "fraction of all pairs used for training", range: "0.01..0.99", default: "0.4" },
+        ParamDoc { name: "encoding", meaning: "input encoding", range: "onehot (2p features) | tokens (for embed_mlp)", default: "onehot" },
+        ParamDoc { name: "data_seed", meaning: "fix the split across run seeds", range: "u64", default: "run seed" },
     ],
     build,
 };
@@ -187,13 +152,7 @@ mod tests {
 
     #[test]
     fn division_inverts_multiplication() {
-        let params = Params {
-            p: 7,
-            op: Op::Div,
-            train_frac: 0.5,
-            encoding: Encoding::Tokens,
-            data_seed: None,
-        };
+        let params = Params { p: 7, op: Op::Div, train_frac: 0.5, encoding: Encoding::Tokens, data_seed: None };
         let raw = params.load(0).unwrap();
         let Labels::Classes(y) = &raw.rows.y else { unreachable!() };
         for (i, label) in y.iter().enumerate() {

@@ -32,15 +32,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            n: 4000,
-            dim: 32,
-            labels: 12,
-            min_rate: 0.01,
-            max_rate: 0.5,
-            correlation: 0.7,
-            data_seed: None,
-        }
+        Params { n: 4000, dim: 32, labels: 12, min_rate: 0.01, max_rate: 0.5, correlation: 0.7, data_seed: None }
     }
 }
 
@@ -53,10 +45,7 @@ impl Validate for Params {
         check_range("max_rate", self.max_rate, 1e-6, 1.0)?;
         check_range("correlation", self.correlation, -1.0, 1.0)?;
         if self.min_rate > self.max_rate {
-            return Err(Error::input(format!(
-                "min_rate = {} is above max_rate = {}",
-                self.min_rate, self.max_rate
-            )));
+            return Err(Error::input(format!("min_rate = {} is above max_rate = {}", self.min_rate, self.max_rate)));
         }
         Ok(())
     }
@@ -75,21 +64,14 @@ impl Source for Params {
             let fresh: Vec<f64> = (0..d).map(|_| scale * rng.normal()).collect();
             if j % 2 == 1 {
                 let rho = self.correlation;
-                let mixed = w[j - 1]
-                    .iter()
-                    .zip(&fresh)
-                    .map(|(a, b)| rho * a + (1.0 - rho * rho).sqrt() * b)
-                    .collect();
+                let mixed = w[j - 1].iter().zip(&fresh).map(|(a, b)| rho * a + (1.0 - rho * rho).sqrt() * b).collect();
                 w.push(mixed);
             } else {
                 w.push(fresh);
             }
         }
         let x: Vec<f64> = (0..n * d).map(|_| rng.normal()).collect();
-        let scores: Vec<Vec<f64>> = w
-            .iter()
-            .map(|wk| (0..n).map(|i| (0..d).map(|c| x[i * d + c] * wk[c]).sum()).collect())
-            .collect();
+        let scores: Vec<Vec<f64>> = w.iter().map(|wk| (0..n).map(|i| (0..d).map(|c| x[i * d + c] * wk[c]).sum()).collect()).collect();
         let rates: Vec<f64> = (0..k)
             .map(|j| {
                 if k == 1 {
@@ -112,11 +94,7 @@ impl Source for Params {
         Ok(RawData {
             kind: self.kind(),
             input: InputKind::Dense { features: d },
-            rows: Table {
-                x: x.iter().map(|v| *v as f32).collect(),
-                d,
-                y: Labels::Values { data: y, k },
-            },
+            rows: Table { x: x.iter().map(|v| *v as f32).collect(), d, y: Labels::Values { data: y, k } },
             fixed_split: None,
             standardize_by_default: true,
             noisy: Vec::new(),
@@ -135,48 +113,18 @@ pub static INFO: DatasetInfo = DatasetInfo {
     family: "multi-label",
     reference: "catalog §7.13 (S030 label-wise imbalance)",
     params: &[
-        ParamDoc {
-            name: "n",
-            meaning: "number of examples",
-            range: "≥ 20",
-            default: "4000",
-        },
-        ParamDoc {
-            name: "dim",
-            meaning: "input dimension",
-            range: "≥ 1",
-            default: "32",
-        },
-        ParamDoc {
-            name: "labels",
-            meaning: "number of labels K",
-            range: "≥ 1",
-            default: "12",
-        },
-        ParamDoc {
-            name: "min_rate",
-            meaning: "positive rate of the rarest label",
-            range: "(0, 1]",
-            default: "0.01",
-        },
-        ParamDoc {
-            name: "max_rate",
-            meaning: "positive rate of the most frequent label",
-            range: "(0, 1]",
-            default: "0.5",
-        },
+        ParamDoc { name: "n", meaning: "number of examples", range: "≥ 20", default: "4000" },
+        ParamDoc { name: "dim", meaning: "input dimension", range: "≥ 1", default: "32" },
+        ParamDoc { name: "labels", meaning: "number of labels K", range: "≥ 1", default: "12" },
+        ParamDoc { name: "min_rate", meaning: "positive rate of the rarest label", range: "(0, 1]", default: "0.01" },
+        ParamDoc { name: "max_rate", meaning: "positive rate of the most frequent label", range: "(0, 1]", default: "0.5" },
         ParamDoc {
             name: "correlation",
             meaning: "correlation ρ of the weight vectors of labels 2j and 2j+1",
             range: "−1..1",
             default: "0.7",
         },
-        ParamDoc {
-            name: "data_seed",
-            meaning: "fix the data across run seeds",
-            range: "u64",
-            default: "run seed",
-        },
+        ParamDoc { name: "data_seed", meaning: "fix the data across run seeds", range: "u64", default: "run seed" },
     ],
     build,
 };
@@ -187,19 +135,9 @@ mod tests {
 
     #[test]
     fn positive_rates_are_log_spaced() {
-        let raw = Params {
-            n: 1000,
-            labels: 3,
-            min_rate: 0.01,
-            max_rate: 0.49,
-            ..Default::default()
-        }
-        .load(1)
-        .unwrap();
+        let raw = Params { n: 1000, labels: 3, min_rate: 0.01, max_rate: 0.49, ..Default::default() }.load(1).unwrap();
         let Labels::Values { data, k } = &raw.rows.y else { unreachable!() };
-        let counts: Vec<usize> = (0..*k)
-            .map(|j| data.iter().skip(j).step_by(*k).filter(|v| **v == 1.0).count())
-            .collect();
+        let counts: Vec<usize> = (0..*k).map(|j| data.iter().skip(j).step_by(*k).filter(|v| **v == 1.0).count()).collect();
         assert_eq!(counts, vec![10, 70, 490]);
     }
 }

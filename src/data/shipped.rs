@@ -30,11 +30,7 @@ impl Source for Shipped {
     fn load(&self, _seed: u64) -> Result<RawData> {
         let origin = format!("datasets/{}", self.file);
         let raw = csv::read(self.text, &origin)?;
-        let mode = if self.regression {
-            TargetMode::Values
-        } else {
-            TargetMode::Classes(None)
-        };
+        let mode = if self.regression { TargetMode::Values } else { TargetMode::Classes(None) };
         let (rows, kind) = csv::to_table(&raw, &origin, self.target, mode)?;
         Ok(RawData {
             kind,
@@ -129,13 +125,7 @@ mod tests {
     #[test]
     fn shipped_shapes_match_the_originals() {
         let here = std::path::Path::new(".");
-        for (info, n, d) in [
-            (&IRIS, 150, 4),
-            (&WINE, 178, 13),
-            (&BREAST_CANCER, 569, 30),
-            (&DIGITS, 1797, 64),
-            (&DIABETES, 442, 10),
-        ] {
+        for (info, n, d) in [(&IRIS, 150, 4), (&WINE, 178, 13), (&BREAST_CANCER, 569, 30), (&DIGITS, 1797, 64), (&DIABETES, 442, 10)] {
             let (src, _) = (info.build)(&serde_json::Value::Null, here).unwrap();
             let raw = src.load(0).unwrap();
             assert_eq!((raw.rows.len(), raw.rows.d), (n, d), "{}", info.name);

@@ -26,13 +26,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            n: 1500,
-            classes: 3,
-            turns: 1.5,
-            noise: 0.2,
-            data_seed: None,
-        }
+        Params { n: 1500, classes: 3, turns: 1.5, noise: 0.2, data_seed: None }
     }
 }
 
@@ -65,11 +59,7 @@ impl Source for Params {
         Ok(RawData {
             kind: self.kind(),
             input: InputKind::Dense { features: 2 },
-            rows: Table {
-                x,
-                d: 2,
-                y: Labels::Classes(y),
-            },
+            rows: Table { x, d: 2, y: Labels::Classes(y) },
             fixed_split: None,
             standardize_by_default: true,
             noisy: Vec::new(),
@@ -88,36 +78,11 @@ pub static INFO: DatasetInfo = DatasetInfo {
     family: "classification",
     reference: "catalog §7.1",
     params: &[
-        ParamDoc {
-            name: "n",
-            meaning: "number of examples",
-            range: "≥ 20",
-            default: "1500",
-        },
-        ParamDoc {
-            name: "classes",
-            meaning: "number of arms/classes",
-            range: "≥ 2",
-            default: "3",
-        },
-        ParamDoc {
-            name: "turns",
-            meaning: "turns of each arm",
-            range: "≥ 0",
-            default: "1.5",
-        },
-        ParamDoc {
-            name: "noise",
-            meaning: "Gaussian noise standard deviation",
-            range: "≥ 0",
-            default: "0.2",
-        },
-        ParamDoc {
-            name: "data_seed",
-            meaning: "fix the data across run seeds",
-            range: "u64",
-            default: "run seed",
-        },
+        ParamDoc { name: "n", meaning: "number of examples", range: "≥ 20", default: "1500" },
+        ParamDoc { name: "classes", meaning: "number of arms/classes", range: "≥ 2", default: "3" },
+        ParamDoc { name: "turns", meaning: "turns of each arm", range: "≥ 0", default: "1.5" },
+        ParamDoc { name: "noise", meaning: "Gaussian noise standard deviation", range: "≥ 0", default: "0.2" },
+        ParamDoc { name: "data_seed", meaning: "fix the data across run seeds", range: "u64", default: "run seed" },
     ],
     build,
 };

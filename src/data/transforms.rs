@@ -31,11 +31,7 @@ pub struct SplitSpec {
 
 impl Default for SplitSpec {
     fn default() -> Self {
-        SplitSpec {
-            val: 0.15,
-            test: 0.15,
-            stratify: true,
-        }
+        SplitSpec { val: 0.15, test: 0.15, stratify: true }
     }
 }
 
@@ -116,10 +112,7 @@ impl Transforms {
         };
         if let Some(noise) = &self.label_noise {
             let Some(c) = classes else {
-                return Err(Error::input(format!(
-                    "label_noise needs a classification dataset; this one is {}",
-                    kind.family()
-                )));
+                return Err(Error::input(format!("label_noise needs a classification dataset; this one is {}", kind.family())));
             };
             check_range("label_noise.rate", noise.rate, 0.0, 1.0)?;
             if noise.kind == NoiseKind::Asymmetric && c != 10 {
@@ -130,10 +123,7 @@ impl Transforms {
         }
         if let Some(lt) = &self.long_tail {
             if classes.is_none() {
-                return Err(Error::input(format!(
-                    "long_tail needs a classification dataset; this one is {}",
-                    kind.family()
-                )));
+                return Err(Error::input(format!("long_tail needs a classification dataset; this one is {}", kind.family())));
             }
             if !(lt.imbalance > 0.0 && lt.imbalance <= 1.0) {
                 return Err(Error::input(format!(
@@ -297,16 +287,10 @@ pub fn prepare(raw: RawData, transforms: &Transforms, seed: u64) -> Result<Prepa
         long_tail(&mut train_idx, y, classes, lt, seed);
     }
     if train_idx.is_empty() {
-        return Err(Error::input(
-            "the train split is empty; lower split.val/split.test or use more data",
-        ));
+        return Err(Error::input("the train split is empty; lower split.val/split.test or use more data"));
     }
-    let generator_noisy: Vec<usize> = train_idx
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| raw.noisy.binary_search(i).is_ok())
-        .map(|(pos, _)| pos)
-        .collect();
+    let generator_noisy: Vec<usize> =
+        train_idx.iter().enumerate().filter(|(_, i)| raw.noisy.binary_search(i).is_ok()).map(|(pos, _)| pos).collect();
     let mut train = raw.rows.select(&train_idx);
     let mut val = raw.rows.select(&val_idx);
     let mut test = raw.rows.select(&test_idx);
@@ -337,15 +321,7 @@ pub fn prepare(raw: RawData, transforms: &Transforms, seed: u64) -> Result<Prepa
             target_scale = Some((mean, std));
         }
     }
-    Ok(Prepared {
-        kind: raw.kind,
-        input: raw.input,
-        train,
-        val,
-        test,
-        noisy,
-        target_scale,
-    })
+    Ok(Prepared { kind: raw.kind, input: raw.input, train, val, test, noisy, target_scale })
 }
 
 /// Training-set class counts, for records.
@@ -362,13 +338,7 @@ mod tests {
     use crate::data::{blobs, Source};
 
     fn blobs_raw() -> RawData {
-        blobs::Params {
-            n: 1000,
-            classes: 10,
-            ..Default::default()
-        }
-        .load(3)
-        .unwrap()
+        blobs::Params { n: 1000, classes: 10, ..Default::default() }.load(3).unwrap()
     }
 
     #[test]
@@ -384,18 +354,10 @@ mod tests {
 
     #[test]
     fn symmetric_noise_flips_exactly_the_rate_to_other_classes() {
-        let t = Transforms {
-            label_noise: Some(NoiseSpec {
-                kind: NoiseKind::Symmetric,
-                rate: 0.4,
-            }),
-            ..Default::default()
-        };
+        let t = Transforms { label_noise: Some(NoiseSpec { kind: NoiseKind::Symmetric, rate: 0.4 }), ..Default::default() };
         let clean = prepare(blobs_raw(), &Transforms::default(), 5).unwrap();
         let noisy = prepare(blobs_raw(), &t, 5).unwrap();
-        let (Some(a), Some(b)) = (clean.train.classes(), noisy.train.classes()) else {
-            unreachable!()
-        };
+        let (Some(a), Some(b)) = (clean.train.classes(), noisy.train.classes()) else { unreachable!() };
         let changed: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
         assert_eq!(changed, noisy.noisy);
         // 70 train rows per class, ⌊0.4·70⌋ = 28 flipped in each of 10 classes.
@@ -405,13 +367,7 @@ mod tests {
 
     #[test]
     fn long_tail_follows_the_exponential_profile() {
-        let t = Transforms {
-            long_tail: Some(LongTailSpec {
-                imbalance: 0.1,
-                profile: Profile::Exp,
-            }),
-            ..Default::default()
-        };
+        let t = Transforms { long_tail: Some(LongTailSpec { imbalance: 0.1, profile: Profile::Exp }), ..Default::default() };
         let p = prepare(blobs_raw(), &t, 2).unwrap();
         let counts = train_class_counts(&p).unwrap();
         assert_eq!(counts[0], 70);

@@ -23,11 +23,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            n: 1000,
-            noise: 0.1,
-            data_seed: None,
-        }
+        Params { n: 1000, noise: 0.1, data_seed: None }
     }
 }
 
@@ -70,11 +66,7 @@ impl Source for Params {
         Ok(RawData {
             kind: self.kind(),
             input: InputKind::Dense { features: 2 },
-            rows: Table {
-                x,
-                d: 2,
-                y: Labels::Classes(y),
-            },
+            rows: Table { x, d: 2, y: Labels::Classes(y) },
             fixed_split: None,
             standardize_by_default: true,
             noisy: Vec::new(),
@@ -93,24 +85,9 @@ pub static INFO: DatasetInfo = DatasetInfo {
     family: "classification",
     reference: "catalog §7.1; sklearn.datasets.make_moons",
     params: &[
-        ParamDoc {
-            name: "n",
-            meaning: "number of examples",
-            range: "≥ 20",
-            default: "1000",
-        },
-        ParamDoc {
-            name: "noise",
-            meaning: "Gaussian noise standard deviation",
-            range: "≥ 0",
-            default: "0.1",
-        },
-        ParamDoc {
-            name: "data_seed",
-            meaning: "fix the data across run seeds",
-            range: "u64",
-            default: "run seed",
-        },
+        ParamDoc { name: "n", meaning: "number of examples", range: "≥ 20", default: "1000" },
+        ParamDoc { name: "noise", meaning: "Gaussian noise standard deviation", range: "≥ 0", default: "0.1" },
+        ParamDoc { name: "data_seed", meaning: "fix the data across run seeds", range: "u64", default: "run seed" },
     ],
     build,
 };

@@ -42,9 +42,7 @@ impl Validate for Params {
     fn validate(&self) -> Result<()> {
         if let Some(k) = self.classes {
             if k < 2 {
-                return Err(Error::input(format!(
-                    "parameter `classes` = {k} is out of range; allowed: classes ≥ 2"
-                )));
+                return Err(Error::input(format!("parameter `classes` = {k} is out of range; allowed: classes ≥ 2")));
             }
         }
         Ok(())
@@ -52,30 +50,10 @@ impl Validate for Params {
 }
 
 static PARAMS: &[ParamDoc] = &[
-    ParamDoc {
-        name: "path",
-        meaning: "file path, relative to the recipe's folder",
-        range: "existing file",
-        default: "(required)",
-    },
-    ParamDoc {
-        name: "target",
-        meaning: "name of the target column",
-        range: "a column of the file",
-        default: "(required)",
-    },
-    ParamDoc {
-        name: "task",
-        meaning: "what the target is",
-        range: "classification | regression",
-        default: "classification",
-    },
-    ParamDoc {
-        name: "classes",
-        meaning: "number of classes (labels must be 0..classes-1)",
-        range: "≥ 2",
-        default: "largest label + 1",
-    },
+    ParamDoc { name: "path", meaning: "file path, relative to the recipe's folder", range: "existing file", default: "(required)" },
+    ParamDoc { name: "target", meaning: "name of the target column", range: "a column of the file", default: "(required)" },
+    ParamDoc { name: "task", meaning: "what the target is", range: "classification | regression", default: "classification" },
+    ParamDoc { name: "classes", meaning: "number of classes (labels must be 0..classes-1)", range: "≥ 2", default: "largest label + 1" },
 ];
 
 struct FileSource {
@@ -130,9 +108,7 @@ fn build_csv(value: &serde_json::Value, base: &Path) -> crate::registry::Built<d
 fn read_parquet(path: &Path, origin: &str) -> Result<RawCsv> {
     use polars::prelude::*;
     let file = std::fs::File::open(path).map_err(|e| Error::input(format!("cannot read dataset file {origin}: {e}")))?;
-    let df = ParquetReader::new(file)
-        .finish()
-        .map_err(|e| Error::input(format!("{origin}: not a readable Parquet file: {e}")))?;
+    let df = ParquetReader::new(file).finish().map_err(|e| Error::input(format!("{origin}: not a readable Parquet file: {e}")))?;
     if df.height() == 0 {
         return Err(Error::input(format!("{origin}: the file has no data rows")));
     }
@@ -152,9 +128,7 @@ fn read_parquet(path: &Path, origin: &str) -> Result<RawCsv> {
         };
         columns.push(cells);
     }
-    let rows = (0..df.height())
-        .map(|r| (r + 1, columns.iter().map(|c| c[r].clone()).collect()))
-        .collect();
+    let rows = (0..df.height()).map(|r| (r + 1, columns.iter().map(|c| c[r].clone()).collect())).collect();
     Ok(RawCsv { header, rows })
 }
 

@@ -31,14 +31,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            d: 2000,
-            n: 60,
-            n_test: 1000,
-            eta: 0.15,
-            mu_norm: 40.0,
-            data_seed: None,
-        }
+        Params { d: 2000, n: 60, n_test: 1000, eta: 0.15, mu_norm: 40.0, data_seed: None }
     }
 }
 
@@ -94,11 +87,7 @@ impl Source for Params {
         Ok(RawData {
             kind: self.kind(),
             input: InputKind::Dense { features: self.d },
-            rows: Table {
-                x,
-                d: self.d,
-                y: Labels::Classes(y),
-            },
+            rows: Table { x, d: self.d, y: Labels::Classes(y) },
             fixed_split: Some(((0..self.n).collect(), (self.n..total).collect())),
             standardize_by_default: false,
             noisy,
@@ -117,42 +106,12 @@ pub static INFO: DatasetInfo = DatasetInfo {
     family: "classification",
     reference: "catalog §7.4.3 (S081, benign overfitting in XOR cluster data) [recon defaults]",
     params: &[
-        ParamDoc {
-            name: "d",
-            meaning: "input dimension",
-            range: "≥ 2",
-            default: "2000",
-        },
-        ParamDoc {
-            name: "n",
-            meaning: "train examples",
-            range: "≥ 2",
-            default: "60",
-        },
-        ParamDoc {
-            name: "n_test",
-            meaning: "test examples (clean labels)",
-            range: "≥ 1",
-            default: "1000",
-        },
-        ParamDoc {
-            name: "eta",
-            meaning: "train label-flip probability",
-            range: "0 ≤ η ≤ 0.5",
-            default: "0.15",
-        },
-        ParamDoc {
-            name: "mu_norm",
-            meaning: "norm of the cluster means",
-            range: "≥ 0",
-            default: "40",
-        },
-        ParamDoc {
-            name: "data_seed",
-            meaning: "fix the data across run seeds",
-            range: "u64",
-            default: "run seed",
-        },
+        ParamDoc { name: "d", meaning: "input dimension", range: "≥ 2", default: "2000" },
+        ParamDoc { name: "n", meaning: "train examples", range: "≥ 2", default: "60" },
+        ParamDoc { name: "n_test", meaning: "test examples (clean labels)", range: "≥ 1", default: "1000" },
+        ParamDoc { name: "eta", meaning: "train label-flip probability", range: "0 ≤ η ≤ 0.5", default: "0.15" },
+        ParamDoc { name: "mu_norm", meaning: "norm of the cluster means", range: "≥ 0", default: "40" },
+        ParamDoc { name: "data_seed", meaning: "fix the data across run seeds", range: "u64", default: "run seed" },
     ],
     build,
 };

@@ -31,12 +31,7 @@ pub static INFO: LossInfo = LossInfo {
     summary: "pairwise macro-AUC surrogate: φ(z_ik − z_jk) over positive/negative pairs per label (S030)",
     formula: "L = (1/K)·Σ_k (1/(n_k⁺ n_k⁻))·Σ_{i∈pos_k, j∈neg_k} φ(z_ik − z_jk)",
     reference: "Wu, Li & Zhu, Generalization of Macro-AUC in Multi-label Learning, ICML 2023 (S030) [recon: batch form]",
-    params: &[ParamDoc {
-        name: "surrogate",
-        meaning: "pair loss φ",
-        range: "logistic | squared_hinge",
-        default: "logistic",
-    }],
+    params: &[ParamDoc { name: "surrogate", meaning: "pair loss φ", range: "logistic | squared_hinge", default: "logistic" }],
     props: &[Prop::NonNegative],
     build,
 };

@@ -77,9 +77,7 @@ mod tests {
     use candle_core::Device;
 
     fn ce(smoothing: f64) -> CrossEntropy {
-        CrossEntropy {
-            params: Params { smoothing },
-        }
+        CrossEntropy { params: Params { smoothing } }
     }
 
     #[test]
@@ -90,19 +88,11 @@ mod tests {
         // F.cross_entropy(z, y, reduction='none', label_smoothing=0.1).tolist() -> [0.5076059644443804, 1.7413112966571571]
         let z = Tensor::new(&[[1f64, 2., 3.], [0.5, -1., 2.]], &Device::Cpu).unwrap();
         let y = Tensor::new(&[2u32, 0], &Device::Cpu).unwrap();
-        let out = ce(0.0)
-            .forward(&Prediction { out: z.clone() }, &Target::Classes(y.clone()))
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
+        let out = ce(0.0).forward(&Prediction { out: z.clone() }, &Target::Classes(y.clone())).unwrap().to_vec1::<f64>().unwrap();
         assert!((out[0] - 0.407_605_964_444_38).abs() < 1e-10, "{out:?}");
         assert!((out[1] - 1.741_311_296_657_157).abs() < 1e-10, "{out:?}");
         // Smoothing 0.1: (1−s)·CE + s·mean_k(−log p_k); row 0: 0.9·0.40761 + 0.1·1.40761 = 0.50761.
-        let out = ce(0.1)
-            .forward(&Prediction { out: z }, &Target::Classes(y))
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
+        let out = ce(0.1).forward(&Prediction { out: z }, &Target::Classes(y)).unwrap().to_vec1::<f64>().unwrap();
         assert!((out[0] - 0.507_605_964_444_38).abs() < 1e-10, "{out:?}");
     }
 
@@ -110,10 +100,7 @@ mod tests {
     fn equals_candle_nn_cross_entropy_without_smoothing() {
         let (var, target) = crate::losses::testing::random_batch(Family::Classification, 8, 5, 4, 3.0);
         let ours = crate::losses::testing::mean_loss(&ce(0.0), var.as_tensor(), &target);
-        let theirs = candle_nn::loss::cross_entropy(var.as_tensor(), target.tensor())
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
+        let theirs = candle_nn::loss::cross_entropy(var.as_tensor(), target.tensor()).unwrap().to_scalar::<f64>().unwrap();
         assert!((ours - theirs).abs() < 1e-12);
     }
 

@@ -32,12 +32,7 @@ pub static INFO: LossInfo = LossInfo {
     summary: "dual focal loss: focal modulator (1 − p_y + p_j)^γ with p_j the next-lower class probability",
     formula: "ℓ = −(1 − p_y + p_j)^γ·log p_y,  p_j = max{p_k : p_k < p_y} (0 if none)",
     reference: "Tao et al., Dual Focal Loss for Calibration, ICML 2023 (S158); Linwei94/ICML2023-DualFocalLoss dual_focal_loss.py [code]",
-    params: &[ParamDoc {
-        name: "gamma",
-        meaning: "focusing parameter γ (0 = cross-entropy)",
-        range: "0 ≤ γ ≤ 10",
-        default: "2.0",
-    }],
+    params: &[ParamDoc { name: "gamma", meaning: "focusing parameter γ (0 = cross-entropy)", range: "0 ≤ γ ≤ 10", default: "2.0" }],
     props: &[Prop::NonNegative, Prop::Piecewise],
     build,
 };

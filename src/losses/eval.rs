@@ -31,11 +31,7 @@ pub fn input_names(family: Family) -> (&'static [&'static str], &'static [&'stat
 
 /// A JSON number list of rank 1 or 2 as (values, shape).
 fn float_array(name: &str, v: &serde_json::Value) -> Result<(Vec<f64>, Vec<usize>)> {
-    let bad = || {
-        Error::input(format!(
-            "input `{name}` must be a list of numbers [N] or a list of equal-length lists [N, D]"
-        ))
-    };
+    let bad = || Error::input(format!("input `{name}` must be a list of numbers [N] or a list of equal-length lists [N, D]"));
     let outer = v.as_array().ok_or_else(bad)?;
     if outer.is_empty() {
         return Err(Error::input(format!("input `{name}` is empty")));
@@ -46,9 +42,7 @@ fn float_array(name: &str, v: &serde_json::Value) -> Result<(Vec<f64>, Vec<usize
         for row in outer {
             let row = row.as_array().ok_or_else(bad)?;
             if row.len() != width || width == 0 {
-                return Err(Error::input(format!(
-                    "input `{name}`: rows have different lengths (expected {width})"
-                )));
+                return Err(Error::input(format!("input `{name}`: rows have different lengths (expected {width})")));
             }
             for x in row {
                 values.push(x.as_f64().ok_or_else(bad)?);
@@ -72,22 +66,16 @@ fn nested(values: &[f64], shape: &[usize]) -> serde_json::Value {
 pub fn evaluate(name: &str, params: &serde_json::Value, inputs: &serde_json::Value, dtype: DType) -> Result<EvalOutput> {
     let info: &LossInfo = lookup_loss(name)?;
     let (loss, _) = (info.build)(params).map_err(|e| e.at(format!("loss `{name}`")))?;
-    let obj = inputs
-        .as_object()
-        .ok_or_else(|| Error::input("inputs must be a JSON object mapping input names to arrays"))?;
+    let obj = inputs.as_object().ok_or_else(|| Error::input("inputs must be a JSON object mapping input names to arrays"))?;
     let (floats, ints) = input_names(info.family);
     let expected: Vec<&str> = floats.iter().chain(ints.iter()).copied().collect();
     for key in obj.keys() {
         if !expected.contains(&key.as_str()) {
-            return Err(Error::input(format!(
-                "loss `{name}` takes inputs {}; `{key}` is not one of them",
-                expected.join(", ")
-            )));
+            return Err(Error::input(format!("loss `{name}` takes inputs {}; `{key}` is not one of them", expected.join(", "))));
         }
     }
     let get = |key: &str| {
-        obj.get(key)
-            .ok_or_else(|| Error::input(format!("loss `{name}` needs input `{key}` (it takes {})", expected.join(", "))))
+        obj.get(key).ok_or_else(|| Error::input(format!("loss `{name}` needs input `{key}` (it takes {})", expected.join(", "))))
     };
     let dev = Device::Cpu;
     match info.family {
@@ -96,20 +84,14 @@ pub fn evaluate(name: &str, params: &serde_json::Value, inputs: &serde_json::Val
             if shape.len() != 2 {
                 return Err(Error::input(format!("input `logits` must be [N, C]; got shape {shape:?}")));
             }
-            let labels = get("labels")?
-                .as_array()
-                .ok_or_else(|| Error::input("input `labels` must be a list of class ids"))?;
+            let labels = get("labels")?.as_array().ok_or_else(|| Error::input("input `labels` must be a list of class ids"))?;
             let y = labels
                 .iter()
                 .map(|v| v.as_u64().filter(|&c| (c as usize) < shape[1]).map(|c| c as u32))
                 .collect::<Option<Vec<u32>>>()
                 .ok_or_else(|| Error::input(format!("input `labels` must hold integers in 0..{} (C from logits)", shape[1])))?;
             if y.len() != shape[0] {
-                return Err(Error::input(format!(
-                    "`labels` has {} entries but `logits` has {} rows",
-                    y.len(),
-                    shape[0]
-                )));
+                return Err(Error::input(format!("`labels` has {} entries but `logits` has {} rows", y.len(), shape[0])));
             }
             let var = Var::from_tensor(&Tensor::from_vec(z, shape.as_slice(), &dev)?.to_dtype(dtype)?)?;
             let target = Target::Classes(Tensor::from_vec(y, shape[0], &dev)?);
@@ -119,9 +101,7 @@ pub fn evaluate(name: &str, params: &serde_json::Value, inputs: &serde_json::Val
             let (z, z_shape) = float_array("logits", get("logits")?)?;
             let (t, t_shape) = float_array("targets", get("targets")?)?;
             if z_shape.len() != 2 || z_shape != t_shape {
-                return Err(Error::input(format!(
-                    "`logits` {z_shape:?} and `targets` {t_shape:?} must both be [N, K]"
-                )));
+                return Err(Error::input(format!("`logits` {z_shape:?} and `targets` {t_shape:?} must both be [N, K]")));
             }
             if t.iter().any(|v| *v != 0.0 && *v != 1.0) {
                 return Err(Error::input("input `targets` must hold 0 or 1"));
@@ -134,9 +114,7 @@ pub fn evaluate(name: &str, params: &serde_json::Value, inputs: &serde_json::Val
             let (p, p_shape) = float_array("pred", get("pred")?)?;
             let (t, t_shape) = float_array("target", get("target")?)?;
             if p_shape != t_shape {
-                return Err(Error::input(format!(
-                    "`pred` {p_shape:?} and `target` {t_shape:?} must have the same shape"
-                )));
+                return Err(Error::input(format!("`pred` {p_shape:?} and `target` {t_shape:?} must have the same shape")));
             }
             let var = Var::from_tensor(&Tensor::from_vec(p, p_shape.as_slice(), &dev)?.to_dtype(dtype)?)?;
             let target = Target::Values(Tensor::from_vec(t, t_shape.as_slice(), &dev)?.to_dtype(dtype)?);
@@ -146,12 +124,7 @@ pub fn evaluate(name: &str, params: &serde_json::Value, inputs: &serde_json::Val
 }
 
 fn finish(loss: &dyn super::Loss, var: &Var, target: &Target, input: &str, shape: &[usize]) -> Result<EvalOutput> {
-    let per = loss.forward(
-        &Prediction {
-            out: var.as_tensor().clone(),
-        },
-        target,
-    )?;
+    let per = loss.forward(&Prediction { out: var.as_tensor().clone() }, target)?;
     let mean = per.mean_all()?;
     let grads = mean.backward()?;
     let g = match grads.get(var.as_tensor()) {
@@ -172,9 +145,7 @@ fn finish(loss: &dyn super::Loss, var: &Var, target: &Target, input: &str, shape
 pub fn params_from_sets(sets: &[String]) -> Result<serde_json::Value> {
     let mut map = serde_json::Map::new();
     for s in sets {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| Error::input(format!("--set `{s}`: expected KEY=VALUE")))?;
+        let (k, v) = s.split_once('=').ok_or_else(|| Error::input(format!("--set `{s}`: expected KEY=VALUE")))?;
         let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
         map.insert(k.trim().to_string(), value);
     }
@@ -187,30 +158,17 @@ mod tests {
 
     #[test]
     fn wrong_inputs_list_what_the_loss_expects() {
-        let e = evaluate("focal", &serde_json::json!({}), &serde_json::json!({"pred": [1.0]}), DType::F32)
+        let e = evaluate("focal", &serde_json::json!({}), &serde_json::json!({"pred": [1.0]}), DType::F32).err().unwrap().to_string();
+        assert!(e.contains("takes inputs logits, labels"), "{e}");
+        let e = evaluate("focal", &serde_json::json!({}), &serde_json::json!({"logits": [[1.0, 2.0]], "labels": [2]}), DType::F32)
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("takes inputs logits, labels"), "{e}");
-        let e = evaluate(
-            "focal",
-            &serde_json::json!({}),
-            &serde_json::json!({"logits": [[1.0, 2.0]], "labels": [2]}),
-            DType::F32,
-        )
-        .err()
-        .unwrap()
-        .to_string();
         assert!(e.contains("0..2"), "{e}");
-        let e = evaluate(
-            "mse",
-            &serde_json::json!({}),
-            &serde_json::json!({"pred": [1.0, 2.0], "target": [1.0]}),
-            DType::F32,
-        )
-        .err()
-        .unwrap()
-        .to_string();
+        let e = evaluate("mse", &serde_json::json!({}), &serde_json::json!({"pred": [1.0, 2.0], "target": [1.0]}), DType::F32)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("same shape"), "{e}");
     }
 

@@ -49,10 +49,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            gamma: 2.0,
-            detach_modulator: false,
-        }
+        Params { gamma: 2.0, detach_modulator: false }
     }
 }
 
@@ -106,11 +103,8 @@ mod tests {
         // (-(1 - lp.exp())**2 * lp).tolist()  -> checked below against the closed form
         let z = Tensor::new(&[[1f64, 2., 3.], [0.5, -1., 2.]], &Device::Cpu).unwrap();
         let y = Tensor::new(&[2u32, 0], &Device::Cpu).unwrap();
-        let out = Focal { params: Params::default() }
-            .forward(&Prediction { out: z }, &Target::Classes(y))
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
+        let out =
+            Focal { params: Params::default() }.forward(&Prediction { out: z }, &Target::Classes(y)).unwrap().to_vec1::<f64>().unwrap();
         let p0 = (-0.407_605_964_444_38f64).exp();
         let p1 = (-1.741_311_296_657_157f64).exp();
         assert!((out[0] - (1.0 - p0).powi(2) * 0.407_605_964_444_38).abs() < 1e-10, "{out:?}");
@@ -120,15 +114,8 @@ mod tests {
     #[test]
     fn gamma_zero_is_cross_entropy() {
         let (var, target) = random_batch(Family::Classification, 8, 5, 7, 3.0);
-        let focal = Focal {
-            params: Params {
-                gamma: 0.0,
-                detach_modulator: false,
-            },
-        };
-        let ce = CrossEntropy {
-            params: cross_entropy::Params::default(),
-        };
+        let focal = Focal { params: Params { gamma: 0.0, detach_modulator: false } };
+        let ce = CrossEntropy { params: cross_entropy::Params::default() };
         let a = mean_loss(&focal, var.as_tensor(), &target);
         let b = mean_loss(&ce, var.as_tensor(), &target);
         assert!((a - b).abs() < 1e-12);
@@ -138,26 +125,11 @@ mod tests {
     fn detached_modulator_changes_the_gradient_not_the_value() {
         let (var, target) = random_batch(Family::Classification, 4, 3, 2, 2.0);
         let grad = |detach| {
-            let focal = Focal {
-                params: Params {
-                    gamma: 2.0,
-                    detach_modulator: detach,
-                },
-            };
-            let per = focal
-                .forward(
-                    &Prediction {
-                        out: var.as_tensor().clone(),
-                    },
-                    &target,
-                )
-                .unwrap();
+            let focal = Focal { params: Params { gamma: 2.0, detach_modulator: detach } };
+            let per = focal.forward(&Prediction { out: var.as_tensor().clone() }, &target).unwrap();
             let value = per.mean_all().unwrap().to_scalar::<f64>().unwrap();
             let g = per.mean_all().unwrap().backward().unwrap();
-            (
-                value,
-                g.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap(),
-            )
+            (value, g.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap())
         };
         let (v1, g1) = grad(false);
         let (v2, g2) = grad(true);

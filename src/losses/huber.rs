@@ -91,20 +91,15 @@ mod tests {
         // F.huber_loss(p, t, reduction='none', delta=1.0).mean(1).tolist()  -> [0.8125, 0.8125]
         let p = Tensor::new(&[[0.5f32, -1.0], [2.0, 3.0]], &Device::Cpu).unwrap();
         let t = Tensor::new(&[[1.0f32, 1.0], [0.0, 3.5]], &Device::Cpu).unwrap();
-        let out = Huber { params: Params::default() }
-            .forward(&Prediction { out: p }, &Target::Values(t))
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let out =
+            Huber { params: Params::default() }.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(out, vec![0.8125, 0.8125]);
     }
 
     #[test]
     fn large_delta_is_half_mse() {
         let (var, target) = random_batch(Family::Regression, 6, 3, 3, 2.0);
-        let huber = Huber {
-            params: Params { delta: 1e5 },
-        };
+        let huber = Huber { params: Params { delta: 1e5 } };
         let a = mean_loss(&huber, var.as_tensor(), &target);
         let b = mean_loss(&Mse, var.as_tensor(), &target);
         assert!((a - 0.5 * b).abs() < 1e-12);

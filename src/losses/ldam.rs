@@ -32,18 +32,8 @@ pub static INFO: LossInfo = LossInfo {
     formula: "ℓ = CE(s·(z − m_y·e_y), y),  m_c = max_m·n_c^(−1/4)/max_j n_j^(−1/4)",
     reference: "Cao et al., LDAM, NeurIPS 2019, arXiv:1906.07413; val-iisc/Saddle-LongTail losses.py::LDAMLoss [code]",
     params: &[
-        ParamDoc {
-            name: "max_m",
-            meaning: "largest margin (given to the rarest class)",
-            range: "0 ≤ max_m ≤ 10",
-            default: "0.5",
-        },
-        ParamDoc {
-            name: "s",
-            meaning: "logit scale (30 presumes cosine logits)",
-            range: "0 < s ≤ 1000",
-            default: "30.0",
-        },
+        ParamDoc { name: "max_m", meaning: "largest margin (given to the rarest class)", range: "0 ≤ max_m ≤ 10", default: "0.5" },
+        ParamDoc { name: "s", meaning: "logit scale (30 presumes cosine logits)", range: "0 < s ≤ 1000", default: "30.0" },
         ParamDoc {
             name: "class_counts",
             meaning: "training examples per class",
@@ -66,11 +56,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            max_m: 0.5,
-            s: 30.0,
-            class_counts: None,
-        }
+        Params { max_m: 0.5, s: 30.0, class_counts: None }
     }
 }
 

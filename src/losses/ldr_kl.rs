@@ -41,12 +41,7 @@ pub static INFO: LossInfo = LossInfo {
             range: "1e-3 ≤ λ ≤ 1000",
             default: "10.0",
         },
-        ParamDoc {
-            name: "margin",
-            meaning: "margin c added to every non-target class",
-            range: "0 ≤ c ≤ 100",
-            default: "0.1",
-        },
+        ParamDoc { name: "margin", meaning: "margin c added to every non-target class", range: "0 ≤ c ≤ 100", default: "0.1" },
     ],
     props: &[],
     build,

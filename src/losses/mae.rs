@@ -59,11 +59,7 @@ mod tests {
         // F.l1_loss(p, t, reduction='none').mean(1).tolist() with p, t as in mse.rs -> [1.25, 1.25]
         let p = Tensor::new(&[[0.5f32, -1.0], [2.0, 3.0]], &Device::Cpu).unwrap();
         let t = Tensor::new(&[[1.0f32, 1.0], [0.0, 3.5]], &Device::Cpu).unwrap();
-        let out = Mae
-            .forward(&Prediction { out: p }, &Target::Values(t))
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let out = Mae.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(out, vec![1.25, 1.25]);
     }
 
@@ -72,9 +68,7 @@ mod tests {
         // h_δ(r)/δ = |r| − δ/2 for |r| > δ, so huber(δ)/δ → mae as δ → 0.
         let (var, target) = crate::losses::testing::random_batch(Family::Regression, 6, 3, 5, 2.0);
         let delta = 1e-7;
-        let huber = crate::losses::huber::Huber {
-            params: crate::losses::huber::Params { delta },
-        };
+        let huber = crate::losses::huber::Huber { params: crate::losses::huber::Params { delta } };
         let a = crate::losses::testing::mean_loss(&huber, var.as_tensor(), &target) / delta;
         let b = crate::losses::testing::mean_loss(&Mae, var.as_tensor(), &target);
         assert!((a - b).abs() < 1e-6, "{a} vs {b}");
@@ -84,11 +78,7 @@ mod tests {
     fn accepts_one_dimensional_inputs() {
         let p = Tensor::new(&[1.0f32, 2.0], &Device::Cpu).unwrap();
         let t = Tensor::new(&[0.0f32, 4.0], &Device::Cpu).unwrap();
-        let out = Mae
-            .forward(&Prediction { out: p }, &Target::Values(t))
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let out = Mae.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(out, vec![1.0, 2.0]);
     }
 }

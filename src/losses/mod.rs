@@ -17,6 +17,7 @@ pub mod eval;
 pub mod focal;
 pub mod gce;
 pub mod gol;
+pub mod harmonic;
 pub mod huber;
 pub mod l2svm_sq_hinge;
 pub mod ldam;
@@ -81,6 +82,9 @@ pub enum Prop {
     /// Needs per-class training counts (`class_counts`); `train` fills them in from the run's
     /// train split when the recipe does not give them.
     NeedsClassCounts,
+    /// Only meaningful on the logits of a model with `head: harmonic`; resolve pairs it with
+    /// such tasks only.
+    NeedsHarmonicHead,
     /// The gradient is piecewise (a selection such as top-k or a clamp switches); the
     /// finite-difference check skips points within `1e-3` of a switch only by chance.
     Piecewise,
@@ -117,6 +121,7 @@ pub static LOSSES: &[&LossInfo] = &[
     &focal::INFO,
     &gce::INFO,
     &gol::INFO,
+    &harmonic::INFO,
     &huber::INFO,
     &l2svm_sq_hinge::INFO,
     &ldam::INFO,
@@ -182,9 +187,7 @@ pub(crate) fn multilabel_inputs<'a>(pred: &'a Prediction, target: &'a Target, lo
             pred.out.dims(),
             t.dims()
         ))),
-        Target::Classes(_) => Err(Error::input(format!(
-            "loss `{loss}` needs multi-label 0/1 targets, got class labels"
-        ))),
+        Target::Classes(_) => Err(Error::input(format!("loss `{loss}` needs multi-label 0/1 targets, got class labels"))),
     }
 }
 
@@ -260,9 +263,7 @@ pub(crate) fn host_labels(y: &Tensor) -> Result<Vec<u32>> {
 pub(crate) fn validate_counts(counts: &Option<Vec<usize>>) -> Result<()> {
     if let Some(c) = counts {
         if c.len() < 2 || c.contains(&0) {
-            return Err(Error::input(format!(
-                "parameter `class_counts` = {c:?}: needs one count ≥ 1 per class (at least 2 classes)"
-            )));
+            return Err(Error::input(format!("parameter `class_counts` = {c:?}: needs one count ≥ 1 per class (at least 2 classes)")));
         }
     }
     Ok(())
@@ -313,15 +314,7 @@ pub(crate) mod testing {
             }
             Family::MultiLabel => {
                 // Every row and every label column gets at least one positive and one negative.
-                let t: Vec<f64> = (0..n * c)
-                    .map(|i| {
-                        if (i / c + i % c) % 2 == 0 || rng.uniform() < 0.3 {
-                            1.0
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
+                let t: Vec<f64> = (0..n * c).map(|i| if (i / c + i % c) % 2 == 0 || rng.uniform() < 0.3 { 1.0 } else { 0.0 }).collect();
                 Target::Values(Tensor::from_vec(t, (n, c), &dev).unwrap())
             }
         };
@@ -360,23 +353,14 @@ mod tests {
     fn registry_sorted_unique_and_documented() {
         check_sorted_unique(LOSSES).unwrap();
         for info in LOSSES {
-            assert!(
-                !info.summary.is_empty() && !info.formula.is_empty() && !info.reference.is_empty(),
-                "{}",
-                info.name
-            );
+            assert!(!info.summary.is_empty() && !info.formula.is_empty() && !info.reference.is_empty(), "{}", info.name);
             let (_, canonical) = (info.build)(&serde_json::Value::Null).unwrap();
             // Defaults round-trip: building from the canonical params gives the same params.
             let (_, again) = (info.build)(&canonical).unwrap();
             assert_eq!(canonical, again, "{}", info.name);
             // `class_counts` has no default (training supplies it), so it is absent here.
             for p in info.params.iter().filter(|p| p.name != "class_counts") {
-                assert!(
-                    canonical.get(p.name).is_some(),
-                    "{}: documented param `{}` not in Params",
-                    info.name,
-                    p.name
-                );
+                assert!(canonical.get(p.name).is_some(), "{}: documented param `{}` not in Params", info.name, p.name);
             }
         }
     }
@@ -404,14 +388,7 @@ mod tests {
                     Target::Values(t) => Target::Values(t.to_dtype(DType::F32).unwrap()),
                     t => t,
                 };
-                let per = loss
-                    .forward(
-                        &Prediction {
-                            out: zv.as_tensor().clone(),
-                        },
-                        &target,
-                    )
-                    .unwrap();
+                let per = loss.forward(&Prediction { out: zv.as_tensor().clone() }, &target).unwrap();
                 assert_eq!(per.dims(), &[6], "{}", info.name);
                 let values = per.to_vec1::<f32>().unwrap();
                 assert!(values.iter().all(|v| v.is_finite()), "{} at scale {scale}: {values:?}", info.name);
@@ -435,33 +412,15 @@ mod tests {
             let loss = build_for_classes(info, 3);
             for seed in 0..3 {
                 let (var, target) = random_batch(info.family, 5, 3, seed, 2.0);
-                let kinks: Vec<f64> = info
-                    .props
-                    .iter()
-                    .filter_map(|p| if let Prop::Kink { at } = p { Some(*at) } else { None })
-                    .collect();
+                let kinks: Vec<f64> = info.props.iter().filter_map(|p| if let Prop::Kink { at } = p { Some(*at) } else { None }).collect();
                 if !kinks.is_empty() {
                     // Residual losses: skip batches with a residual within 1e-3 of a kink.
-                    let r = (var.as_tensor() - target.tensor())
-                        .unwrap()
-                        .abs()
-                        .unwrap()
-                        .flatten_all()
-                        .unwrap()
-                        .to_vec1::<f64>()
-                        .unwrap();
+                    let r = (var.as_tensor() - target.tensor()).unwrap().abs().unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
                     if r.iter().any(|r| kinks.iter().any(|k| (r - k).abs() < 1e-3)) {
                         continue;
                     }
                 }
-                let per = loss
-                    .forward(
-                        &Prediction {
-                            out: var.as_tensor().clone(),
-                        },
-                        &target,
-                    )
-                    .unwrap();
+                let per = loss.forward(&Prediction { out: var.as_tensor().clone() }, &target).unwrap();
                 let grads = per.mean_all().unwrap().backward().unwrap();
                 let analytic = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
                 let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
@@ -503,14 +462,7 @@ mod identities {
             let (var, target) = random_batch(Family::Classification, 7, 5, seed, 2.5);
             let x = mean_loss(loss(a.0, a.1.clone()).as_ref(), var.as_tensor(), &target);
             let y = scale_b * mean_loss(loss(b.0, b.1.clone()).as_ref(), var.as_tensor(), &target);
-            assert!(
-                (x - y).abs() <= tol * (1.0 + y.abs()),
-                "{} {} = {x} but {scale_b}·{} {} = {y}",
-                a.0,
-                a.1,
-                b.0,
-                b.1
-            );
+            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{} {} = {x} but {scale_b}·{} {} = {y}", a.0, a.1, b.0, b.1);
         }
     }
 
@@ -522,100 +474,35 @@ mod identities {
         same(("comp_sum", serde_json::json!({"tau": 1.0})), ce.clone(), 1.0, 1e-12);
         same(("dual_focal", serde_json::json!({"gamma": 0.0})), ce.clone(), 1.0, 1e-12);
         same(("sparse_softmax_topk", serde_json::json!({"k": 5})), ce.clone(), 1.0, 1e-12);
-        same(
-            ("poly1_focal", serde_json::json!({"epsilon": 0.0, "gamma": 2.0})),
-            ("focal", serde_json::json!({"gamma": 2.0})),
-            1.0,
-            1e-12,
-        );
+        same(("poly1_focal", serde_json::json!({"epsilon": 0.0, "gamma": 2.0})), ("focal", serde_json::json!({"gamma": 2.0})), 1.0, 1e-12);
         same(("sce", serde_json::json!({"alpha": 1.0, "beta": 0.0})), ce, 1.0, 1e-12);
     }
 
     #[test]
     fn comp_sum_passes_through_gce_and_mae() {
-        same(
-            ("comp_sum", serde_json::json!({"tau": 2.0})),
-            ("mae_prob", serde_json::json!({})),
-            1.0,
-            1e-10,
-        );
+        same(("comp_sum", serde_json::json!({"tau": 2.0})), ("mae_prob", serde_json::json!({})), 1.0, 1e-10);
         // τ = 1 + q is GCE with q (GCE's 1e-7 clamp is inactive at these logits).
-        same(
-            ("comp_sum", serde_json::json!({"tau": 1.7})),
-            ("gce", serde_json::json!({"q": 0.7})),
-            1.0,
-            1e-10,
-        );
+        same(("comp_sum", serde_json::json!({"tau": 1.7})), ("gce", serde_json::json!({"q": 0.7})), 1.0, 1e-10);
         // τ → 1 from either side approaches cross-entropy.
-        same(
-            ("comp_sum", serde_json::json!({"tau": 1.0 + 1e-7})),
-            ("cross_entropy", serde_json::json!({})),
-            1.0,
-            1e-5,
-        );
-        same(
-            ("comp_sum", serde_json::json!({"tau": 1.0 - 1e-7})),
-            ("cross_entropy", serde_json::json!({})),
-            1.0,
-            1e-5,
-        );
+        same(("comp_sum", serde_json::json!({"tau": 1.0 + 1e-7})), ("cross_entropy", serde_json::json!({})), 1.0, 1e-5);
+        same(("comp_sum", serde_json::json!({"tau": 1.0 - 1e-7})), ("cross_entropy", serde_json::json!({})), 1.0, 1e-5);
     }
 
     #[test]
     fn gce_limits() {
-        same(
-            ("gce", serde_json::json!({"q": 1.0})),
-            ("mae_prob", serde_json::json!({})),
-            1.0,
-            1e-10,
-        );
-        same(
-            ("gce", serde_json::json!({"q": 1e-3})),
-            ("cross_entropy", serde_json::json!({})),
-            1.0,
-            5e-3,
-        );
+        same(("gce", serde_json::json!({"q": 1.0})), ("mae_prob", serde_json::json!({})), 1.0, 1e-10);
+        same(("gce", serde_json::json!({"q": 1e-3})), ("cross_entropy", serde_json::json!({})), 1.0, 5e-3);
     }
 
     #[test]
     fn rce_is_a_multiple_of_mae_and_combinations_add_up() {
-        same(
-            ("rce", serde_json::json!({})),
-            ("mae_prob", serde_json::json!({})),
-            terms::RCE_A,
-            1e-9,
-        );
-        same(
-            ("nmae", serde_json::json!({})),
-            ("mae_prob", serde_json::json!({})),
-            1.0 / 8.0,
-            1e-12,
-        );
+        same(("rce", serde_json::json!({})), ("mae_prob", serde_json::json!({})), terms::RCE_A, 1e-9);
+        same(("nmae", serde_json::json!({})), ("mae_prob", serde_json::json!({})), 1.0 / 8.0, 1e-12);
         same(("nrce", serde_json::json!({})), ("rce", serde_json::json!({})), 1.0, 1e-12); // (C − 1)/4 = 1 for C = 5
-        same(
-            ("nce_rce", serde_json::json!({"alpha": 1.0, "beta": 0.0})),
-            ("nce", serde_json::json!({})),
-            1.0,
-            1e-12,
-        );
-        same(
-            ("nfl_mae", serde_json::json!({"alpha": 0.0, "beta": 1.0})),
-            ("mae_prob", serde_json::json!({})),
-            1.0,
-            1e-12,
-        );
-        same(
-            ("nfl", serde_json::json!({"gamma": 0.0})),
-            ("nce", serde_json::json!({})),
-            1.0,
-            1e-12,
-        );
-        same(
-            ("ngce_rce", serde_json::json!({"alpha": 2.0, "beta": 0.0})),
-            ("ngce", serde_json::json!({"scale": 2.0})),
-            1.0,
-            1e-12,
-        );
+        same(("nce_rce", serde_json::json!({"alpha": 1.0, "beta": 0.0})), ("nce", serde_json::json!({})), 1.0, 1e-12);
+        same(("nfl_mae", serde_json::json!({"alpha": 0.0, "beta": 1.0})), ("mae_prob", serde_json::json!({})), 1.0, 1e-12);
+        same(("nfl", serde_json::json!({"gamma": 0.0})), ("nce", serde_json::json!({})), 1.0, 1e-12);
+        same(("ngce_rce", serde_json::json!({"alpha": 2.0, "beta": 0.0})), ("ngce", serde_json::json!({"scale": 2.0})), 1.0, 1e-12);
     }
 
     #[test]
@@ -626,19 +513,12 @@ mod identities {
         let sp: Vec<f64> = [0.5f64, -1.0, 2.0, 0.0].iter().map(|v| (1.0 + v.exp()).ln()).collect();
         let m = sp.iter().sum::<f64>() / 4.0;
         let c = 0.3;
-        let d: Vec<f64> = sp
-            .iter()
-            .enumerate()
-            .map(|(k, s)| if k == 1 { 0.0 } else { c + (s - sp[1]) / m })
-            .collect();
+        let d: Vec<f64> = sp.iter().enumerate().map(|(k, s)| if k == 1 { 0.0 } else { c + (s - sp[1]) / m }).collect();
         let max = d.iter().cloned().fold(f64::MIN, f64::max);
         let mean = d.iter().sum::<f64>() / 4.0;
         let at = |lambda: f64| {
             let l = loss("ldr_kl", serde_json::json!({"lambda": lambda, "margin": c}));
-            l.forward(&Prediction { out: z.clone() }, &Target::Classes(y.clone()))
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap()[0]
+            l.forward(&Prediction { out: z.clone() }, &Target::Classes(y.clone())).unwrap().to_vec1::<f64>().unwrap()[0]
         };
         assert!((at(1e-3) - max).abs() < 5e-3, "{} vs max {max}", at(1e-3));
         assert!((at(1000.0) - mean).abs() < 1e-3, "{} vs mean {mean}", at(1000.0));
@@ -656,24 +536,13 @@ mod identities {
                 let mut total = 0.0;
                 for k in 0..c as u32 {
                     let y = Tensor::new(&[k, k, k], &Device::Cpu).unwrap();
-                    let per = l
-                        .forward(
-                            &Prediction {
-                                out: var.as_tensor().clone(),
-                            },
-                            &Target::Classes(y),
-                        )
-                        .unwrap();
+                    let per = l.forward(&Prediction { out: var.as_tensor().clone() }, &Target::Classes(y)).unwrap();
                     total += per.sum_all().unwrap().to_scalar::<f64>().unwrap();
                 }
                 totals.push(total);
             }
             for t in &totals {
-                assert!(
-                    (t - totals[0]).abs() < 1e-6 * totals[0].abs().max(1.0),
-                    "{}: Σ_k ℓ(z, k) varies: {totals:?}",
-                    info.name
-                );
+                assert!((t - totals[0]).abs() < 1e-6 * totals[0].abs().max(1.0), "{}: Σ_k ℓ(z, k) varies: {totals:?}", info.name);
             }
         }
     }

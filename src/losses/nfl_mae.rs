@@ -45,11 +45,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            alpha: 1.0,
-            beta: 1.0,
-            gamma: 0.5,
-        }
+        Params { alpha: 1.0, beta: 1.0, gamma: 0.5 }
     }
 }
 

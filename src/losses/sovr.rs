@@ -76,12 +76,7 @@ impl Loss for Sovr {
             .iter()
             .zip(&labels)
             .map(|(r, &t)| {
-                let other = r
-                    .iter()
-                    .enumerate()
-                    .filter(|(k, _)| *k != t as usize)
-                    .map(|(_, v)| *v)
-                    .fold(f64::NEG_INFINITY, f64::max);
+                let other = r.iter().enumerate().filter(|(k, _)| *k != t as usize).map(|(_, v)| *v).fold(f64::NEG_INFINITY, f64::max);
                 r[t as usize] - other
             })
             .collect();

@@ -29,18 +29,8 @@ pub static INFO: LossInfo = LossInfo {
     formula: "ℓ = CE(z/Δ + ι, y),  Δ_c = (n_max/n_c)^γ,  ι_c = τ·log(n_c/Σn)",
     reference: "Kini et al., NeurIPS 2021, arXiv:2103.01550; val-iisc/Saddle-LongTail losses.py::VSLoss [code]",
     params: &[
-        ParamDoc {
-            name: "gamma",
-            meaning: "exponent γ of the multiplicative adjustment",
-            range: "0 ≤ γ ≤ 10",
-            default: "0.3",
-        },
-        ParamDoc {
-            name: "tau",
-            meaning: "weight τ of the additive adjustment",
-            range: "0 ≤ τ ≤ 10",
-            default: "1.0",
-        },
+        ParamDoc { name: "gamma", meaning: "exponent γ of the multiplicative adjustment", range: "0 ≤ γ ≤ 10", default: "0.3" },
+        ParamDoc { name: "tau", meaning: "weight τ of the additive adjustment", range: "0 ≤ τ ≤ 10", default: "1.0" },
         ParamDoc {
             name: "class_counts",
             meaning: "training examples per class",
@@ -63,11 +53,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            gamma: 0.3,
-            tau: 1.0,
-            class_counts: None,
-        }
+        Params { gamma: 0.3, tau: 1.0, class_counts: None }
     }
 }
 

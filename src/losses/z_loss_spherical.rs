@@ -33,18 +33,8 @@ pub static INFO: LossInfo = LossInfo {
     formula: "ℓ = softplus(a·(b − ẑ_y))/a,  ẑ = (z − mean z)/std z",
     reference: "de Brébisson & Vincent, The Z-loss, arXiv:1604.08859 (S025) [paper-text]",
     params: &[
-        ParamDoc {
-            name: "a",
-            meaning: "sharpness a",
-            range: "0 < a ≤ 100",
-            default: "1.0",
-        },
-        ParamDoc {
-            name: "b",
-            meaning: "location b (standardised margin aimed for)",
-            range: "−100 ≤ b ≤ 100",
-            default: "5.0",
-        },
+        ParamDoc { name: "a", meaning: "sharpness a", range: "0 < a ≤ 100", default: "1.0" },
+        ParamDoc { name: "b", meaning: "location b (standardised margin aimed for)", range: "−100 ≤ b ≤ 100", default: "5.0" },
     ],
     props: &[Prop::NonNegative],
     build,

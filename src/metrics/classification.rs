@@ -70,14 +70,7 @@ impl Metric for Accuracy {
         hits as f64 / y.len().max(1) as f64
     }
 }
-simple_metric!(
-    ACCURACY,
-    Accuracy,
-    build_accuracy,
-    "accuracy",
-    true,
-    "fraction of examples whose arg-max logit is the label"
-);
+simple_metric!(ACCURACY, Accuracy, build_accuracy, "accuracy", true, "fraction of examples whose arg-max logit is the label");
 
 pub struct Nll;
 impl Metric for Nll {
@@ -92,14 +85,7 @@ impl Metric for Nll {
         total / y.len().max(1) as f64
     }
 }
-simple_metric!(
-    NLL,
-    Nll,
-    build_nll,
-    "nll",
-    false,
-    "negative log-likelihood −mean log p_y (f64 log-softmax)"
-);
+simple_metric!(NLL, Nll, build_nll, "nll", false, "negative log-likelihood −mean log p_y (f64 log-softmax)");
 
 pub struct Brier;
 impl Metric for Brier {
@@ -108,23 +94,12 @@ impl Metric for Brier {
         let p = softmax_rows(o.out, o.width);
         let mut total = 0.0;
         for (row, &t) in p.chunks(o.width).zip(y) {
-            total += row
-                .iter()
-                .enumerate()
-                .map(|(k, pk)| (pk - if k == t as usize { 1.0 } else { 0.0 }).powi(2))
-                .sum::<f64>();
+            total += row.iter().enumerate().map(|(k, pk)| (pk - if k == t as usize { 1.0 } else { 0.0 }).powi(2)).sum::<f64>();
         }
         total / y.len().max(1) as f64
     }
 }
-simple_metric!(
-    BRIER,
-    Brier,
-    build_brier,
-    "brier",
-    false,
-    "Brier score mean ‖p − e_y‖² (sum over classes)"
-);
+simple_metric!(BRIER, Brier, build_brier, "brier", false, "Brier score mean ‖p − e_y‖² (sum over classes)");
 
 pub struct MacroF1;
 impl Metric for MacroF1 {
@@ -142,21 +117,12 @@ impl Metric for MacroF1 {
             }
         }
         // Average over classes that occur in the labels or the predictions (sklearn's default).
-        let scores: Vec<f64> = (0..c)
-            .filter(|&k| tp[k] + fp[k] + fneg[k] > 0)
-            .map(|k| 2.0 * tp[k] as f64 / (2 * tp[k] + fp[k] + fneg[k]) as f64)
-            .collect();
+        let scores: Vec<f64> =
+            (0..c).filter(|&k| tp[k] + fp[k] + fneg[k] > 0).map(|k| 2.0 * tp[k] as f64 / (2 * tp[k] + fp[k] + fneg[k]) as f64).collect();
         scores.iter().sum::<f64>() / scores.len().max(1) as f64
     }
 }
-simple_metric!(
-    MACRO_F1,
-    MacroF1,
-    build_macro_f1,
-    "macro_f1",
-    true,
-    "unweighted mean of per-class F1 over classes present"
-);
+simple_metric!(MACRO_F1, MacroF1, build_macro_f1, "macro_f1", true, "unweighted mean of per-class F1 over classes present");
 
 pub struct BalancedAccuracy;
 impl Metric for BalancedAccuracy {
@@ -170,10 +136,7 @@ impl Metric for BalancedAccuracy {
                 hits[t as usize] += 1;
             }
         }
-        let recalls: Vec<f64> = (0..c)
-            .filter(|&k| support[k] > 0)
-            .map(|k| hits[k] as f64 / support[k] as f64)
-            .collect();
+        let recalls: Vec<f64> = (0..c).filter(|&k| support[k] > 0).map(|k| hits[k] as f64 / support[k] as f64).collect();
         recalls.iter().sum::<f64>() / recalls.len().max(1) as f64
     }
 }
@@ -228,12 +191,7 @@ pub static TOP_K: MetricInfo = MetricInfo {
     family: Family::Classification,
     higher_is_better: true,
     summary: "fraction of examples whose label is among the k largest logits",
-    params: &[ParamDoc {
-        name: "k",
-        meaning: "how many top classes count",
-        range: "≥ 1",
-        default: "5",
-    }],
+    params: &[ParamDoc { name: "k", meaning: "how many top classes count", range: "≥ 1", default: "5" }],
     build: build_top_k,
 };
 
@@ -289,12 +247,7 @@ pub static ECE: MetricInfo = MetricInfo {
     family: Family::Classification,
     higher_is_better: false,
     summary: "expected calibration error, equal-width confidence bins (Guo et al. 2017)",
-    params: &[ParamDoc {
-        name: "bins",
-        meaning: "number of equal-width bins",
-        range: "≥ 1",
-        default: "15",
-    }],
+    params: &[ParamDoc { name: "bins", meaning: "number of equal-width bins", range: "≥ 1", default: "15" }],
     build: build_ece,
 };
 
@@ -303,11 +256,7 @@ mod tests {
     use super::*;
 
     fn outputs<'a>(out: &'a [f64], y: &'a [u32], c: usize) -> Outputs<'a> {
-        Outputs {
-            out,
-            width: c,
-            target: HostTarget::Classes(y),
-        }
+        Outputs { out, width: c, target: HostTarget::Classes(y) }
     }
 
     #[test]

@@ -69,11 +69,7 @@ pub static METRICS: &[&MetricInfo] = &[
 /// Whether a higher value of `metric` is better. The per-split `loss` row (and any unknown
 /// name) counts as lower-is-better.
 pub fn higher_is_better(metric: &str) -> bool {
-    METRICS
-        .iter()
-        .find(|m| m.name == metric)
-        .map(|m| m.higher_is_better)
-        .unwrap_or(false)
+    METRICS.iter().find(|m| m.name == metric).map(|m| m.higher_is_better).unwrap_or(false)
 }
 
 /// The default metrics of a task family, used when a task lists none.

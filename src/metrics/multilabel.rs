@@ -120,23 +120,13 @@ impl Metric for MicroF1 {
         }
     }
 }
-multilabel_metric!(
-    MICRO_F1,
-    MicroF1,
-    build_micro_f1,
-    "micro_f1",
-    true,
-    "F1 over all (example, label) decisions, predictions z > 0"
-);
+multilabel_metric!(MICRO_F1, MicroF1, build_micro_f1, "micro_f1", true, "F1 over all (example, label) decisions, predictions z > 0");
 
 pub struct LabelMacroF1;
 impl Metric for LabelMacroF1 {
     fn compute(&self, o: &Outputs) -> f64 {
-        let scores: Vec<f64> = confusion(o)
-            .iter()
-            .filter(|c| c.0 + c.1 + c.2 > 0)
-            .map(|c| 2.0 * c.0 as f64 / (2 * c.0 + c.1 + c.2) as f64)
-            .collect();
+        let scores: Vec<f64> =
+            confusion(o).iter().filter(|c| c.0 + c.1 + c.2 > 0).map(|c| 2.0 * c.0 as f64 / (2 * c.0 + c.1 + c.2) as f64).collect();
         if scores.is_empty() {
             1.0
         } else {
@@ -210,11 +200,7 @@ mod tests {
         // Two labels: predictions z > 0 → [1, 0], [1, 1]; truth [1, 1], [0, 1].
         let out = [2.0, -1.0, 0.5, 3.0];
         let t = [1.0, 1.0, 0.0, 1.0];
-        let o = Outputs {
-            out: &out,
-            width: 2,
-            target: HostTarget::Values(&t),
-        };
+        let o = Outputs { out: &out, width: 2, target: HostTarget::Values(&t) };
         assert_eq!(HammingLoss.compute(&o), 0.5);
         // tp 2, fp 1, fn 1 → 4/6.
         assert!((MicroF1.compute(&o) - 4.0 / 6.0).abs() < 1e-12);

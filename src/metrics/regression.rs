@@ -76,14 +76,7 @@ impl Metric for RSquared {
         total / k as f64
     }
 }
-regression_metric!(
-    R2,
-    RSquared,
-    build_r2,
-    "r2",
-    true,
-    "coefficient of determination 1 − SS_res/SS_tot, mean over outputs"
-);
+regression_metric!(R2, RSquared, build_r2, "r2", true, "coefficient of determination 1 − SS_res/SS_tot, mean over outputs");
 
 #[cfg(test)]
 mod tests {
@@ -93,11 +86,7 @@ mod tests {
     fn hand_values() {
         let out = [1.0, 2.0, 4.0];
         let t = [1.0, 3.0, 5.0];
-        let o = Outputs {
-            out: &out,
-            width: 1,
-            target: HostTarget::Values(&t),
-        };
+        let o = Outputs { out: &out, width: 1, target: HostTarget::Values(&t) };
         assert!((Mse.compute(&o) - 2.0 / 3.0).abs() < 1e-12);
         assert!((Mae.compute(&o) - 2.0 / 3.0).abs() < 1e-12);
         // mean t = 3, SS_tot = 8, SS_res = 2 → 0.75.

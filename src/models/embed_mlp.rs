@@ -3,8 +3,8 @@
 //! concatenated and fed to an MLP. Defaults follow S135's grokking MLP (hidden [200, 200],
 //! no bias).
 
-use super::mlp::{layers, Mlp};
-use super::{Activation, Init, Model, ModelInfo, ModelSpec};
+use super::mlp::{layers_with_head, Mlp};
+use super::{Activation, Head, Init, Model, ModelInfo, ModelSpec};
 use crate::data::InputKind;
 use crate::error::{Error, Result};
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
@@ -22,17 +22,12 @@ pub struct Params {
     pub activation: Activation,
     pub dropout: f64,
     pub bias: bool,
+    pub head: Head,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            embed_dim: 64,
-            hidden: vec![200, 200],
-            activation: Activation::Relu,
-            dropout: 0.0,
-            bias: false,
-        }
+        Params { embed_dim: 64, hidden: vec![200, 200], activation: Activation::Relu, dropout: 0.0, bias: false, head: Head::Linear }
     }
 }
 
@@ -41,10 +36,7 @@ impl Validate for Params {
         check_range("embed_dim", self.embed_dim as f64, 1.0, 65536.0)?;
         check_range("dropout", self.dropout, 0.0, 0.95)?;
         if self.hidden.iter().any(|&h| h == 0 || h > 1 << 20) {
-            return Err(Error::input(format!(
-                "parameter `hidden` = {:?}: every width must be between 1 and 1048576",
-                self.hidden
-            )));
+            return Err(Error::input(format!("parameter `hidden` = {:?}: every width must be between 1 and 1048576", self.hidden)));
         }
         Ok(())
     }
@@ -81,9 +73,7 @@ impl ModelSpec for Params {
     }
     fn instantiate(&self, input: InputKind, outputs: usize, init: &Init) -> Result<Box<dyn Model>> {
         self.check(input)?;
-        let InputKind::Tokens { vocab, len } = input else {
-            unreachable!("checked above")
-        };
+        let InputKind::Tokens { vocab, len } = input else { unreachable!("checked above") };
         let table = init.normal(&[vocab, self.embed_dim], 1.0, 1000)?;
         let (map, vb) = init.var_builder(vec![("embedding".to_string(), table)])?;
         let embedding = Embedding::new(vb.get((vocab, self.embed_dim), "embedding")?, self.embed_dim);
@@ -97,13 +87,8 @@ impl ModelSpec for Params {
         let mut widths = vec![len * self.embed_dim];
         widths.extend(&self.hidden);
         widths.push(outputs);
-        let (layers, vars) = layers(&widths, self.bias, init, 0)?;
-        let mlp = Mlp {
-            layers,
-            vars,
-            activation: self.activation,
-            dropout: self.dropout,
-        };
+        let (layers, vars) = layers_with_head(&widths, self.bias, self.head, init)?;
+        let mlp = Mlp { layers, vars, activation: self.activation, dropout: self.dropout, head: self.head };
         Ok(Box::new(EmbedMlp { embedding, table, mlp }))
     }
 }
@@ -117,35 +102,16 @@ pub static INFO: ModelInfo = ModelInfo {
     name: "embed_mlp",
     summary: "token embeddings, concatenated, then an MLP (modular arithmetic with token input)",
     params: &[
+        ParamDoc { name: "embed_dim", meaning: "embedding width per token", range: "1..65536", default: "64" },
+        ParamDoc { name: "hidden", meaning: "hidden-layer widths", range: "list of 1..2^20", default: "[200, 200]" },
+        ParamDoc { name: "activation", meaning: "activation function", range: "relu | gelu | tanh", default: "relu" },
+        ParamDoc { name: "dropout", meaning: "dropout probability after each hidden layer", range: "0 ≤ p ≤ 0.95", default: "0.0" },
+        ParamDoc { name: "bias", meaning: "use biases in the MLP", range: "true | false", default: "false (S135)" },
         ParamDoc {
-            name: "embed_dim",
-            meaning: "embedding width per token",
-            range: "1..65536",
-            default: "64",
-        },
-        ParamDoc {
-            name: "hidden",
-            meaning: "hidden-layer widths",
-            range: "list of 1..2^20",
-            default: "[200, 200]",
-        },
-        ParamDoc {
-            name: "activation",
-            meaning: "activation function",
-            range: "relu | gelu | tanh",
-            default: "relu",
-        },
-        ParamDoc {
-            name: "dropout",
-            meaning: "dropout probability after each hidden layer",
-            range: "0 ≤ p ≤ 0.95",
-            default: "0.0",
-        },
-        ParamDoc {
-            name: "bias",
-            meaning: "use biases in the MLP",
-            range: "true | false",
-            default: "false (S135)",
+            name: "head",
+            meaning: "output layer: linear, or the harmonic distance head of S169",
+            range: "linear | harmonic",
+            default: "linear",
         },
     ],
     build,

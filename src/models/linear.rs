@@ -1,7 +1,7 @@
 //! Linear model (logistic / softmax regression, or least squares with `mse`).
 
 use super::mlp::{layers, Mlp};
-use super::{dense_features, Activation, Init, Model, ModelInfo, ModelSpec};
+use super::{dense_features, Activation, Head, Init, Model, ModelInfo, ModelSpec};
 use crate::data::InputKind;
 use crate::error::Result;
 use crate::registry::{parse_params, ParamDoc, Validate};
@@ -29,12 +29,7 @@ impl ModelSpec for Params {
     fn instantiate(&self, input: InputKind, outputs: usize, init: &Init) -> Result<Box<dyn Model>> {
         let widths = [dense_features(input, "linear")?, outputs];
         let (layers, vars) = layers(&widths, self.bias, init, 0)?;
-        Ok(Box::new(Mlp {
-            layers,
-            vars,
-            activation: Activation::Relu,
-            dropout: 0.0,
-        }))
+        Ok(Box::new(Mlp { layers, vars, activation: Activation::Relu, dropout: 0.0, head: Head::Linear }))
     }
 }
 
@@ -46,11 +41,6 @@ fn build(value: &serde_json::Value) -> crate::registry::Built<dyn ModelSpec> {
 pub static INFO: ModelInfo = ModelInfo {
     name: "linear",
     summary: "one linear layer: softmax regression for classification, least squares for regression",
-    params: &[ParamDoc {
-        name: "bias",
-        meaning: "use a bias",
-        range: "true | false",
-        default: "true",
-    }],
+    params: &[ParamDoc { name: "bias", meaning: "use a bias", range: "true | false", default: "true" }],
     build,
 };

@@ -1,6 +1,6 @@
 //! Multi-layer perceptron: `Linear → act → dropout` per hidden layer, then a linear head.
 
-use super::{dense_features, dropout, Activation, Init, Model, ModelInfo, ModelSpec};
+use super::{dense_features, dropout, harmonic_logits, Activation, Head, Init, Model, ModelInfo, ModelSpec};
 use crate::data::InputKind;
 use crate::error::{Error, Result};
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
@@ -17,16 +17,12 @@ pub struct Params {
     pub activation: Activation,
     pub dropout: f64,
     pub bias: bool,
+    pub head: Head,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            hidden: vec![128, 128],
-            activation: Activation::Relu,
-            dropout: 0.0,
-            bias: true,
-        }
+        Params { hidden: vec![128, 128], activation: Activation::Relu, dropout: 0.0, bias: true, head: Head::Linear }
     }
 }
 
@@ -34,10 +30,7 @@ impl Validate for Params {
     fn validate(&self) -> Result<()> {
         check_range("dropout", self.dropout, 0.0, 0.95)?;
         if self.hidden.iter().any(|&h| h == 0 || h > 1 << 20) {
-            return Err(Error::input(format!(
-                "parameter `hidden` = {:?}: every width must be between 1 and 1048576",
-                self.hidden
-            )));
+            return Err(Error::input(format!("parameter `hidden` = {:?}: every width must be between 1 and 1048576", self.hidden)));
         }
         Ok(())
     }
@@ -54,15 +47,23 @@ pub fn layers(widths: &[usize], bias: bool, init: &Init, first_axis: u64) -> Res
     for (i, w) in widths.windows(2).enumerate() {
         out.push(candle_nn::linear_b(w[0], w[1], bias, vb.pp(format!("l{i}")))?);
     }
-    let mut vars: Vec<(String, Var)> = map
-        .data()
-        .lock()
-        .map_err(|_| Error::runtime("poisoned VarMap lock"))?
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut vars: Vec<(String, Var)> =
+        map.data().lock().map_err(|_| Error::runtime("poisoned VarMap lock"))?.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     Ok((out, vars.into_iter().map(|(_, v)| v).collect()))
+}
+
+/// Layers for an MLP whose output layer is `head`: a harmonic head has no bias.
+pub fn layers_with_head(widths: &[usize], bias: bool, head: Head, init: &Init) -> Result<(Vec<Linear>, Vec<Var>)> {
+    if head == Head::Linear || !bias {
+        return layers(widths, bias, init, 0);
+    }
+    let (mut hidden, mut vars) = layers(&widths[..widths.len() - 1], bias, init, 0)?;
+    let last = widths.len() - 2;
+    let (out, out_vars) = layers(&widths[last..], false, init, last as u64)?;
+    hidden.extend(out);
+    vars.extend(out_vars);
+    Ok((hidden, vars))
 }
 
 pub struct Mlp {
@@ -70,6 +71,7 @@ pub struct Mlp {
     pub vars: Vec<Var>,
     pub activation: Activation,
     pub dropout: f64,
+    pub head: Head,
 }
 
 impl Mlp {
@@ -77,7 +79,10 @@ impl Mlp {
         let mut h = x.clone();
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(&h)?;
+            h = match (i == last, self.head) {
+                (true, Head::Harmonic) => harmonic_logits(&h, layer.weight())?,
+                _ => layer.forward(&h)?,
+            };
             if i < last {
                 h = self.activation.apply(&h)?;
                 if let Some(rng) = rng.as_deref_mut() {
@@ -106,13 +111,8 @@ impl ModelSpec for Params {
         let mut widths = vec![dense_features(input, "mlp")?];
         widths.extend(&self.hidden);
         widths.push(outputs);
-        let (layers, vars) = layers(&widths, self.bias, init, 0)?;
-        Ok(Box::new(Mlp {
-            layers,
-            vars,
-            activation: self.activation,
-            dropout: self.dropout,
-        }))
+        let (layers, vars) = layers_with_head(&widths, self.bias, self.head, init)?;
+        Ok(Box::new(Mlp { layers, vars, activation: self.activation, dropout: self.dropout, head: self.head }))
     }
 }
 
@@ -125,29 +125,15 @@ pub static INFO: ModelInfo = ModelInfo {
     name: "mlp",
     summary: "multi-layer perceptron: [Linear → activation → dropout] × hidden, then a linear head",
     params: &[
+        ParamDoc { name: "hidden", meaning: "hidden-layer widths", range: "list of 1..2^20", default: "[128, 128]" },
+        ParamDoc { name: "activation", meaning: "activation function", range: "relu | gelu | tanh", default: "relu" },
+        ParamDoc { name: "dropout", meaning: "dropout probability after each hidden layer", range: "0 ≤ p ≤ 0.95", default: "0.0" },
+        ParamDoc { name: "bias", meaning: "use biases", range: "true | false", default: "true" },
         ParamDoc {
-            name: "hidden",
-            meaning: "hidden-layer widths",
-            range: "list of 1..2^20",
-            default: "[128, 128]",
-        },
-        ParamDoc {
-            name: "activation",
-            meaning: "activation function",
-            range: "relu | gelu | tanh",
-            default: "relu",
-        },
-        ParamDoc {
-            name: "dropout",
-            meaning: "dropout probability after each hidden layer",
-            range: "0 ≤ p ≤ 0.95",
-            default: "0.0",
-        },
-        ParamDoc {
-            name: "bias",
-            meaning: "use biases",
-            range: "true | false",
-            default: "true",
+            name: "head",
+            meaning: "output layer: linear, or the harmonic distance head of S169 (use with the `harmonic` loss)",
+            range: "linear | harmonic",
+            default: "linear",
         },
     ],
     build,

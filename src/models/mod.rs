@@ -53,6 +53,32 @@ pub enum Activation {
     Tanh,
 }
 
+/// The output layer of an MLP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Head {
+    /// `z = W h + b`.
+    #[default]
+    Linear,
+    /// Harmonic (distance) head of S169: class centres `W [C, D]`, no bias,
+    /// `z_c = −log(‖h − w_c‖² + 1e-4)`; softmax of `n·z` is the harmonic probability
+    /// `p_c ∝ (d²_c)^{−n}` (see the `harmonic` loss). Arg-max of z = nearest centre.
+    Harmonic,
+}
+
+/// `ε` added to squared distances in the harmonic head (the authors' `DistLayer` default).
+pub const HARMONIC_EPS: f64 = 1e-4;
+
+/// Harmonic head: `z_ic = −log(max(‖h_i‖² + ‖w_c‖² − 2 h_i·w_c, 0) + ε)`.
+pub fn harmonic_logits(h: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let hh = h.sqr()?.sum_keepdim(1)?; // [n, 1]
+    let ww = w.sqr()?.sum_keepdim(1)?.t()?; // [1, c]
+    let hw = h.matmul(&w.t()?)?; // [n, c]
+    let d2 = (hh.broadcast_add(&ww)? - (hw * 2.0)?)?;
+    // The expansion can dip below 0 by rounding when h ≈ w_c; clamp before adding ε.
+    Ok((d2.relu()? + HARMONIC_EPS)?.log()?.neg()?)
+}
+
 impl Activation {
     pub fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
@@ -119,9 +145,7 @@ pub fn dropout(x: &Tensor, p: f64, rng: &mut Stream) -> Result<Tensor> {
         return Ok(x.clone());
     }
     let scale = 1.0 / (1.0 - p);
-    let mask: Vec<f32> = (0..x.elem_count())
-        .map(|_| if rng.uniform() >= p { scale as f32 } else { 0.0 })
-        .collect();
+    let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.uniform() >= p { scale as f32 } else { 0.0 }).collect();
     let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
     Ok(x.mul(&mask)?)
 }
@@ -148,18 +172,10 @@ mod tests {
     #[test]
     fn same_seed_same_weights_different_seed_different_weights() {
         let build = |seed| {
-            let init = Init {
-                seed,
-                dtype: DType::F32,
-                device: Device::Cpu,
-            };
+            let init = Init { seed, dtype: DType::F32, device: Device::Cpu };
             let (spec, _) = (mlp::INFO.build)(&serde_json::Value::Null).unwrap();
             let model = spec.instantiate(InputKind::Dense { features: 5 }, 3, &init).unwrap();
-            model
-                .vars()
-                .iter()
-                .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap())
-                .collect::<Vec<_>>()
+            model.vars().iter().map(|v| v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()).collect::<Vec<_>>()
         };
         assert_eq!(build(1), build(1));
         assert_ne!(build(1), build(2));

@@ -18,30 +18,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 const PARAMS: &[ParamDoc] = &[
-    ParamDoc {
-        name: "lr",
-        meaning: "learning rate",
-        range: "0 < lr ≤ 100",
-        default: "0.001",
-    },
-    ParamDoc {
-        name: "beta1",
-        meaning: "first-moment decay β₁",
-        range: "0 ≤ β₁ < 1",
-        default: "0.9",
-    },
-    ParamDoc {
-        name: "beta2",
-        meaning: "second-moment decay β₂",
-        range: "0 ≤ β₂ < 1",
-        default: "0.999",
-    },
-    ParamDoc {
-        name: "eps",
-        meaning: "denominator constant ε (S135 uses 1e-25)",
-        range: "0 ≤ ε ≤ 1",
-        default: "1e-8",
-    },
+    ParamDoc { name: "lr", meaning: "learning rate", range: "0 < lr ≤ 100", default: "0.001" },
+    ParamDoc { name: "beta1", meaning: "first-moment decay β₁", range: "0 ≤ β₁ < 1", default: "0.9" },
+    ParamDoc { name: "beta2", meaning: "second-moment decay β₂", range: "0 ≤ β₂ < 1", default: "0.999" },
+    ParamDoc { name: "eps", meaning: "denominator constant ε (S135 uses 1e-25)", range: "0 ≤ ε ≤ 1", default: "1e-8" },
     ParamDoc {
         name: "weight_decay",
         meaning: "adam: coupled L2 added to the gradient; adamw: decoupled decay",
@@ -154,27 +134,13 @@ impl Validate for AdamWParams {
 
 fn build_adam(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
     let (p, canonical) = parse_params::<AdamParams>(value)?;
-    let params = Params {
-        lr: p.lr,
-        beta1: p.beta1,
-        beta2: p.beta2,
-        eps: p.eps,
-        weight_decay: p.weight_decay,
-        decoupled: false,
-    };
+    let params = Params { lr: p.lr, beta1: p.beta1, beta2: p.beta2, eps: p.eps, weight_decay: p.weight_decay, decoupled: false };
     Ok((Arc::new(params), canonical))
 }
 
 fn build_adamw(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
     let (p, canonical) = parse_params::<AdamWParams>(value)?;
-    let params = Params {
-        lr: p.lr,
-        beta1: p.beta1,
-        beta2: p.beta2,
-        eps: p.eps,
-        weight_decay: p.weight_decay,
-        decoupled: true,
-    };
+    let params = Params { lr: p.lr, beta1: p.beta1, beta2: p.beta2, eps: p.eps, weight_decay: p.weight_decay, decoupled: true };
     Ok((Arc::new(params), canonical))
 }
 
@@ -183,16 +149,8 @@ impl OptimizerSpec for Params {
         self.lr
     }
     fn instantiate(&self, vars: Vec<Var>) -> Result<Box<dyn Optimizer>> {
-        let moments = vars
-            .iter()
-            .map(|v| Ok((zeros_like(v)?, zeros_like(v)?)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Box::new(Adam {
-            params: self.clone(),
-            vars,
-            moments,
-            t: 0,
-        }))
+        let moments = vars.iter().map(|v| Ok((zeros_like(v)?, zeros_like(v)?))).collect::<Result<Vec<_>>>()?;
+        Ok(Box::new(Adam { params: self.clone(), vars, moments, t: 0 }))
     }
 }
 

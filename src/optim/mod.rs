@@ -95,10 +95,7 @@ pub(crate) mod testing {
         let y = t.narrow(0, 1, 1)?;
         let f = ((1.0 - &x)?.sqr()? + ((y - x.sqr()?)?.sqr()? * 100.0)?)?.sum_all()?;
         let loss = f.to_scalar::<f64>()?;
-        Ok(Evaluation {
-            loss,
-            grads: f.backward()?,
-        })
+        Ok(Evaluation { loss, grads: f.backward()? })
     }
 
     pub fn start() -> Var {

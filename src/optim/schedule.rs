@@ -39,9 +39,7 @@ impl Schedule {
             Schedule::Cosine { min_factor } => check_range("schedule.min_factor", *min_factor, 0.0, 1.0),
             Schedule::Step { every, gamma } => {
                 if *every == 0 {
-                    return Err(Error::input(
-                        "parameter `schedule.every` = 0 is out of range; allowed: every ≥ 1 (epochs)",
-                    ));
+                    return Err(Error::input("parameter `schedule.every` = 0 is out of range; allowed: every ≥ 1 (epochs)"));
                 }
                 check_range("schedule.gamma", *gamma, 0.0, 1.0)
             }

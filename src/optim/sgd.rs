@@ -21,29 +21,11 @@ pub static INFO: OptimizerInfo = OptimizerInfo {
     update: "g ← ∇L + wd·θ;  b ← μ·b + g;  θ ← θ − lr·(nesterov ? g + μ·b : b)",
     reference: "torch.optim.SGD [ref]; Sutskever et al. 2013 (Nesterov momentum in deep learning)",
     params: &[
+        ParamDoc { name: "lr", meaning: "learning rate", range: "0 < lr ≤ 100", default: "0.1" },
+        ParamDoc { name: "momentum", meaning: "momentum μ", range: "0 ≤ μ < 1", default: "0.0" },
+        ParamDoc { name: "nesterov", meaning: "Nesterov momentum (needs μ > 0)", range: "true | false", default: "false" },
         ParamDoc {
-            name: "lr",
-            meaning: "learning rate",
-            range: "0 < lr ≤ 100",
-            default: "0.1",
-        },
-        ParamDoc {
-            name: "momentum",
-            meaning: "momentum μ",
-            range: "0 ≤ μ < 1",
-            default: "0.0",
-        },
-        ParamDoc {
-            name: "nesterov",
-            meaning: "Nesterov momentum (needs μ > 0)",
-            range: "true | false",
-            default: "false",
-        },
-        ParamDoc {
-            name: "weight_decay",
-            meaning: "coupled L2 coefficient added to the gradient",
-            range: "0 ≤ wd ≤ 10",
-            default: "0.0",
+            name: "weight_decay", meaning: "coupled L2 coefficient added to the gradient", range: "0 ≤ wd ≤ 10", default: "0.0"
         },
     ],
     build,
@@ -60,12 +42,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            lr: 0.1,
-            momentum: 0.0,
-            nesterov: false,
-            weight_decay: 0.0,
-        }
+        Params { lr: 0.1, momentum: 0.0, nesterov: false, weight_decay: 0.0 }
     }
 }
 
@@ -92,11 +69,7 @@ impl OptimizerSpec for Params {
     }
     fn instantiate(&self, vars: Vec<Var>) -> Result<Box<dyn Optimizer>> {
         let buffers = vec![None; vars.len()];
-        Ok(Box::new(Sgd {
-            params: self.clone(),
-            vars,
-            buffers,
-        }))
+        Ok(Box::new(Sgd { params: self.clone(), vars, buffers }))
     }
 }
 
