@@ -254,6 +254,33 @@ def harmonic(z, y, n):
     return -torch.log(prob).gather(1, y[:, None])[:, 0]
 
 
+def ensloss(z, y, noise, lam):
+    # statmlben/ensLoss losses.py::ensLoss with torch.randn replaced by the given draws (and no
+    # .to("cuda")); the binary score is the logit difference. Per example (the class means).
+    output = z[:, 1] - z[:, 0]
+    target = 2.0 * y.to(D) - 1.0
+    s_batch = output.flatten() * target.flatten()
+    rd_grad = torch.tensor(noise, dtype=D)
+    rd_grad = -(torch.exp(rd_grad) if lam == 0.0 else torch.where(1.0 + lam * rd_grad > 0, 1.0 + lam * rd_grad, 0.0) ** (1.0 / lam))
+    rd_grad, _ = torch.sort(rd_grad)
+    rd_grad = torch.clamp(rd_grad, min=-1.0)
+    g_batch = torch.zeros(len(target), dtype=D)
+    _, ind_tmp = torch.sort(s_batch.detach(), stable=True)
+    g_batch[ind_tmp] = rd_grad
+    s_no_grad = s_batch.detach()
+    pos_ind = s_no_grad > 1.0
+    g_batch[pos_ind] *= 1 / s_no_grad[pos_ind]
+    g_batch = g_batch.detach() - 1e-6
+    return g_batch * s_batch
+
+
+def binary_cases():
+    g = torch.Generator().manual_seed(5)
+    yield "binary_ordinary", torch.randn(8, 2, generator=g, dtype=D) * 2, torch.tensor([0, 1, 1, 0, 1, 0, 0, 1])
+    yield "binary_extreme", torch.tensor([[1e4, -1e4], [-1e4, 1e4], [0.0, 3.0], [2.0, 0.0]], dtype=D), torch.tensor([0, 0, 1, 1])
+    yield "binary_ties", torch.zeros(4, 2, dtype=D), torch.tensor([0, 1, 0, 1])
+
+
 def counts_for(c):
     return [max(1, 100 >> k) for k in range(c)]
 
@@ -372,6 +399,8 @@ LOSSES = [
     ("gol", {}),
     ("harmonic", {}),
     ("harmonic", {"n": 3.0}),
+    ("ensloss", {}),
+    ("ensloss", {"lambda": 0.5}),
     ("ldam", {}),
     ("ldam", {"max_m": 1.0, "s": 1.0}),
     ("vs_loss", {}),
@@ -425,7 +454,19 @@ def main():
     cases = []
     skipped = []
     for loss, params in LOSSES:
-        if loss in CLASSIFICATION:
+        if loss == "ensloss":
+            noise_gen = torch.Generator().manual_seed(6)
+            for name, z, y in binary_cases():
+                noise = torch.randn(z.shape[0], generator=noise_gen, dtype=D).tolist()
+                case_params = {**params, "noise": noise}
+                z = z.clone().requires_grad_(True)
+                per = ensloss(z, y, noise, params.get("lambda", 0.0))
+                per.mean().backward()
+                cases.append({"loss": loss, "params": case_params, "case": name,
+                              "inputs": {"logits": tolist(z), "labels": y.tolist()},
+                              "mean": per.mean().item(), "per_example": tolist(per),
+                              "grads": {"logits": tolist(z.grad)}})
+        elif loss in CLASSIFICATION:
             for name, z, y in classification_cases():
                 case_params = {**params, "class_counts": counts_for(z.shape[1])} if loss in NEEDS_COUNTS else params
                 z = z.clone().requires_grad_(True)

@@ -381,13 +381,30 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
     Ok(sections)
 }
 
+/// Decimals for values of this magnitude: 4 below 100, 2 below 1000, else 1.
+fn decimals(v: f64) -> usize {
+    match v.abs() {
+        a if a >= 1000.0 => 1,
+        a if a >= 100.0 => 2,
+        _ => 4,
+    }
+}
+
 fn num(v: f64) -> String {
-    if !v.is_finite() {
-        format!("{v}")
-    } else if v.abs() >= 1000.0 {
-        format!("{v:.1}")
+    if v.is_finite() {
+        format!("{v:.*}", decimals(v))
     } else {
-        format!("{v:.4}")
+        format!("{v}")
+    }
+}
+
+/// `mean ± std`, both with the mean's number of decimals.
+fn pair(mean: f64, std: f64, latex: bool) -> String {
+    let d = if mean.is_finite() { decimals(mean) } else { 4 };
+    if latex {
+        format!("${mean:.d$} \\pm {std:.d$}$")
+    } else {
+        format!("{mean:.d$} ± {std:.d$}")
     }
 }
 
@@ -408,12 +425,11 @@ fn is_best(section: &Section, task: &str, method: &str) -> bool {
 
 fn cell_text(c: &Cell, n_max: usize, bold: bool, latex: bool) -> String {
     let mut s = match (c.mean, c.std) {
-        (Some(m), Some(sd)) if latex => format!("${} \\pm {}$", num(m), num(sd)),
-        (Some(m), Some(sd)) => format!("{} ± {}", num(m), num(sd)),
+        (Some(m), Some(sd)) => pair(m, sd, latex),
         _ => "—".into(),
     };
     if bold && c.mean.is_some() {
-        s = if latex { format!("\\textbf{{{s}}}") } else { format!("**{s}**") };
+        s = if latex { s.replacen('$', "$\\mathbf{", 1).trim_end_matches('$').to_string() + "}$" } else { format!("**{s}**") };
     }
     if c.values.len() != n_max && c.mean.is_some() {
         s.push_str(&format!(" (n={})", c.values.len()));
@@ -498,7 +514,7 @@ fn render_latex(sections: &[Section]) -> String {
     for s in sections {
         let n_max = s.cells.iter().map(|c| c.values.len()).max().unwrap_or(0);
         out.push_str("\\begin{table}[t]\n\\centering\n");
-        out.push_str(&format!("\\caption{{{}}}\n", latex_escape(&header_text(s))));
+        out.push_str(&format!("\\caption{{{}}}\n", latex_escape(&header_text(s)).replace('±', "$\\pm$")));
         out.push_str(&format!("\\begin{{tabular}}{{l{}r}}\n\\toprule\n", "c".repeat(s.tasks.len())));
         let head: Vec<String> = s.tasks.iter().map(|t| latex_escape(t)).collect();
         out.push_str(&format!("method & {} & avg rank \\\\\n\\midrule\n", head.join(" & ")));

@@ -632,6 +632,9 @@ fn misfit(loss: &LossInfo, task: &ResolvedTask) -> Option<String> {
     if loss.family != task.kind.family() {
         return Some(format!("loss `{}` needs a {} task, but task `{}` is {}", loss.name, loss.family, task.name, task.kind.family()));
     }
+    if loss.props.contains(&crate::losses::Prop::Binary) && task.kind != (TaskKind::Classification { classes: 2 }) {
+        return Some(format!("loss `{}` is binary only, but task `{}` has {} classes", loss.name, task.name, task.kind.output_dim()));
+    }
     if loss.props.contains(&crate::losses::Prop::NeedsHarmonicHead) && !task.harmonic_head {
         return Some(format!(
             "loss `{}` needs a model with `head: harmonic`, but task `{}`'s model has a linear head",

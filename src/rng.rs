@@ -26,6 +26,8 @@ pub enum Purpose {
     Shuffle = 5,
     /// Dropout masks.
     Dropout = 6,
+    /// Randomness inside a loss (ensloss's random derivatives).
+    Loss = 7,
 }
 
 /// A deterministic random stream. Same key, same numbers, on every machine.

@@ -95,7 +95,7 @@ fn evaluate(
                 Target::Classes(t) => Target::Classes(t.narrow(0, offset, size)?),
                 Target::Values(t) => Target::Values(t.narrow(0, offset, size)?),
             };
-            let per = loss_fn.forward(&slice, &slice_target)?;
+            let per = loss_fn.monitor(&slice, &slice_target)?;
             loss_sum += per.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
             offset += size;
         }
@@ -123,6 +123,11 @@ fn evaluate(
 /// The loss of a run: the resolved one, or — for losses that need per-class counts and were
 /// not given them — one rebuilt with the counts of this run's train split.
 fn run_loss(spec: &RunSpec, prepared: &Prepared) -> Result<Arc<dyn Loss>> {
+    let loss = with_class_counts(spec, prepared)?;
+    Ok(loss.for_run(spec.seed).unwrap_or(loss))
+}
+
+fn with_class_counts(spec: &RunSpec, prepared: &Prepared) -> Result<Arc<dyn Loss>> {
     if !spec.loss.info.props.contains(&Prop::NeedsClassCounts) || spec.loss.params.get("class_counts").is_some() {
         return Ok(spec.loss.loss.clone());
     }

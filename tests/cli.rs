@@ -66,7 +66,7 @@ fn same_recipe_and_seed_give_byte_identical_metrics() {
             .success();
     }
     let (fa, fb) = (metric_files(a.path()), metric_files(b.path()));
-    assert_eq!(fa.len(), 12);
+    assert_eq!(fa.len(), 14);
     assert_eq!(fa, fb, "metrics.csv differ between two runs of the same recipe");
 }
 
@@ -76,9 +76,9 @@ fn rerun_skips_finished_runs_and_force_reruns_them() {
     let args = ["train", "recipes/smoke.yaml", "--out"];
     lossbench().args(args).arg(tmp.path()).arg("--quiet").current_dir(repo("")).assert().success();
     let out = lossbench().args(args).arg(tmp.path()).current_dir(repo("")).output().unwrap();
-    assert!(stderr_of(&out).contains("0 trained (0 finished, 0 diverged, 0 failed), 12 already done"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("0 trained (0 finished, 0 diverged, 0 failed), 14 already done"), "{}", stderr_of(&out));
     let out = lossbench().args(args).arg(tmp.path()).arg("--force").current_dir(repo("")).output().unwrap();
-    assert!(stderr_of(&out).contains("12 trained"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("14 trained"), "{}", stderr_of(&out));
 }
 
 const SLOW_RECIPE: &str = "name: slow\nseeds: [0, 1, 2, 3, 4, 5]\ntrain: {epochs: 60, batch_size: 32}\ntasks:\n  - name: digits\n    dataset: {name: digits}\n    model: {name: mlp, hidden: [256, 256]}\nlosses: [cross_entropy, focal]\n";

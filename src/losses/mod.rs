@@ -13,6 +13,7 @@ pub mod bce_reweighted;
 pub mod comp_sum;
 pub mod cross_entropy;
 pub mod dual_focal;
+pub mod ensloss;
 pub mod eval;
 pub mod focal;
 pub mod gce;
@@ -60,6 +61,19 @@ use candle_core::{DType, Tensor, D};
 pub trait Loss: Send + Sync {
     /// Per-example losses `[n]`.
     fn forward(&self, pred: &Prediction, target: &Target) -> Result<Tensor>;
+
+    /// The value logged as the `loss` metric at evaluation. Default: `forward`. Losses whose
+    /// value is only a gradient carrier (ensloss) log a meaningful surrogate instead, and
+    /// evaluation must not consume their training randomness.
+    fn monitor(&self, pred: &Prediction, target: &Target) -> Result<Tensor> {
+        self.forward(pred, target)
+    }
+
+    /// A fresh instance for one run, for losses with randomness of their own (seeded from the
+    /// run seed, so runs stay reproducible). Default: the shared instance is used.
+    fn for_run(&self, _seed: u64) -> Option<std::sync::Arc<dyn Loss>> {
+        None
+    }
 }
 
 /// A declared property of a loss; the registry tests check each one.
@@ -85,6 +99,8 @@ pub enum Prop {
     /// Only meaningful on the logits of a model with `head: harmonic`; resolve pairs it with
     /// such tasks only.
     NeedsHarmonicHead,
+    /// Binary classification only (two classes).
+    Binary,
     /// The gradient is piecewise (a selection such as top-k or a clamp switches); the
     /// finite-difference check skips points within `1e-3` of a switch only by chance.
     Piecewise,
@@ -118,6 +134,7 @@ pub static LOSSES: &[&LossInfo] = &[
     &comp_sum::INFO,
     &cross_entropy::INFO,
     &dual_focal::INFO,
+    &ensloss::INFO,
     &focal::INFO,
     &gce::INFO,
     &gol::INFO,
@@ -254,6 +271,12 @@ pub(crate) fn host_rows(z: &Tensor) -> Result<Vec<Vec<f64>>> {
     Ok(z.detach().to_dtype(DType::F64)?.to_vec2::<f64>()?)
 }
 
+/// Order of two host values for the selections losses make (top-k, margin ranks): like
+/// PyTorch's sort, −0.0 and +0.0 tie, so the lower index stays first; NaN sorts last.
+pub(crate) fn cmp_values(a: f64, b: f64) -> std::cmp::Ordering {
+    a.partial_cmp(&b).unwrap_or_else(|| a.is_nan().cmp(&b.is_nan()))
+}
+
 /// A host copy of class ids.
 pub(crate) fn host_labels(y: &Tensor) -> Result<Vec<u32>> {
     Ok(y.to_vec1::<u32>()?)
@@ -345,10 +368,6 @@ mod tests {
     use crate::registry::check_sorted_unique;
     use candle_core::{Device, Var};
 
-    fn build_default(info: &LossInfo) -> std::sync::Arc<dyn Loss> {
-        build_for_classes(info, 4)
-    }
-
     #[test]
     fn registry_sorted_unique_and_documented() {
         check_sorted_unique(LOSSES).unwrap();
@@ -358,8 +377,9 @@ mod tests {
             // Defaults round-trip: building from the canonical params gives the same params.
             let (_, again) = (info.build)(&canonical).unwrap();
             assert_eq!(canonical, again, "{}", info.name);
-            // `class_counts` has no default (training supplies it), so it is absent here.
-            for p in info.params.iter().filter(|p| p.name != "class_counts") {
+            // `class_counts` and `noise` have no default (training supplies them), so they are
+            // absent here.
+            for p in info.params.iter().filter(|p| p.name != "class_counts" && p.name != "noise") {
                 assert!(canonical.get(p.name).is_some(), "{}: documented param `{}` not in Params", info.name, p.name);
             }
         }
@@ -379,9 +399,10 @@ mod tests {
     #[test]
     fn per_example_shape_and_finite_at_extreme_inputs() {
         for info in LOSSES {
-            let loss = build_default(info);
+            let classes = if info.props.contains(&Prop::Binary) { 2 } else { 4 };
+            let loss = build_for_classes(info, classes);
             for scale in [1.0, 1e4] {
-                let (var, target) = random_batch(info.family, 6, 4, 1, scale);
+                let (var, target) = random_batch(info.family, 6, classes, 1, scale);
                 let z = var.as_tensor().to_dtype(DType::F32).unwrap();
                 let zv = Var::from_tensor(&z).unwrap();
                 let target = match target {

@@ -81,7 +81,7 @@ impl Loss for Sovr {
             })
             .collect();
         let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by(|&a, &b| margins[a].total_cmp(&margins[b]));
+        order.sort_by(|&a, &b| super::cmp_values(margins[a], margins[b]));
         let switched = (self.params.fraction * rows.len() as f64).round() as usize;
         let mut use_ovr = vec![0f32; rows.len()];
         for &i in &order[..switched.min(rows.len())] {

@@ -83,7 +83,7 @@ impl Loss for SparseSoftmaxTopk {
         for (row, &t) in rows.iter().zip(&labels) {
             let mut order: Vec<usize> = (0..c).collect();
             // Stable sort: ties keep the lower index first.
-            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+            order.sort_by(|&a, &b| super::cmp_values(row[b], row[a]));
             let mut keep = vec![false; c];
             for &i in &order[..self.params.k] {
                 keep[i] = true;
