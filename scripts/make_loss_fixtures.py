@@ -21,6 +21,7 @@ Independent implementations used:
   dual_focal     Linwei94/ICML2023-DualFocalLoss dual_focal_loss.py (per example)
   stablemax_ce   the authors' utils.py (s, log_stablemax, float64)
   ldr_kl         LDRLoss_V1 of the LDR paper's loss.py (per example)
+  aldr_kl        ALDRLoss_V1 of the same file, first visit of every example (ids = 0..N)
   gol            gumbel_ce.py binary_cross_entropy (kostas1515/AGLU, same as GOL's)
   bce            torch.nn.functional.binary_cross_entropy_with_logits (mean over labels)
   bce_reweighted, auc_pairwise
@@ -281,6 +282,45 @@ def binary_cases():
     yield "binary_ties", torch.zeros(4, 2, dtype=D), torch.tensor([0, 1, 0, 1])
 
 
+class ALDRLoss_V1(torch.nn.Module):
+    # The paper's loss.py ALDRLoss_V1, with .cuda() removed and float64; y_true one-hot.
+    def __init__(self, N, threshold=1.0, Lambda=1.0, alpha=1e0, softplus=False):
+        super().__init__()
+        self.threshold = threshold
+        self.alpha = alpha
+        self.softplus = softplus
+        self.Lambda_ref = torch.tensor(Lambda, dtype=D)
+        self.Lambda = torch.tensor([Lambda] * N, dtype=D).view(-1, 1)
+
+    def forward(self, y_pred, y_true, ids):
+        lambda_ref = self.Lambda_ref
+        num_class = y_pred.shape[1]
+        if self.softplus:
+            y_pred = torch.nn.functional.softplus(y_pred)
+        y_denorm = torch.norm(y_pred, dim=1, p=1.0, keepdim=True) / num_class
+        y_pred = y_pred / y_denorm
+        pred_prob = torch.nn.functional.softmax(y_pred / self.Lambda[ids], dim=1) + 1e-5
+        pred_prob = F.normalize(pred_prob, p=1.0)
+        kl_reg = torch.sum(pred_prob * torch.log(num_class * pred_prob), dim=1, keepdim=True)
+        logK = torch.log(torch.tensor(num_class, dtype=D))
+        lambdas = lambda_ref - lambda_ref * kl_reg / (self.alpha * logK)
+        self.Lambda[ids] = lambdas.detach()
+        extra_loss = -1 / 2 * self.alpha * logK / lambda_ref * (self.Lambda[ids] - lambda_ref) ** 2
+        diff_logits = self.threshold * (1 - y_true) + (y_pred - torch.sum(y_pred * y_true, dim=1, keepdim=True))
+        diff_logits_lam_fix = diff_logits / self.Lambda[ids]
+        max_diff_fix = torch.max(diff_logits_lam_fix, dim=1, keepdim=True).values.detach()
+        diff_logits_lam_fix = torch.exp(diff_logits_lam_fix - max_diff_fix)
+        loss = self.Lambda[ids] * (torch.log(torch.mean(diff_logits_lam_fix, dim=1, keepdim=True)) + max_diff_fix) + extra_loss
+        return loss[:, 0]  # per example (the class returns the mean)
+
+
+def aldr_kl(z, y, params):
+    n, c = z.shape
+    loss = ALDRLoss_V1(n, threshold=params.get("margin", 0.1), Lambda=params.get("lambda", 10.0),
+                       alpha=params.get("alpha", 2.0), softplus=params.get("softplus", False))
+    return loss(z, onehot(y, c), torch.arange(n))
+
+
 def counts_for(c):
     return [max(1, 100 >> k) for k in range(c)]
 
@@ -309,6 +349,7 @@ def per_example(loss, params, inputs):
             "stablemax_ce": lambda: stablemax_ce(z, y),
             "comp_sum": lambda: comp_sum(z, y, g("tau", 1.0)),
             "ldr_kl": lambda: ldr_kl(z, y, g("lambda", 10.0), g("margin", 0.1)),
+            "aldr_kl": lambda: aldr_kl(z, y, params),
             "one_vs_rest": lambda: F.binary_cross_entropy_with_logits(z, onehot(y, c), reduction="none").sum(1),
             "l2svm_sq_hinge": lambda: torch.relu(1 - (2 * onehot(y, c) - 1) * z).pow(2).sum(1),
             "gol": lambda: gol(z, y),
@@ -365,6 +406,8 @@ def regression_cases():
     yield "ordinary", torch.randn(6, 3, generator=g, dtype=D), torch.randn(6, 3, generator=g, dtype=D)
     yield "vector", torch.randn(5, generator=g, dtype=D), torch.randn(5, generator=g, dtype=D)
     yield "large_residuals", torch.tensor([[1e3, -1e3], [0.5, 40.0]], dtype=D), torch.tensor([[-1e3, 2.0], [0.25, -3.0]], dtype=D)
+    # Exact zeros: PyTorch's subgradient of |r| at 0 is 0.
+    yield "zero_residuals", torch.tensor([[1.0, 2.0], [0.0, -1.5]], dtype=D), torch.tensor([[1.0, 0.0], [0.0, -1.0]], dtype=D)
 
 
 LOSSES = [
@@ -394,6 +437,8 @@ LOSSES = [
     ("comp_sum", {"tau": 2.0}),
     ("ldr_kl", {}),
     ("ldr_kl", {"lambda": 1.0, "margin": 2.0}),
+    ("aldr_kl", {}),
+    ("aldr_kl", {"lambda": 1.0, "margin": 1.0, "alpha": 1.5, "softplus": True}),
     ("one_vs_rest", {}),
     ("l2svm_sq_hinge", {}),
     ("gol", {}),
@@ -440,7 +485,7 @@ CLASSIFICATION = {
     "cross_entropy", "focal", "poly1", "poly1_focal", "dual_focal", "z_loss_spherical", "mse_spherical",
     "sparsemax_loss", "sparse_softmax_topk", "stablemax_ce", "comp_sum", "ldr_kl", "one_vs_rest",
     "l2svm_sq_hinge", "gol", "mae_prob", "gce", "rce", "sce", "nce", "nrce", "nfl", "ngce", "nmae",
-    "nce_rce", "nce_mae", "nfl_rce", "nfl_mae", "ngce_rce", "ngce_mae", "ldam", "vs_loss", "sovr", "harmonic",
+    "nce_rce", "nce_mae", "nfl_rce", "nfl_mae", "ngce_rce", "ngce_mae", "ldam", "vs_loss", "sovr", "harmonic", "aldr_kl",
 }
 NEEDS_COUNTS = {"ldam", "vs_loss"}
 MULTILABEL = {"bce", "bce_reweighted", "auc_pairwise", "sparsemax_multilabel"}

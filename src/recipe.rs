@@ -494,6 +494,8 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
                         "seed": seed,
                         "device": overrides.device,
                         "format": crate::run::FORMAT_VERSION,
+                        // A new lossbench version may compute differently: its runs are new runs.
+                        "lossbench": env!("CARGO_PKG_VERSION"),
                     });
                     let hash = config_hash(&config);
                     runs.push(RunSpec {

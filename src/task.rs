@@ -80,4 +80,13 @@ impl Target {
 pub struct Prediction {
     /// Logits `[n, c]` (classification) or predicted values `[n, k]` (regression).
     pub out: Tensor,
+    /// During training: the train-split row of each example (for losses with per-example
+    /// state, such as `aldr_kl`). `None` at evaluation and in `losses eval`.
+    pub ids: Option<Vec<usize>>,
+}
+
+impl Prediction {
+    pub fn new(out: Tensor) -> Self {
+        Prediction { out, ids: None }
+    }
 }

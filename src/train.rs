@@ -11,7 +11,7 @@
 use crate::data::transforms::{self, Prepared};
 use crate::data::{Labels, Table};
 use crate::error::{Error, Result};
-use crate::losses::{Loss, Prop};
+use crate::losses::{Loss, Prop, RunContext};
 use crate::metrics::{HostTarget, Outputs};
 use crate::models::{Init, Model};
 use crate::optim::{clip_grad_norm, Evaluation};
@@ -90,7 +90,7 @@ fn evaluate(
         let mut offset = 0;
         while offset < len {
             let size = spec.train.batch_size.min(len - offset);
-            let slice = Prediction { out: out.narrow(0, offset, size)? };
+            let slice = Prediction::new(out.narrow(0, offset, size)?);
             let slice_target = match &target {
                 Target::Classes(t) => Target::Classes(t.narrow(0, offset, size)?),
                 Target::Values(t) => Target::Values(t.narrow(0, offset, size)?),
@@ -124,7 +124,8 @@ fn evaluate(
 /// not given them — one rebuilt with the counts of this run's train split.
 fn run_loss(spec: &RunSpec, prepared: &Prepared) -> Result<Arc<dyn Loss>> {
     let loss = with_class_counts(spec, prepared)?;
-    Ok(loss.for_run(spec.seed).unwrap_or(loss))
+    let run = RunContext { seed: spec.seed, n_train: prepared.train.len() };
+    Ok(loss.for_run(&run).unwrap_or(loss))
 }
 
 fn with_class_counts(spec: &RunSpec, prepared: &Prepared) -> Result<Arc<dyn Loss>> {
@@ -195,8 +196,9 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         let order = Stream::new(seed, Purpose::Shuffle, epoch as u64).permutation(n);
         let mut dropout_rng = Stream::new(seed, Purpose::Dropout, epoch as u64);
         for b in 0..steps_per_epoch {
-            let idx: Vec<u32> = order[b * batch..((b + 1) * batch).min(n)].iter().map(|&i| i as u32).collect();
-            let idx = Tensor::from_vec(idx, (order[b * batch..((b + 1) * batch).min(n)].len(),), train.x.device())?;
+            let rows = &order[b * batch..((b + 1) * batch).min(n)];
+            let idx: Vec<u32> = rows.iter().map(|&i| i as u32).collect();
+            let idx = Tensor::from_vec(idx, (rows.len(),), train.x.device())?;
             let xb = train.x.index_select(&idx, 0)?;
             let yb = match &train.target {
                 Target::Classes(t) => Target::Classes(t.index_select(&idx, 0)?),
@@ -205,7 +207,8 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
             let lr = base_lr * settings.schedule.factor(step, epoch - 1, total_steps, settings.warmup);
             let mut objective = || -> Result<Evaluation> {
                 let out = model.forward(&xb, Some(&mut dropout_rng))?;
-                let loss = loss_fn.forward(&Prediction { out }, &yb)?.mean_all()?;
+                let pred = Prediction { out, ids: Some(rows.to_vec()) };
+                let loss = loss_fn.forward(&pred, &yb)?.mean_all()?;
                 let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 let mut grads = loss.backward()?;
                 if let Some(max_norm) = settings.grad_clip {

@@ -88,11 +88,11 @@ mod tests {
         // F.cross_entropy(z, y, reduction='none', label_smoothing=0.1).tolist() -> [0.5076059644443804, 1.7413112966571571]
         let z = Tensor::new(&[[1f64, 2., 3.], [0.5, -1., 2.]], &Device::Cpu).unwrap();
         let y = Tensor::new(&[2u32, 0], &Device::Cpu).unwrap();
-        let out = ce(0.0).forward(&Prediction { out: z.clone() }, &Target::Classes(y.clone())).unwrap().to_vec1::<f64>().unwrap();
+        let out = ce(0.0).forward(&Prediction::new(z.clone()), &Target::Classes(y.clone())).unwrap().to_vec1::<f64>().unwrap();
         assert!((out[0] - 0.407_605_964_444_38).abs() < 1e-10, "{out:?}");
         assert!((out[1] - 1.741_311_296_657_157).abs() < 1e-10, "{out:?}");
         // Smoothing 0.1: (1−s)·CE + s·mean_k(−log p_k); row 0: 0.9·0.40761 + 0.1·1.40761 = 0.50761.
-        let out = ce(0.1).forward(&Prediction { out: z }, &Target::Classes(y)).unwrap().to_vec1::<f64>().unwrap();
+        let out = ce(0.1).forward(&Prediction::new(z), &Target::Classes(y)).unwrap().to_vec1::<f64>().unwrap();
         assert!((out[0] - 0.507_605_964_444_38).abs() < 1e-10, "{out:?}");
     }
 

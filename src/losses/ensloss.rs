@@ -21,7 +21,7 @@
 //! Overfitting in Classification*, arXiv:2409.00908 (S125); statmlben/ensLoss
 //! `losses.py::ensLoss` (commit 051d87d) [code, checked].
 
-use super::{classification_inputs, host_labels, softplus, Loss, LossInfo, Prop};
+use super::{classification_inputs, host_labels, softplus, Loss, LossInfo, Prop, RunContext};
 use crate::error::{Error, Result};
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
 use crate::rng::{Purpose, Stream};
@@ -138,8 +138,8 @@ impl Loss for EnsLoss {
         Ok(softplus(&s.neg()?)?.reshape((s.dim(0)?,))?)
     }
 
-    fn for_run(&self, seed: u64) -> Option<Arc<dyn Loss>> {
-        Some(Arc::new(EnsLoss { params: self.params.clone(), rng: Mutex::new(Stream::new(seed, Purpose::Loss, 0)) }))
+    fn for_run(&self, run: &RunContext) -> Option<Arc<dyn Loss>> {
+        Some(Arc::new(EnsLoss { params: self.params.clone(), rng: Mutex::new(Stream::new(run.seed, Purpose::Loss, 0)) }))
     }
 }
 
@@ -153,7 +153,7 @@ mod tests {
         let z = Var::new(&[[0.0f64, 2.0], [1.0, -1.0], [0.0, 0.5], [0.3, 0.0], [0.0, 4.0]], &Device::Cpu).unwrap();
         let y = Tensor::new(&[1u32, 1, 1, 0, 1], &Device::Cpu).unwrap();
         let loss = EnsLoss { params: Params::default(), rng: Mutex::new(Stream::new(3, Purpose::Loss, 0)) };
-        let per = loss.forward(&Prediction { out: z.as_tensor().clone() }, &Target::Classes(y)).unwrap();
+        let per = loss.forward(&Prediction::new(z.as_tensor().clone()), &Target::Classes(y)).unwrap();
         let grads = per.sum_all().unwrap().backward().unwrap();
         let gz = grads.get(z.as_tensor()).unwrap().to_vec2::<f64>().unwrap();
         // d/ds = g; with f = z1 − z0 and t = ±1: dℓ/dz1 = g·t.
@@ -172,7 +172,7 @@ mod tests {
         let z = Tensor::new(&[[0.0f64, 1.0, 2.0]], &Device::Cpu).unwrap();
         let y = Tensor::new(&[1u32], &Device::Cpu).unwrap();
         let e = EnsLoss { params: Params::default(), rng: Mutex::new(Stream::new(0, Purpose::Loss, 0)) }
-            .forward(&Prediction { out: z }, &Target::Classes(y))
+            .forward(&Prediction::new(z), &Target::Classes(y))
             .err()
             .unwrap()
             .to_string();

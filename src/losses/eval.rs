@@ -124,7 +124,7 @@ pub fn evaluate(name: &str, params: &serde_json::Value, inputs: &serde_json::Val
 }
 
 fn finish(loss: &dyn super::Loss, var: &Var, target: &Target, input: &str, shape: &[usize]) -> Result<EvalOutput> {
-    let per = loss.forward(&Prediction { out: var.as_tensor().clone() }, target)?;
+    let per = loss.forward(&Prediction::new(var.as_tensor().clone()), target)?;
     let mean = per.mean_all()?;
     let grads = mean.backward()?;
     let g = match grads.get(var.as_tensor()) {

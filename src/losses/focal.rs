@@ -103,8 +103,7 @@ mod tests {
         // (-(1 - lp.exp())**2 * lp).tolist()  -> checked below against the closed form
         let z = Tensor::new(&[[1f64, 2., 3.], [0.5, -1., 2.]], &Device::Cpu).unwrap();
         let y = Tensor::new(&[2u32, 0], &Device::Cpu).unwrap();
-        let out =
-            Focal { params: Params::default() }.forward(&Prediction { out: z }, &Target::Classes(y)).unwrap().to_vec1::<f64>().unwrap();
+        let out = Focal { params: Params::default() }.forward(&Prediction::new(z), &Target::Classes(y)).unwrap().to_vec1::<f64>().unwrap();
         let p0 = (-0.407_605_964_444_38f64).exp();
         let p1 = (-1.741_311_296_657_157f64).exp();
         assert!((out[0] - (1.0 - p0).powi(2) * 0.407_605_964_444_38).abs() < 1e-10, "{out:?}");
@@ -126,7 +125,7 @@ mod tests {
         let (var, target) = random_batch(Family::Classification, 4, 3, 2, 2.0);
         let grad = |detach| {
             let focal = Focal { params: Params { gamma: 2.0, detach_modulator: detach } };
-            let per = focal.forward(&Prediction { out: var.as_tensor().clone() }, &target).unwrap();
+            let per = focal.forward(&Prediction::new(var.as_tensor().clone()), &target).unwrap();
             let value = per.mean_all().unwrap().to_scalar::<f64>().unwrap();
             let g = per.mean_all().unwrap().backward().unwrap();
             (value, g.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap())

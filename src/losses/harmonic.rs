@@ -96,7 +96,7 @@ mod tests {
         let n = 2.0;
         let loss = Harmonic { params: Params { n } };
         let y = Tensor::new(&[0u32], &Device::Cpu).unwrap();
-        let l = loss.forward(&Prediction { out: z }, &Target::Classes(y)).unwrap().to_vec1::<f64>().unwrap()[0];
+        let l = loss.forward(&Prediction::new(z), &Target::Classes(y)).unwrap().to_vec1::<f64>().unwrap()[0];
         let p0 = d0.powf(-n) / (d0.powf(-n) + d1.powf(-n));
         assert!((l + p0.ln()).abs() < 1e-12, "{l} vs {}", -p0.ln());
     }

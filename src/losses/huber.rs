@@ -13,7 +13,7 @@
 //! Reference: Huber, *Robust Estimation of a Location Parameter*, Ann. Math. Stat. 1964;
 //! `torch.nn.functional.huber_loss(delta=δ)` [ref]; S029 regression-loss survey [code].
 
-use super::{regression_inputs, Loss, LossInfo, Prop};
+use super::{abs0, regression_inputs, Loss, LossInfo, Prop};
 use crate::error::Result;
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
 use crate::task::{Family, Prediction, Target};
@@ -69,7 +69,7 @@ impl Loss for Huber {
         let (p, t) = regression_inputs(pred, target, "huber")?;
         let delta = self.params.delta;
         let r = (t - p)?;
-        let a = r.abs()?;
+        let a = abs0(&r)?;
         let quadratic = (r.sqr()? * 0.5)?;
         let linear = ((a.clone() - 0.5 * delta)? * delta)?;
         let inside = a.le(delta)?;
@@ -91,8 +91,7 @@ mod tests {
         // F.huber_loss(p, t, reduction='none', delta=1.0).mean(1).tolist()  -> [0.8125, 0.8125]
         let p = Tensor::new(&[[0.5f32, -1.0], [2.0, 3.0]], &Device::Cpu).unwrap();
         let t = Tensor::new(&[[1.0f32, 1.0], [0.0, 3.5]], &Device::Cpu).unwrap();
-        let out =
-            Huber { params: Params::default() }.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
+        let out = Huber { params: Params::default() }.forward(&Prediction::new(p), &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(out, vec![0.8125, 0.8125]);
     }
 

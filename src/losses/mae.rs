@@ -10,7 +10,7 @@
 //!
 //! Reference: `torch.nn.functional.l1_loss` [ref]; S029 regression-loss survey [code].
 
-use super::{regression_inputs, Loss, LossInfo, Prop};
+use super::{abs0, regression_inputs, Loss, LossInfo, Prop};
 use crate::error::Result;
 use crate::registry::{parse_params, Validate};
 use crate::task::{Family, Prediction, Target};
@@ -45,7 +45,7 @@ fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Loss> {
 impl Loss for Mae {
     fn forward(&self, pred: &Prediction, target: &Target) -> Result<Tensor> {
         let (p, t) = regression_inputs(pred, target, "mae")?;
-        Ok((t - p)?.abs()?.mean(D::Minus1)?)
+        Ok(abs0(&(t - p)?)?.mean(D::Minus1)?)
     }
 }
 
@@ -59,7 +59,7 @@ mod tests {
         // F.l1_loss(p, t, reduction='none').mean(1).tolist() with p, t as in mse.rs -> [1.25, 1.25]
         let p = Tensor::new(&[[0.5f32, -1.0], [2.0, 3.0]], &Device::Cpu).unwrap();
         let t = Tensor::new(&[[1.0f32, 1.0], [0.0, 3.5]], &Device::Cpu).unwrap();
-        let out = Mae.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
+        let out = Mae.forward(&Prediction::new(p), &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(out, vec![1.25, 1.25]);
     }
 
@@ -78,7 +78,7 @@ mod tests {
     fn accepts_one_dimensional_inputs() {
         let p = Tensor::new(&[1.0f32, 2.0], &Device::Cpu).unwrap();
         let t = Tensor::new(&[0.0f32, 4.0], &Device::Cpu).unwrap();
-        let out = Mae.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
+        let out = Mae.forward(&Prediction::new(p), &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(out, vec![1.0, 2.0]);
     }
 }

@@ -7,6 +7,7 @@
 //! (finite-difference gradients in f64, shapes, extreme inputs, unknown parameters), and
 //! `tests/loss_fixtures.rs` checks values and gradients against PyTorch.
 
+pub mod aldr_kl;
 pub mod auc_pairwise;
 pub mod bce;
 pub mod bce_reweighted;
@@ -69,11 +70,19 @@ pub trait Loss: Send + Sync {
         self.forward(pred, target)
     }
 
-    /// A fresh instance for one run, for losses with randomness of their own (seeded from the
-    /// run seed, so runs stay reproducible). Default: the shared instance is used.
-    fn for_run(&self, _seed: u64) -> Option<std::sync::Arc<dyn Loss>> {
+    /// A fresh instance for one run, for losses with randomness or per-example state of their
+    /// own (seeded from the run seed, so runs stay reproducible). Default: the shared instance.
+    fn for_run(&self, _run: &RunContext) -> Option<std::sync::Arc<dyn Loss>> {
         None
     }
+}
+
+/// What a loss may need to know about the run it is used in.
+#[derive(Debug, Clone, Copy)]
+pub struct RunContext {
+    pub seed: u64,
+    /// Rows in the train split (the range of `Prediction::ids`).
+    pub n_train: usize,
 }
 
 /// A declared property of a loss; the registry tests check each one.
@@ -128,6 +137,7 @@ impl Named for LossInfo {
 
 /// Every loss, sorted by name.
 pub static LOSSES: &[&LossInfo] = &[
+    &aldr_kl::INFO,
     &auc_pairwise::INFO,
     &bce::INFO,
     &bce_reweighted::INFO,
@@ -243,9 +253,18 @@ pub(crate) fn log_softmax(z: &Tensor) -> Result<Tensor> {
     Ok(candle_nn::ops::log_softmax(z, D::Minus1)?)
 }
 
-/// `log(1 + exp(x))` without overflow: `max(x, 0) + log(1 + exp(−|x|))`.
+/// `log(1 + exp(x))` without overflow, as `m + log(exp(−m) + exp(x − m))` with the detached
+/// shift `m = max(x, 0)`: its gradient is exactly σ(x) everywhere, including x = 0 (no reliance
+/// on the subgradients Candle picks for relu and abs at 0).
 pub(crate) fn softplus(x: &Tensor) -> Result<Tensor> {
-    Ok((x.relu()? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?)?)
+    let m = x.relu()?.detach();
+    Ok((&m + (m.neg()?.exp()? + (x - &m)?.exp()?)?.log()?)?)
+}
+
+/// `|x|` with subgradient 0 at 0, as PyTorch (Candle's `abs` uses +1 there).
+pub(crate) fn abs0(x: &Tensor) -> Result<Tensor> {
+    let sign = (x.gt(0.0)?.to_dtype(x.dtype())? - x.lt(0.0)?.to_dtype(x.dtype())?)?.detach();
+    Ok((x * sign)?)
 }
 
 /// `exp(x) − 1`, accurate for small `|x|` (a 4-term series below 1e-2, where `exp(x) − 1`
@@ -356,7 +375,7 @@ pub(crate) mod testing {
 
     /// Mean loss as f64.
     pub fn mean_loss(loss: &dyn Loss, z: &Tensor, target: &Target) -> f64 {
-        let per = loss.forward(&Prediction { out: z.clone() }, target).unwrap();
+        let per = loss.forward(&Prediction::new(z.clone()), target).unwrap();
         per.mean_all().unwrap().to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
     }
 }
@@ -409,7 +428,7 @@ mod tests {
                     Target::Values(t) => Target::Values(t.to_dtype(DType::F32).unwrap()),
                     t => t,
                 };
-                let per = loss.forward(&Prediction { out: zv.as_tensor().clone() }, &target).unwrap();
+                let per = loss.forward(&Prediction::new(zv.as_tensor().clone()), &target).unwrap();
                 assert_eq!(per.dims(), &[6], "{}", info.name);
                 let values = per.to_vec1::<f32>().unwrap();
                 assert!(values.iter().all(|v| v.is_finite()), "{} at scale {scale}: {values:?}", info.name);
@@ -441,7 +460,7 @@ mod tests {
                         continue;
                     }
                 }
-                let per = loss.forward(&Prediction { out: var.as_tensor().clone() }, &target).unwrap();
+                let per = loss.forward(&Prediction::new(var.as_tensor().clone()), &target).unwrap();
                 let grads = per.mean_all().unwrap().backward().unwrap();
                 let analytic = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
                 let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
@@ -539,7 +558,7 @@ mod identities {
         let mean = d.iter().sum::<f64>() / 4.0;
         let at = |lambda: f64| {
             let l = loss("ldr_kl", serde_json::json!({"lambda": lambda, "margin": c}));
-            l.forward(&Prediction { out: z.clone() }, &Target::Classes(y.clone())).unwrap().to_vec1::<f64>().unwrap()[0]
+            l.forward(&Prediction::new(z.clone()), &Target::Classes(y.clone())).unwrap().to_vec1::<f64>().unwrap()[0]
         };
         assert!((at(1e-3) - max).abs() < 5e-3, "{} vs max {max}", at(1e-3));
         assert!((at(1000.0) - mean).abs() < 1e-3, "{} vs mean {mean}", at(1000.0));
@@ -557,7 +576,7 @@ mod identities {
                 let mut total = 0.0;
                 for k in 0..c as u32 {
                     let y = Tensor::new(&[k, k, k], &Device::Cpu).unwrap();
-                    let per = l.forward(&Prediction { out: var.as_tensor().clone() }, &Target::Classes(y)).unwrap();
+                    let per = l.forward(&Prediction::new(var.as_tensor().clone()), &Target::Classes(y)).unwrap();
                     total += per.sum_all().unwrap().to_scalar::<f64>().unwrap();
                 }
                 totals.push(total);

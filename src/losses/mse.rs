@@ -60,14 +60,14 @@ mod tests {
         // F.mse_loss(p, t, reduction='none').mean(1).tolist()  -> [2.125, 2.125]
         let p = Tensor::new(&[[0.5f32, -1.0], [2.0, 3.0]], &Device::Cpu).unwrap();
         let t = Tensor::new(&[[1.0f32, 1.0], [0.0, 3.5]], &Device::Cpu).unwrap();
-        let out = Mse.forward(&Prediction { out: p }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
+        let out = Mse.forward(&Prediction::new(p), &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(out, vec![2.125, 2.125]);
     }
 
     #[test]
     fn zero_at_the_target() {
         let t = Tensor::new(&[[1.0f32, -2.0]], &Device::Cpu).unwrap();
-        let out = Mse.forward(&Prediction { out: t.clone() }, &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
+        let out = Mse.forward(&Prediction::new(t.clone()), &Target::Values(t)).unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(out, vec![0.0]);
     }
 }

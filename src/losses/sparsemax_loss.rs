@@ -97,7 +97,7 @@ mod tests {
         // Row 0: sparsemax((2, 1, −1)) = (1, 0, 0); row 1: sparsemax((0.3, 0.1, 0.0)) has full support.
         let z = Var::new(&[[2f64, 1.0, -1.0], [0.3, 0.1, 0.0]], &Device::Cpu).unwrap();
         let y = Tensor::new(&[1u32, 0], &Device::Cpu).unwrap();
-        let per = SparsemaxLoss.forward(&Prediction { out: z.as_tensor().clone() }, &Target::Classes(y)).unwrap();
+        let per = SparsemaxLoss.forward(&Prediction::new(z.as_tensor().clone()), &Target::Classes(y)).unwrap();
         let g = per.sum_all().unwrap().backward().unwrap();
         let g = g.get(z.as_tensor()).unwrap().to_vec2::<f64>().unwrap();
         // Row 1: τ = (0.4 − 1)/3 = −0.2, sparsemax = (0.5, 0.3, 0.2).
