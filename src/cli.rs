@@ -201,8 +201,37 @@ fn params_table(params: &[ParamDoc]) -> String {
     out
 }
 
+/// Whether `name` matches a listing pattern: a glob with `*` (`*focal*`, `n*_rce`) or, without
+/// `*`, a substring.
 fn matches(name: &str, pattern: &Option<String>) -> bool {
-    pattern.as_ref().is_none_or(|p| name.contains(p.as_str()))
+    let Some(p) = pattern else { return true };
+    if !p.contains('*') {
+        return name.contains(p.as_str());
+    }
+    glob(p.as_bytes(), name.as_bytes())
+}
+
+fn glob(p: &[u8], s: &[u8]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
+        Some((c, rest)) => s.first() == Some(c) && glob(rest, &s[1..]),
+    }
+}
+
+/// A recipe snippet for a loss with its default parameters.
+fn yaml_snippet(l: &crate::losses::LossInfo) -> String {
+    let (_, canonical) = match (l.build)(&serde_json::Value::Null) {
+        Ok(built) => built,
+        Err(_) => return format!("losses:\n  - {{ name: {} }}\n", l.name),
+    };
+    let mut parts = vec![format!("name: {}", l.name)];
+    if let Some(map) = canonical.as_object() {
+        for (k, v) in map {
+            parts.push(format!("{k}: {v}"));
+        }
+    }
+    format!("losses:\n  - {{ {} }}\n", parts.join(", "))
 }
 
 fn list_or_show(action: Option<ListAction>, list: impl Fn(&Option<String>) -> String, show: impl Fn(&str) -> Result<String>) -> Result<()> {
@@ -315,7 +344,7 @@ pub fn run() -> Result<()> {
                 let shown: Vec<_> = LOSSES.iter().filter(|l| matches(l.name, pattern)).collect();
                 let mut out = String::new();
                 for l in &shown {
-                    out.push_str(&format!("{:<16} {:<15} {}\n", l.name, l.family.to_string(), l.summary));
+                    out.push_str(&format!("{:<21} {:<15} {}\n", l.name, l.family.to_string(), l.formula));
                 }
                 out.push_str(&format!("{} of {} losses. `lossbench losses show NAME` for details.\n", shown.len(), LOSSES.len()));
                 out
@@ -329,7 +358,7 @@ pub fn run() -> Result<()> {
                     crate::task::Family::MultiLabel => "logits [N, K], targets [N, K] (0/1)",
                 };
                 Ok(format!(
-                    "{}  ({})\n  {}\n\nformula:   {}\ninputs:    {}\nreference: {}\nproperties: {}\n\nparameters:\n{}",
+                    "{}  ({})\n  {}\n\nformula:   {}\ninputs:    {}\nreference: {}\nproperties: {}\n\nparameters:\n{}\nin a recipe:\n{}",
                     l.name,
                     l.family,
                     l.summary,
@@ -337,7 +366,8 @@ pub fn run() -> Result<()> {
                     inputs,
                     l.reference,
                     if props.is_empty() { "none declared".into() } else { props.join(", ") },
-                    params_table(l.params)
+                    params_table(l.params),
+                    yaml_snippet(l)
                 ))
             },
         ),
@@ -420,6 +450,17 @@ pub fn run() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listing_patterns_are_globs_or_substrings() {
+        let p = |s: &str| Some(s.to_string());
+        assert!(matches("poly1_focal", &p("*focal*")));
+        assert!(matches("focal", &p("*focal*")));
+        assert!(matches("nfl_rce", &p("n*_rce")));
+        assert!(!matches("nce_mae", &p("n*_rce")));
+        assert!(matches("dual_focal", &p("focal")));
+        assert!(!matches("focal", &p("focal?")));
+    }
 
     #[test]
     fn seeds_lists_and_ranges() {

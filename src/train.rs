@@ -117,6 +117,11 @@ fn evaluate(
     for m in &spec.task.metrics {
         rows.push(MetricRow { epoch, split: split.name, metric: m.name.clone(), value: m.metric.compute(&host) });
     }
+    if let Some(labels) = &split.host_classes {
+        for (name, value) in crate::metrics::derived::classification(split.name, &outputs, width, labels, prepared) {
+            rows.push(MetricRow { epoch, split: split.name, metric: name.to_string(), value });
+        }
+    }
     Ok(())
 }
 

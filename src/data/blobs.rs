@@ -71,6 +71,7 @@ impl Source for Params {
             fixed_split: None,
             standardize_by_default: true,
             noisy: Vec::new(),
+            clean_labels: None,
         })
     }
 }

@@ -99,6 +99,8 @@ pub struct RawData {
     pub standardize_by_default: bool,
     /// Rows whose labels the generator itself corrupted (recorded in the run).
     pub noisy: Vec<usize>,
+    /// The uncorrupted class ids of all rows, when the generator corrupted some.
+    pub clean_labels: Option<Vec<u32>>,
 }
 
 /// A parsed dataset, ready to load rows for a seed.

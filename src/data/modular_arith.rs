@@ -122,6 +122,7 @@ impl Source for Params {
             fixed_split: Some((order, test)),
             standardize_by_default: false,
             noisy: Vec::new(),
+            clean_labels: None,
         })
     }
 }

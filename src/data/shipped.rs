@@ -39,6 +39,7 @@ impl Source for Shipped {
             fixed_split: None,
             standardize_by_default: true,
             noisy: Vec::new(),
+            clean_labels: None,
         })
     }
 }

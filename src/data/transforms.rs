@@ -46,6 +46,10 @@ pub enum NoiseKind {
     Pair,
     /// APL's MNIST/digits mapping 7→1, 2→7, 5→6, 6→5, 3→8, each with probability η (10 classes).
     Asymmetric,
+    /// A random row-stochastic transition matrix with diagonal 1 − η; each class's off-diagonal
+    /// mass η is split among the other classes by uniform random weights (LDR's class-dependent
+    /// setting). The matrix is drawn from the run seed.
+    ClassDependent,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +152,10 @@ pub struct Prepared {
     pub noisy: Vec<usize>,
     /// Per-output mean and std used to standardise regression targets (to undo for metrics).
     pub target_scale: Option<(Vec<f32>, Vec<f32>)>,
+    /// Clean class ids of the train rows (before any corruption), for classification.
+    pub clean_train: Option<Vec<u32>>,
+    /// Whether the train split was long-tail sub-sampled (enables many/medium/few-shot metrics).
+    pub long_tailed: bool,
 }
 
 fn split_indices(raw: &RawData, spec: &SplitSpec, seed: u64) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
@@ -233,6 +241,29 @@ fn label_noise(labels: &mut [u32], classes: usize, spec: &NoiseSpec, seed: u64) 
                 }
             }
         }
+        NoiseKind::ClassDependent => {
+            let matrix: Vec<Vec<f64>> = (0..classes)
+                .map(|c| {
+                    let w: Vec<f64> = (0..classes).map(|k| if k == c { 0.0 } else { rng.uniform() + 1e-12 }).collect();
+                    let total: f64 = w.iter().sum();
+                    (0..classes).map(|k| if k == c { 1.0 - spec.rate } else { spec.rate * w[k] / total }).collect()
+                })
+                .collect();
+            for label in labels.iter_mut() {
+                let row = &matrix[*label as usize];
+                let u = rng.uniform();
+                let mut acc = 0.0;
+                let mut pick = *label;
+                for (k, p) in row.iter().enumerate() {
+                    acc += p;
+                    if u < acc {
+                        pick = k as u32;
+                        break;
+                    }
+                }
+                *label = pick;
+            }
+        }
         NoiseKind::Asymmetric => {
             for label in labels.iter_mut() {
                 let to = match *label {
@@ -294,6 +325,11 @@ pub fn prepare(raw: RawData, transforms: &Transforms, seed: u64) -> Result<Prepa
     let mut train = raw.rows.select(&train_idx);
     let mut val = raw.rows.select(&val_idx);
     let mut test = raw.rows.select(&test_idx);
+    let clean_train = match (&raw.clean_labels, &train.y) {
+        (Some(clean), _) => Some(train_idx.iter().map(|&i| clean[i]).collect()),
+        (None, Labels::Classes(y)) => Some(y.clone()),
+        _ => None,
+    };
     let mut noisy = generator_noisy;
     if let (Some(spec), TaskKind::Classification { classes }) = (&transforms.label_noise, raw.kind) {
         if let Labels::Classes(y) = &mut train.y {
@@ -321,7 +357,8 @@ pub fn prepare(raw: RawData, transforms: &Transforms, seed: u64) -> Result<Prepa
             target_scale = Some((mean, std));
         }
     }
-    Ok(Prepared { kind: raw.kind, input: raw.input, train, val, test, noisy, target_scale })
+    let long_tailed = transforms.long_tail.is_some();
+    Ok(Prepared { kind: raw.kind, input: raw.input, train, val, test, noisy, target_scale, clean_train, long_tailed })
 }
 
 /// Training-set class counts, for records.
@@ -363,6 +400,19 @@ mod tests {
         // 70 train rows per class, ⌊0.4·70⌋ = 28 flipped in each of 10 classes.
         assert_eq!(changed.len(), 280);
         assert_eq!(clean.test, noisy.test, "test split must stay clean");
+    }
+
+    #[test]
+    fn class_dependent_noise_flips_about_the_rate_and_keeps_the_diagonal() {
+        let t = Transforms { label_noise: Some(NoiseSpec { kind: NoiseKind::ClassDependent, rate: 0.3 }), ..Default::default() };
+        let p = prepare(blobs_raw(), &t, 9).unwrap();
+        let frac = p.noisy.len() as f64 / p.train.len() as f64;
+        assert!((frac - 0.3).abs() < 0.06, "{frac}");
+        // Same seed, same matrix and same flips.
+        assert_eq!(prepare(blobs_raw(), &t, 9).unwrap().noisy, p.noisy);
+        let clean = p.clean_train.as_ref().unwrap();
+        let noisy_labels = p.train.classes().unwrap();
+        assert!(p.noisy.iter().all(|&i| clean[i] != noisy_labels[i]));
     }
 
     #[test]

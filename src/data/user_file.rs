@@ -73,6 +73,7 @@ impl Source for FileSource {
             fixed_split: None,
             standardize_by_default: true,
             noisy: Vec::new(),
+            clean_labels: None,
         })
     }
 }

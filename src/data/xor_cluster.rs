@@ -65,6 +65,7 @@ impl Source for Params {
         let mut x = Vec::with_capacity(total * self.d);
         let mut y = Vec::with_capacity(total);
         let mut noisy = Vec::new();
+        let mut clean = Vec::with_capacity(total);
         for i in 0..total {
             let centre = rng.below(4);
             let (mu, sign, class) = match centre {
@@ -77,6 +78,7 @@ impl Source for Params {
                 x.push((sign * m + rng.normal()) as f32);
             }
             let flip = rng.uniform() < self.eta;
+            clean.push(class);
             if i < self.n && flip {
                 y.push(1 - class);
                 noisy.push(i);
@@ -91,6 +93,7 @@ impl Source for Params {
             fixed_split: Some(((0..self.n).collect(), (self.n..total).collect())),
             standardize_by_default: false,
             noisy,
+            clean_labels: Some(clean),
         })
     }
 }

@@ -4,6 +4,7 @@
 //! Regression metrics are computed in the original target units (standardisation undone).
 
 pub mod classification;
+pub mod derived;
 pub mod multilabel;
 pub mod regression;
 
@@ -69,7 +70,12 @@ pub static METRICS: &[&MetricInfo] = &[
 /// Whether a higher value of `metric` is better. The per-split `loss` row (and any unknown
 /// name) counts as lower-is-better.
 pub fn higher_is_better(metric: &str) -> bool {
-    METRICS.iter().find(|m| m.name == metric).map(|m| m.higher_is_better).unwrap_or(false)
+    METRICS
+        .iter()
+        .find(|m| m.name == metric)
+        .map(|m| m.higher_is_better)
+        .or_else(|| derived::DERIVED.iter().find(|d| d.0 == metric).map(|d| d.1))
+        .unwrap_or(false)
 }
 
 /// The default metrics of a task family, used when a task lists none.
