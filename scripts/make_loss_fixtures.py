@@ -28,6 +28,8 @@ Independent implementations used:
                  the catalog formulas as explicit loops over labels and pairs (batch values)
   sparsemax_multilabel
                  TensorFlow contrib's sparsemax_loss formula with entmax.sparsemax
+  hybrid_multilabel
+                 the catalog's reconstruction, with HobbitLong/SupContrast's SupConLoss
   others         the catalog formula in torch autograd (poly1, poly1_focal, z_loss_spherical,
                  mse_spherical, sparse_softmax_topk, comp_sum, one_vs_rest via
                  binary_cross_entropy_with_logits, l2svm_sq_hinge)
@@ -233,6 +235,47 @@ def sparsemax_multilabel(z, y):
     return (sum_s + q_part).sum(1)
 
 
+class SupConLoss(torch.nn.Module):
+    # HobbitLong/SupContrast losses.py::SupConLoss (contrast_mode='all'), with the mask given
+    # and the division guarded as in its current version; float64, CPU.
+    def __init__(self, temperature=0.07, base_temperature=0.07):
+        super().__init__()
+        self.temperature = temperature
+        self.base_temperature = base_temperature
+
+    def forward(self, features, mask):
+        batch_size = features.shape[0]
+        contrast_count = features.shape[1]
+        contrast_feature = torch.cat(torch.unbind(features, dim=1), dim=0)
+        anchor_feature, anchor_count = contrast_feature, contrast_count
+        anchor_dot_contrast = torch.div(torch.matmul(anchor_feature, contrast_feature.T), self.temperature)
+        logits_max, _ = torch.max(anchor_dot_contrast, dim=1, keepdim=True)
+        logits = anchor_dot_contrast - logits_max.detach()
+        mask = mask.repeat(anchor_count, contrast_count)
+        logits_mask = torch.scatter(torch.ones_like(mask), 1, torch.arange(batch_size * anchor_count).view(-1, 1), 0)
+        mask = mask * logits_mask
+        exp_logits = torch.exp(logits) * logits_mask
+        log_prob = logits - torch.log(exp_logits.sum(1, keepdim=True))
+        mask_pos_pairs = mask.sum(1)
+        mask_pos_pairs = torch.where(mask_pos_pairs < 1e-6, torch.ones_like(mask_pos_pairs), mask_pos_pairs)
+        mean_log_prob_pos = (mask * log_prob).sum(1) / mask_pos_pairs
+        loss = -(self.temperature / self.base_temperature) * mean_log_prob_pos
+        return loss.view(anchor_count, batch_size)[0]  # per anchor (the class takes the mean)
+
+
+def hybrid_multilabel(z, y, e, lam1, lam2, tau):
+    n, k = z.shape
+    n_pos = y.sum(0)
+    w = torch.where(n_pos > 0, n / (k * n_pos.clamp(min=1e-30)), torch.zeros_like(n_pos))
+    bce = (w * y * F.softplus(-z) + (1 - y) * F.softplus(z)).mean(1)
+    s = torch.sigmoid(z)
+    cooc = (((s.T @ s) - (y.T @ y)) / n).pow(2).sum()
+    mask = ((y @ y.T) > 0).to(D)
+    feats = F.normalize(e, dim=1)[:, None, :]
+    sc = SupConLoss(temperature=tau, base_temperature=tau)(feats, mask)
+    return bce + lam1 * cooc + lam2 * sc
+
+
 MULTILABEL_BATCH = {"bce_reweighted", "auc_pairwise"}
 
 
@@ -334,6 +377,8 @@ def per_example(loss, params, inputs):
             return F.binary_cross_entropy_with_logits(z, y, reduction="none").mean(1)
         if loss == "sparsemax_multilabel":
             return sparsemax_multilabel(z, y)
+        if loss == "hybrid_multilabel":
+            return hybrid_multilabel(z, y, inputs["embeddings"], g("lambda_cooc", 0.1), g("lambda_supcon", 0.1), g("temperature", 0.1))
         raise ValueError(loss)
     if loss in CLASSIFICATION and loss not in ("cross_entropy", "focal"):
         z, y = inputs["logits"], inputs["labels"]
@@ -476,6 +521,8 @@ LOSSES = [
     ("auc_pairwise", {}),
     ("auc_pairwise", {"surrogate": "squared_hinge"}),
     ("sparsemax_multilabel", {}),
+    ("hybrid_multilabel", {}),
+    ("hybrid_multilabel", {"lambda_cooc": 1.0, "lambda_supcon": 0.5, "temperature": 0.5}),
     ("mse", {}),
     ("mae", {}),
     ("huber", {"delta": 1.0}),
@@ -488,7 +535,7 @@ CLASSIFICATION = {
     "nce_rce", "nce_mae", "nfl_rce", "nfl_mae", "ngce_rce", "ngce_mae", "ldam", "vs_loss", "sovr", "harmonic", "aldr_kl",
 }
 NEEDS_COUNTS = {"ldam", "vs_loss"}
-MULTILABEL = {"bce", "bce_reweighted", "auc_pairwise", "sparsemax_multilabel"}
+MULTILABEL = {"bce", "bce_reweighted", "auc_pairwise", "sparsemax_multilabel", "hybrid_multilabel"}
 
 
 def tolist(t):
@@ -547,12 +594,19 @@ def main():
                                   "inputs": {"logits": tolist(z), "targets": tolist(y)},
                                   "mean": total.item(), "grads": {"logits": tolist(z.grad)}})
                     continue
-                per = per_example(loss, params, {"logits": z, "targets": y})
+                inputs = {"logits": z, "targets": y}
+                if loss == "hybrid_multilabel":
+                    eg = torch.Generator().manual_seed(7)
+                    inputs["embeddings"] = torch.randn(z.shape[0], 5, generator=eg, dtype=D).requires_grad_(True)
+                per = per_example(loss, params, inputs)
                 per.mean().backward()
-                cases.append({"loss": loss, "params": params, "case": name,
-                              "inputs": {"logits": tolist(z), "targets": tolist(y)},
-                              "mean": per.mean().item(), "per_example": tolist(per),
-                              "grads": {"logits": tolist(z.grad)}})
+                case = {"loss": loss, "params": params, "case": name,
+                        "inputs": {k: tolist(v) for k, v in inputs.items()},
+                        "mean": per.mean().item(), "per_example": tolist(per),
+                        "grads": {"logits": tolist(z.grad)}}
+                if "embeddings" in inputs:
+                    case["grads"]["embeddings"] = tolist(inputs["embeddings"].grad)
+                cases.append(case)
         else:
             for name, p, t in regression_cases():
                 p = p.clone().requires_grad_(True)

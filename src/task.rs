@@ -83,10 +83,13 @@ pub struct Prediction {
     /// During training: the train-split row of each example (for losses with per-example
     /// state, such as `aldr_kl`). `None` at evaluation and in `losses eval`.
     pub ids: Option<Vec<usize>>,
+    /// The model's penultimate representation `[n, d]`, for losses that use embeddings
+    /// (`hybrid_multilabel`'s contrastive term).
+    pub embedding: Option<Tensor>,
 }
 
 impl Prediction {
     pub fn new(out: Tensor) -> Self {
-        Prediction { out, ids: None }
+        Prediction { out, ids: None, embedding: None }
     }
 }

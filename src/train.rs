@@ -82,7 +82,7 @@ fn evaluate(
             Target::Classes(t) => Target::Classes(t.narrow(0, start, len)?),
             Target::Values(t) => Target::Values(t.narrow(0, start, len)?),
         };
-        let out = model.forward(&x, None)?;
+        let (out, embedding) = model.forward_with_embedding(&x, None)?;
         width = out.dim(1)?;
         // The loss is evaluated over slices of the training batch size: per-example losses do
         // not care, and losses that couple the examples of a batch (auc_pairwise, sovr, …) see
@@ -90,7 +90,11 @@ fn evaluate(
         let mut offset = 0;
         while offset < len {
             let size = spec.train.batch_size.min(len - offset);
-            let slice = Prediction::new(out.narrow(0, offset, size)?);
+            let slice = Prediction {
+                out: out.narrow(0, offset, size)?,
+                ids: None,
+                embedding: embedding.as_ref().map(|e| e.narrow(0, offset, size)).transpose()?,
+            };
             let slice_target = match &target {
                 Target::Classes(t) => Target::Classes(t.narrow(0, offset, size)?),
                 Target::Values(t) => Target::Values(t.narrow(0, offset, size)?),
@@ -211,8 +215,8 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
             };
             let lr = base_lr * settings.schedule.factor(step, epoch - 1, total_steps, settings.warmup);
             let mut objective = || -> Result<Evaluation> {
-                let out = model.forward(&xb, Some(&mut dropout_rng))?;
-                let pred = Prediction { out, ids: Some(rows.to_vec()) };
+                let (out, embedding) = model.forward_with_embedding(&xb, Some(&mut dropout_rng))?;
+                let pred = Prediction { out, ids: Some(rows.to_vec()), embedding };
                 let loss = loss_fn.forward(&pred, &yb)?.mean_all()?;
                 let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 let mut grads = loss.backward()?;

@@ -145,7 +145,7 @@ mod tests {
         let run = base.for_run(&RunContext { seed: 0, n_train: 4 }).unwrap();
         let z = Tensor::new(&[[3.0f64, -1.0, 0.5], [0.1, 0.2, 0.3]], &Device::Cpu).unwrap();
         let y = Tensor::new(&[0u32, 2], &Device::Cpu).unwrap();
-        let pred = Prediction { out: z.clone(), ids: Some(vec![1, 3]) };
+        let pred = Prediction { out: z.clone(), ids: Some(vec![1, 3]), embedding: None };
         let first = run.forward(&pred, &Target::Classes(y.clone())).unwrap().to_vec1::<f64>().unwrap();
         let second = run.forward(&pred, &Target::Classes(y.clone())).unwrap().to_vec1::<f64>().unwrap();
         // The second visit starts from the stored λ_i, not λ₀, so the confident example changes.

@@ -25,7 +25,7 @@ pub fn input_names(family: Family) -> (&'static [&'static str], &'static [&'stat
     match family {
         Family::Classification => (&["logits"], &["labels"]),
         Family::Regression => (&["pred", "target"], &[]),
-        Family::MultiLabel => (&["logits", "targets"], &[]),
+        Family::MultiLabel => (&["logits", "targets", "embeddings"], &[]),
     }
 }
 
@@ -108,7 +108,19 @@ pub fn evaluate(name: &str, params: &serde_json::Value, inputs: &serde_json::Val
             }
             let var = Var::from_tensor(&Tensor::from_vec(z, z_shape.as_slice(), &dev)?.to_dtype(dtype)?)?;
             let target = Target::Values(Tensor::from_vec(t, t_shape.as_slice(), &dev)?.to_dtype(dtype)?);
-            finish(loss.as_ref(), &var, &target, "logits", &z_shape)
+            // Optional: the model's embeddings, for losses with a representation term.
+            let embedding = match obj.get("embeddings") {
+                Some(v) => {
+                    let (e, e_shape) = float_array("embeddings", v)?;
+                    if e_shape.len() != 2 || e_shape[0] != z_shape[0] {
+                        return Err(Error::input(format!("input `embeddings` must be [N, D] with N = {}; got {e_shape:?}", z_shape[0])));
+                    }
+                    Some((Var::from_tensor(&Tensor::from_vec(e, e_shape.as_slice(), &dev)?.to_dtype(dtype)?)?, e_shape))
+                }
+                None => None,
+            };
+            let extra = embedding.as_ref().map(|(v, s)| ("embeddings", v, s.as_slice()));
+            finish_with(loss.as_ref(), &var, &target, "logits", &z_shape, extra)
         }
         Family::Regression => {
             let (p, p_shape) = float_array("pred", get("pred")?)?;
@@ -124,15 +136,34 @@ pub fn evaluate(name: &str, params: &serde_json::Value, inputs: &serde_json::Val
 }
 
 fn finish(loss: &dyn super::Loss, var: &Var, target: &Target, input: &str, shape: &[usize]) -> Result<EvalOutput> {
-    let per = loss.forward(&Prediction::new(var.as_tensor().clone()), target)?;
+    finish_with(loss, var, target, input, shape, None)
+}
+
+fn finish_with(
+    loss: &dyn super::Loss,
+    var: &Var,
+    target: &Target,
+    input: &str,
+    shape: &[usize],
+    extra: Option<(&str, &Var, &[usize])>,
+) -> Result<EvalOutput> {
+    let mut pred = Prediction::new(var.as_tensor().clone());
+    pred.embedding = extra.map(|(_, v, _)| v.as_tensor().clone());
+    let per = loss.forward(&pred, target)?;
     let mean = per.mean_all()?;
     let grads = mean.backward()?;
-    let g = match grads.get(var.as_tensor()) {
-        Some(g) => g.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?,
-        None => vec![0.0; shape.iter().product()],
+    let grad_of = |v: &Var, shape: &[usize]| -> Result<serde_json::Value> {
+        let g = match grads.get(v.as_tensor()) {
+            Some(g) => g.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?,
+            None => vec![0.0; shape.iter().product()],
+        };
+        Ok(nested(&g, shape))
     };
     let mut out = BTreeMap::new();
-    out.insert(input.to_string(), nested(&g, shape));
+    out.insert(input.to_string(), grad_of(var, shape)?);
+    if let Some((name, v, s)) = extra {
+        out.insert(name.to_string(), grad_of(v, s)?);
+    }
     Ok(EvalOutput {
         loss: mean.to_dtype(DType::F64)?.to_scalar::<f64>()?,
         per_example: per.to_dtype(DType::F64)?.to_vec1::<f64>()?,

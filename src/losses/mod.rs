@@ -21,6 +21,7 @@ pub mod gce;
 pub mod gol;
 pub mod harmonic;
 pub mod huber;
+pub mod hybrid_multilabel;
 pub mod l2svm_sq_hinge;
 pub mod ldam;
 pub mod ldr_kl;
@@ -110,6 +111,8 @@ pub enum Prop {
     NeedsHarmonicHead,
     /// Binary classification only (two classes).
     Binary,
+    /// Uses the model's embeddings (`Prediction::embedding`; `embeddings` in `losses eval`).
+    NeedsEmbeddings,
     /// The gradient is piecewise (a selection such as top-k or a clamp switches); the
     /// finite-difference check skips points within `1e-3` of a switch only by chance.
     Piecewise,
@@ -150,6 +153,7 @@ pub static LOSSES: &[&LossInfo] = &[
     &gol::INFO,
     &harmonic::INFO,
     &huber::INFO,
+    &hybrid_multilabel::INFO,
     &l2svm_sq_hinge::INFO,
     &ldam::INFO,
     &ldr_kl::INFO,
@@ -363,14 +367,34 @@ pub(crate) mod testing {
         (var, target)
     }
 
-    /// A loss with default parameters, plus `class_counts` for `c` classes when it needs them.
+    /// A loss with default parameters, plus `class_counts` for `c` classes when it needs them,
+    /// and fixed embeddings when it needs those.
     pub fn build_for_classes(info: &LossInfo, c: usize) -> std::sync::Arc<dyn Loss> {
         let params = if info.props.contains(&Prop::NeedsClassCounts) {
             serde_json::json!({"class_counts": (0..c).map(|k| 100usize >> k).collect::<Vec<_>>()})
         } else {
             serde_json::Value::Null
         };
-        (info.build)(&params).unwrap().0
+        let loss = (info.build)(&params).unwrap().0;
+        if info.props.contains(&Prop::NeedsEmbeddings) {
+            std::sync::Arc::new(WithEmbedding(loss))
+        } else {
+            loss
+        }
+    }
+
+    /// Supplies deterministic 3-d embeddings to a loss that needs them.
+    pub struct WithEmbedding(pub std::sync::Arc<dyn Loss>);
+
+    impl Loss for WithEmbedding {
+        fn forward(&self, pred: &Prediction, target: &Target) -> Result<Tensor> {
+            let n = pred.out.dim(0)?;
+            let values: Vec<f64> = (0..n * 3).map(|i| ((i * 7919) % 13) as f64 / 6.0 - 1.0).collect();
+            let e = Tensor::from_vec(values, (n, 3), pred.out.device())?.to_dtype(pred.out.dtype())?;
+            let mut with = pred.clone();
+            with.embedding = Some(e);
+            self.0.forward(&with, target)
+        }
     }
 
     /// Mean loss as f64.

@@ -55,6 +55,12 @@ impl Model for EmbedMlp {
         let e = e.flatten_from(1)?;
         self.mlp.run(&e, dropout)
     }
+    fn forward_with_embedding(&self, x: &Tensor, dropout: Option<&mut Stream>) -> Result<(Tensor, Option<Tensor>)> {
+        let ids = x.to_dtype(DType::U32)?;
+        let e = self.embedding.forward(&ids)?.flatten_from(1)?;
+        let (out, embedding) = self.mlp.run_with_embedding(&e, dropout)?;
+        Ok((out, Some(embedding)))
+    }
     fn vars(&self) -> Vec<Var> {
         let mut vars = vec![self.table.clone()];
         vars.extend(self.mlp.vars.iter().cloned());

@@ -75,10 +75,19 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    pub fn run(&self, x: &Tensor, mut rng: Option<&mut Stream>) -> Result<Tensor> {
+    pub fn run(&self, x: &Tensor, rng: Option<&mut Stream>) -> Result<Tensor> {
+        Ok(self.run_with_embedding(x, rng)?.0)
+    }
+
+    /// Outputs and the input of the output layer (for a linear model, the input itself).
+    pub fn run_with_embedding(&self, x: &Tensor, mut rng: Option<&mut Stream>) -> Result<(Tensor, Tensor)> {
         let mut h = x.clone();
         let last = self.layers.len() - 1;
+        let mut embedding = x.clone();
         for (i, layer) in self.layers.iter().enumerate() {
+            if i == last {
+                embedding = h.clone();
+            }
             h = match (i == last, self.head) {
                 (true, Head::Harmonic) => harmonic_logits(&h, layer.weight())?,
                 _ => layer.forward(&h)?,
@@ -90,13 +99,17 @@ impl Mlp {
                 }
             }
         }
-        Ok(h)
+        Ok((h, embedding))
     }
 }
 
 impl Model for Mlp {
     fn forward(&self, x: &Tensor, dropout: Option<&mut Stream>) -> Result<Tensor> {
         self.run(x, dropout)
+    }
+    fn forward_with_embedding(&self, x: &Tensor, dropout: Option<&mut Stream>) -> Result<(Tensor, Option<Tensor>)> {
+        let (out, embedding) = self.run_with_embedding(x, dropout)?;
+        Ok((out, Some(embedding)))
     }
     fn vars(&self) -> Vec<Var> {
         self.vars.clone()

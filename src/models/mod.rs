@@ -18,6 +18,10 @@ use serde::{Deserialize, Serialize};
 pub trait Model: Send {
     /// Outputs `[n, out]`. `dropout` is `Some` in training mode and supplies the masks.
     fn forward(&self, x: &Tensor, dropout: Option<&mut Stream>) -> Result<Tensor>;
+    /// Outputs and the penultimate representation (the input of the output layer).
+    fn forward_with_embedding(&self, x: &Tensor, dropout: Option<&mut Stream>) -> Result<(Tensor, Option<Tensor>)> {
+        Ok((self.forward(x, dropout)?, None))
+    }
     /// Trainable parameters, in a fixed order.
     fn vars(&self) -> Vec<Var>;
 }
