@@ -542,6 +542,51 @@ def tolist(t):
     return t.detach().tolist()
 
 
+def adv_comp_sum_case(x, W, b, y, noise, tau, nu, radius, steps):
+    """The smooth adversarial comp-sum loss with a linear model f(x) = x W^T + b (TRADES-style PGD)."""
+    W = W.clone().requires_grad_(True)
+    b = b.clone().requires_grad_(True)
+    n, d = x.shape
+
+    def f(inp):
+        return inp @ W.T + b
+
+    base = comp_sum(f(x), y, tau)
+    z_clean = f(x)
+    target = z_clean.detach()
+    xp = x + 0.001 * torch.tensor(noise, dtype=D).view(n, d)
+    for _ in range(steps):
+        xp = xp.detach().requires_grad_(True)
+        gap = ((f(xp) - target) ** 2).sum()
+        (g,) = torch.autograd.grad(gap, xp)
+        xp = torch.min(torch.max(xp + (radius / 4) * g.sign(), x - radius), x + radius).detach()
+    smooth = torch.sqrt(((f(xp) - z_clean) ** 2).sum(1) + 1e-12)
+    per = base + nu * smooth
+    per.mean().backward()
+    return per, W.grad, b.grad
+
+
+def write_adv_comp_sum_fixture():
+    g = torch.Generator().manual_seed(8)
+    cases = []
+    for name, params in [("default", {"tau": 1.0, "nu": 1.0, "radius": 0.1, "steps": 10}),
+                         ("gce_like", {"tau": 1.5, "nu": 2.0, "radius": 0.5, "steps": 3})]:
+        n, d, c = 6, 4, 3
+        x = torch.randn(n, d, generator=g, dtype=D)
+        W = torch.randn(c, d, generator=g, dtype=D)
+        b = torch.randn(c, generator=g, dtype=D)
+        y = torch.tensor([0, 1, 2, 0, 1, 2])
+        noise = torch.randn(n * d, generator=g, dtype=D).tolist()
+        per, gw, gb = adv_comp_sum_case(x, W, b, y, noise, **params)
+        cases.append({"case": name, "params": {**params, "noise": noise}, "x": x.tolist(), "w": W.tolist(), "b": b.tolist(),
+                      "labels": y.tolist(), "per_example": per.tolist(), "mean": per.mean().item(),
+                      "grads": {"w": gw.tolist(), "b": gb.tolist()}})
+    path = pathlib.Path("tests/fixtures/adv_comp_sum.json")
+    path.write_text(json.dumps({"generator": "scripts/make_loss_fixtures.py", "torch": torch.__version__,
+                                "model": "linear f(x) = x W^T + b", "cases": cases}, indent=1, allow_nan=False) + "\n")
+    print(f"wrote {path}: {len(cases)} cases")
+
+
 def main():
     cases = []
     skipped = []
@@ -616,6 +661,7 @@ def main():
                               "inputs": {"pred": tolist(p), "target": tolist(t)},
                               "mean": per.mean().item(), "per_example": tolist(per),
                               "grads": {"pred": tolist(p.grad)}})
+    write_adv_comp_sum_fixture()
     out = {"generator": "scripts/make_loss_fixtures.py", "torch": torch.__version__, "dtype": "float64", "cases": cases}
     path = pathlib.Path("tests/fixtures/losses.json")
     path.parent.mkdir(parents=True, exist_ok=True)

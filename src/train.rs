@@ -11,7 +11,7 @@
 use crate::data::transforms::{self, Prepared};
 use crate::data::{Labels, Table};
 use crate::error::{Error, Result};
-use crate::losses::{Loss, Prop, RunContext};
+use crate::losses::{Loss, ModelAccess, Prop, RunContext};
 use crate::metrics::{HostTarget, Outputs};
 use crate::models::{Init, Model};
 use crate::optim::{clip_grad_norm, Evaluation};
@@ -217,7 +217,8 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
             let mut objective = || -> Result<Evaluation> {
                 let (out, embedding) = model.forward_with_embedding(&xb, Some(&mut dropout_rng))?;
                 let pred = Prediction { out, ids: Some(rows.to_vec()), embedding };
-                let loss = loss_fn.forward(&pred, &yb)?.mean_all()?;
+                let access = ModelAccess { model: model.as_ref(), x: &xb };
+                let loss = loss_fn.forward_with_model(&pred, &yb, &access)?.mean_all()?;
                 let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 let mut grads = loss.backward()?;
                 if let Some(max_norm) = settings.grad_clip {

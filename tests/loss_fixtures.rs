@@ -53,7 +53,7 @@ fn every_fixture_case_matches_pytorch() {
 fn every_registered_loss_has_fixture_cases() {
     let text = std::fs::read_to_string("tests/fixtures/losses.json").unwrap();
     let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
-    for info in LOSSES {
+    for info in LOSSES.iter().filter(|i| !i.props.contains(&lossbench::losses::Prop::NeedsModel)) {
         let n = fixture["cases"].as_array().unwrap().iter().filter(|c| c["loss"] == info.name).count();
         assert!(n >= 3, "loss `{}` has {n} fixture cases; add it to scripts/make_loss_fixtures.py", info.name);
     }

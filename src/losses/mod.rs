@@ -7,6 +7,7 @@
 //! (finite-difference gradients in f64, shapes, extreme inputs, unknown parameters), and
 //! `tests/loss_fixtures.rs` checks values and gradients against PyTorch.
 
+pub mod adv_comp_sum;
 pub mod aldr_kl;
 pub mod auc_pairwise;
 pub mod bce;
@@ -71,11 +72,24 @@ pub trait Loss: Send + Sync {
         self.forward(pred, target)
     }
 
+    /// The training loss when the model and the batch inputs are at hand (for losses that
+    /// search over inputs, such as `adv_comp_sum`). Default: `forward`.
+    fn forward_with_model(&self, pred: &Prediction, target: &Target, _access: &ModelAccess) -> Result<Tensor> {
+        self.forward(pred, target)
+    }
+
     /// A fresh instance for one run, for losses with randomness or per-example state of their
     /// own (seeded from the run seed, so runs stay reproducible). Default: the shared instance.
     fn for_run(&self, _run: &RunContext) -> Option<std::sync::Arc<dyn Loss>> {
         None
     }
+}
+
+/// The model and the batch inputs, for losses that evaluate the model at other inputs.
+pub struct ModelAccess<'a> {
+    pub model: &'a dyn crate::models::Model,
+    /// The batch inputs `[n, d]` the prediction was computed from.
+    pub x: &'a Tensor,
 }
 
 /// What a loss may need to know about the run it is used in.
@@ -111,6 +125,8 @@ pub enum Prop {
     NeedsHarmonicHead,
     /// Binary classification only (two classes).
     Binary,
+    /// Needs the model and the inputs (`forward_with_model`); `losses eval` cannot run it.
+    NeedsModel,
     /// Uses the model's embeddings (`Prediction::embedding`; `embeddings` in `losses eval`).
     NeedsEmbeddings,
     /// The gradient is piecewise (a selection such as top-k or a clamp switches); the
@@ -140,6 +156,7 @@ impl Named for LossInfo {
 
 /// Every loss, sorted by name.
 pub static LOSSES: &[&LossInfo] = &[
+    &adv_comp_sum::INFO,
     &aldr_kl::INFO,
     &auc_pairwise::INFO,
     &bce::INFO,
@@ -378,8 +395,33 @@ pub(crate) mod testing {
         let loss = (info.build)(&params).unwrap().0;
         if info.props.contains(&Prop::NeedsEmbeddings) {
             std::sync::Arc::new(WithEmbedding(loss))
+        } else if info.props.contains(&Prop::NeedsModel) {
+            std::sync::Arc::new(WithModel(loss))
         } else {
             loss
+        }
+    }
+
+    /// Supplies a fixed linear model on fixed 3-d inputs to a loss that needs the model.
+    pub struct WithModel(pub std::sync::Arc<dyn Loss>);
+
+    impl Loss for WithModel {
+        fn forward(&self, pred: &Prediction, target: &Target) -> Result<Tensor> {
+            use crate::models::{Activation, Head};
+            let (n, c) = (pred.out.dim(0)?, pred.out.dim(1)?);
+            let dev = pred.out.device();
+            let w = Tensor::from_vec((0..c * 3).map(|i| ((i * 31) % 7) as f64 / 3.0 - 1.0).collect::<Vec<_>>(), (c, 3), dev)?
+                .to_dtype(pred.out.dtype())?;
+            let x = Tensor::from_vec((0..n * 3).map(|i| ((i * 17) % 11) as f64 / 5.0 - 1.0).collect::<Vec<_>>(), (n, 3), dev)?
+                .to_dtype(pred.out.dtype())?;
+            let model = crate::models::mlp::Mlp {
+                layers: vec![candle_nn::Linear::new(w, None)],
+                vars: Vec::new(),
+                activation: Activation::Relu,
+                dropout: 0.0,
+                head: Head::Linear,
+            };
+            self.0.forward_with_model(pred, target, &ModelAccess { model: &model, x: &x })
         }
     }
 
