@@ -157,6 +157,9 @@ pub fn gather_lenient(paths: &[PathBuf]) -> Result<(Vec<LoadedRun>, Vec<PathBuf>
         }
         collect_dirs(p, &mut dirs)?;
     }
+    // The same folder reached twice (overlapping paths) is one run, not two.
+    let mut seen = std::collections::BTreeSet::new();
+    dirs.retain(|d| seen.insert(std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())));
     let mut runs = Vec::new();
     let mut unreadable = Vec::new();
     for dir in dirs {
@@ -175,12 +178,24 @@ fn first_metric(record: &RunRecord) -> Option<String> {
     record.config["task"]["metrics"][0]["label"].as_str().map(str::to_string)
 }
 
+/// Whether a higher value of the metric recorded under `label` is better in `record`'s runs:
+/// the label is mapped to its registry name through the run's config (labels such as `acc` or
+/// `top_k-k=5` are not registry names).
+fn direction(record: &RunRecord, label: &str) -> bool {
+    let name = record.config["task"]["metrics"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["label"].as_str() == Some(label)))
+        .and_then(|m| m["name"].as_str())
+        .unwrap_or(label);
+    higher_is_better(name)
+}
+
 /// The value of `metric` on `split` chosen by `select` for one run.
 fn pick(run: &LoadedRun, metric: &str, split: &str, select: &Select) -> Result<Option<f64>> {
     let epoch = match select {
         Select::Final => run.rows.iter().filter(|r| r.1 == split && r.2 == metric).map(|r| r.0).max(),
         Select::Best(by) => {
-            let higher = higher_is_better(by);
+            let higher = direction(&run.record, by);
             let candidates: Vec<(usize, f64)> = run.rows.iter().filter(|r| r.1 == "val" && &r.2 == by).map(|r| (r.0, r.3)).collect();
             if candidates.is_empty() && run.rows.iter().any(|r| &r.2 == by) {
                 return Err(Error::input(format!(
@@ -241,13 +256,19 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
             task_metric.entry(r.record.task.clone()).or_insert(m);
         }
     }
-    if let Some(m) = &opts.metric {
-        let known = runs.iter().any(|r| r.rows.iter().any(|row| &row.2 == m));
+    let requested = opts.metric.iter().map(|m| ("--metric", m.as_str()));
+    let selection = match &opts.select {
+        Select::Best(by) => Some(("--select best:", by.as_str())),
+        Select::Final => None,
+    };
+    for (flag, m) in requested.chain(selection) {
+        let known = runs.iter().any(|r| r.rows.iter().any(|row| row.2 == m));
         if !known {
             let names: BTreeSet<&str> = runs.iter().flat_map(|r| r.rows.iter().map(|row| row.2.as_str())).collect();
             let hint = crate::registry::suggest(m, names.iter().copied()).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
             return Err(Error::input(format!(
-                "no run has metric `{m}`; {hint}(recorded: {})",
+                "{flag}{}{m}: no run has metric `{m}`; {hint}(recorded: {})",
+                if flag.ends_with(':') { "" } else { " " },
                 names.into_iter().collect::<Vec<_>>().join(", ")
             )));
         }
@@ -264,7 +285,10 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
     let mut sections = Vec::new();
     for metric in metric_order {
         let tasks: Vec<String> = task_order.iter().filter(|t| task_metric.get(*t) == Some(&metric)).cloned().collect();
-        let higher = higher_is_better(&metric);
+        let higher = runs
+            .iter()
+            .find(|r| tasks.contains(&r.record.task))
+            .map_or_else(|| higher_is_better(&metric), |r| direction(&r.record, &metric));
         let mut cells: BTreeMap<(String, String), Cell> = BTreeMap::new();
         let mut methods: Vec<String> = Vec::new();
         for r in runs.iter().filter(|r| tasks.contains(&r.record.task)) {

@@ -323,6 +323,13 @@ fn safe_label(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || "._=-".contains(c) { c } else { '_' }).collect()
 }
 
+/// Names and labels become folder names: they must start with a letter or digit and use
+/// letters, digits, `_`, `-`, `.` and `=` only (so `..`, `.` or an empty label cannot escape
+/// or merge result folders).
+fn valid_folder_name(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "._=-".contains(c))
+}
+
 /// Labels for a list of components: the given `label`, else the name when unique, else
 /// `name-key=value-…` from the parameters the recipe set.
 fn labels(items: &[Component]) -> Vec<String> {
@@ -346,6 +353,15 @@ fn labels(items: &[Component]) -> Vec<String> {
 }
 
 fn check_unique_labels(ctx: &Ctx, section: &str, labels: &[String]) -> Result<()> {
+    for (i, l) in labels.iter().enumerate() {
+        if !valid_folder_name(l) {
+            return Err(ctx.err(
+                &format!("{section}[{i}]"),
+                None,
+                Error::input(format!("label `{l}` must start with a letter or digit (labels name result folders)")),
+            ));
+        }
+    }
     for (i, a) in labels.iter().enumerate() {
         if let Some(j) = labels[..i].iter().position(|b| b == a) {
             return Err(ctx.err(
@@ -395,6 +411,11 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     let name =
         raw.name.clone().unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "recipe".into()));
     let name = safe_label(&name);
+    if !valid_folder_name(&name) {
+        return Err(Error::input(format!(
+            "{file}: recipe name `{name}` must start with a letter or digit (it names the results folder); set `name:`"
+        )));
+    }
 
     let mut train = raw.train.clone();
     if let Some(epochs) = overrides.epochs {
@@ -404,6 +425,13 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     let seeds = overrides.seeds.clone().or(raw.seeds.clone()).unwrap_or_else(|| vec![0]);
     if seeds.is_empty() {
         return Err(ctx.err("seeds", Some("seeds"), Error::input("the list of seeds is empty")));
+    }
+    if let Some(dup) = seeds.iter().enumerate().find_map(|(i, s)| seeds[..i].contains(s).then_some(*s)) {
+        return Err(ctx.err(
+            "seeds",
+            Some("seeds"),
+            Error::input(format!("seed {dup} is listed twice; each seed is one run per configuration")),
+        ));
     }
     if raw.tasks.is_empty() {
         return Err(ctx.err("tasks", Some("tasks"), Error::input("no tasks; add at least one under `tasks:`")));
@@ -416,8 +444,12 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     let mut tasks = Vec::new();
     for (i, t) in raw.tasks.iter().enumerate() {
         let path = format!("tasks[{i}] ({})", t.name);
-        if t.name.is_empty() || safe_label(&t.name) != t.name {
-            return Err(ctx.err(&path, Some(&t.name), Error::input("task names may use letters, digits, `_`, `-`, `.` and `=` only")));
+        if !valid_folder_name(&t.name) {
+            return Err(ctx.err(
+                &path,
+                Some(&t.name),
+                Error::input("task names start with a letter or digit and use letters, digits, `_`, `-`, `.` and `=` only"),
+            ));
         }
         if tasks.iter().any(|o: &Arc<ResolvedTask>| o.name == t.name) {
             return Err(ctx.err(&path, Some(&t.name), Error::input(format!("two tasks are named `{}`", t.name))));
@@ -558,6 +590,9 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
     let kind = source.kind();
     transforms.validate(kind).map_err(|e| ctx.err(&ds_path, None, e))?;
     let raw = source.load(first_seed).map_err(|e| ctx.err(&ds_path, None, e))?;
+    // Apply the transforms once, so that e.g. a split leaving no training rows is an input
+    // error now rather than a failed run later.
+    crate::data::transforms::prepare(raw.clone(), &transforms, first_seed).map_err(|e| ctx.err(&ds_path, None, e))?;
 
     // Model.
     let model_c = t.model.clone().unwrap_or(Component { name: "mlp".into(), label: None, params: serde_json::json!({}) });
@@ -584,6 +619,7 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
         ));
     }
     let metric_labels = labels(&metric_cs);
+    check_unique_labels(ctx, &format!("{path}.metrics"), &metric_labels)?;
     let mut metrics = Vec::new();
     let mut metric_configs = Vec::new();
     for (j, (c, label)) in metric_cs.iter().zip(&metric_labels).enumerate() {

@@ -125,5 +125,12 @@ pub fn check_range(name: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
     Ok(())
 }
 
+/// Parameters of components that have none (any key is rejected).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+impl Validate for NoParams {}
+
 /// What a registry entry's `build` returns: the built component and its canonical parameters.
 pub type Built<T> = Result<(std::sync::Arc<T>, serde_json::Value)>;

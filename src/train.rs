@@ -281,6 +281,8 @@ pub struct SweepOptions {
     pub force: bool,
     /// Show progress bars (stderr is a terminal and `--quiet` was not given).
     pub progress: bool,
+    /// Print each failed run's message on stderr (not `--quiet`).
+    pub report_failures: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -377,7 +379,7 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary> {
                     }
                     if let Status::Failed { message } = &record.status {
                         multi.suspend(|| {
-                            if opts.progress {
+                            if opts.report_failures {
                                 eprintln!("run {} failed: {message}", spec.rel_dir.display());
                             }
                         });

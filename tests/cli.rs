@@ -385,3 +385,48 @@ fn harmonic_head_trains_with_the_harmonic_loss() {
     let acc = rows.as_array().unwrap().iter().find(|r| r["loss"] == "harmonic").unwrap()["mean"].as_f64().unwrap();
     assert!(acc > 0.8, "harmonic head + loss should learn two_moons in 30 epochs: {acc}");
 }
+
+#[test]
+fn more_bad_inputs_are_input_errors_not_crashes() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "tasks:\n  - name: m\n    dataset: {name: modular_arith, p: 2000}\nlosses: [cross_entropy]\n",
+            "lossbench's limit is",
+        ),
+        ("tasks:\n  - name: \"..\"\n    dataset: {name: iris}\nlosses: [cross_entropy]\n", "task names start with a letter or digit"),
+        ("tasks:\n  - name: t\n    dataset: {name: iris}\nlosses: [{name: cross_entropy, label: \"..\"}]\n", "must start with a letter or digit"),
+        ("seeds: [0, 1, 0]\ntasks:\n  - name: t\n    dataset: {name: iris}\nlosses: [cross_entropy]\n", "seed 0 is listed twice"),
+        (
+            "tasks:\n  - name: t\n    dataset: {name: iris, split: {val: 0.5, test: 0.44}}\n    model: {name: mlp, hidden: [1048576, 1048576]}\nlosses: [cross_entropy]\n",
+            "limit per layer",
+        ),
+    ];
+    for (recipe, expected) in cases {
+        let (code, err) = check_fails(recipe, None);
+        assert_eq!(code, 2, "{recipe}: {err}");
+        assert!(err.contains(expected), "expected `{expected}` in: {err}");
+    }
+    let (code, err) = check_fails(
+        "tasks:\n  - name: mine\n    dataset: {name: csv, path: d.csv, target: y, split: {val: 0.5, test: 0.4}}\nlosses: [cross_entropy]\n",
+        Some(("d.csv", "a,y\n1,0\n2,1\n")),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("train split is empty"), "{err}");
+}
+
+#[test]
+fn labelled_metrics_keep_their_direction_and_selection_typos_are_caught() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = tmp.path().join("m.yaml");
+    std::fs::write(
+        &recipe,
+        "train: {epochs: 2}\ntasks:\n  - name: moons\n    dataset: {name: two_moons, n: 200}\n    metrics: [{name: accuracy, label: acc}, nll]\nlosses: [cross_entropy, focal]\n",
+    )
+    .unwrap();
+    let out = lossbench().args(["train", "--quiet", "--out"]).arg(tmp.path().join("r")).arg(&recipe).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("test acc (final epoch; mean ± std over seeds; higher is better)"));
+    let out = lossbench().arg("compare").arg(tmp.path().join("r")).args(["--select", "best:acuracy"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("no run has metric `acuracy`; (recorded: acc, loss, nll)"), "{}", stderr_of(&out));
+}

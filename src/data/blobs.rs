@@ -38,7 +38,8 @@ impl Validate for Params {
         check_range("classes", self.classes as f64, 2.0, 10_000.0)?;
         check_range("dim", self.dim as f64, 1.0, 100_000.0)?;
         check_range("sep", self.sep, 0.0, 1e6)?;
-        check_range("sigma", self.sigma, 0.0, 1e6)
+        check_range("sigma", self.sigma, 0.0, 1e6)?;
+        super::check_size(self.n as f64, self.dim as f64)
     }
 }
 

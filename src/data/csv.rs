@@ -37,6 +37,7 @@ fn split_fields(line: &str) -> Vec<String> {
 
 /// Split CSV text into header and rows, checking that every row has as many fields as the header.
 pub fn read(text: &str, origin: &str) -> Result<RawCsv> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r'))).filter(|(_, l)| !l.trim().is_empty());
     let Some((_, head)) = lines.next() else {
         return Err(Error::input(format!("{origin}: the file is empty; expected a header row and data rows")));
@@ -139,6 +140,19 @@ pub fn to_table(csv: &RawCsv, origin: &str, target: &str, mode: TargetMode) -> R
                 }
             };
             let max_id = ids.iter().copied().max().unwrap_or(0) as usize;
+            if max_id >= super::MAX_CLASSES {
+                let pos = ids.iter().position(|&y| y as usize == max_id).unwrap_or(0);
+                return Err(Error::input(format!(
+                    "{origin}:{}: column {} (`{target}`): label {max_id} is too large; class ids must be below {} (use 0, 1, 2, … for the classes)",
+                    cells[pos].0,
+                    t_col + 1,
+                    super::MAX_CLASSES
+                )));
+            }
+            let distinct: std::collections::BTreeSet<u32> = ids.iter().copied().collect();
+            if distinct.len() < 2 {
+                return Err(Error::input(format!("{origin}: column `{target}` has a single class; classification needs at least 2")));
+            }
             let classes = match declared {
                 Some(k) => {
                     if let Some(pos) = ids.iter().position(|&y| y as usize >= k) {

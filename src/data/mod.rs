@@ -147,6 +147,26 @@ pub static DATASETS: &[&DatasetInfo] = &[
     &xor_cluster::INFO,
 ];
 
+/// Largest dataset lossbench generates or loads, in feature cells (rows × features): 2^28,
+/// 1 GiB of f32. Beyond it a generator's parameters are an input error rather than an
+/// allocation failure.
+pub const MAX_CELLS: f64 = (1u64 << 28) as f64;
+
+/// Reject a generated dataset of `rows` × `features` cells above [`MAX_CELLS`].
+pub fn check_size(rows: f64, features: f64) -> crate::error::Result<()> {
+    if rows * features > MAX_CELLS {
+        return Err(crate::error::Error::input(format!(
+            "the dataset would have {rows} rows × {features} features = {:.3e} cells; lossbench's limit is {:.3e} (2^28)",
+            rows * features,
+            MAX_CELLS
+        )));
+    }
+    Ok(())
+}
+
+/// Largest number of classes (or labels) a task may have.
+pub const MAX_CLASSES: usize = 100_000;
+
 /// Count examples per class (`classes` bins).
 pub fn class_counts(labels: &[u32], classes: usize) -> Vec<usize> {
     let mut counts = vec![0; classes];

@@ -67,6 +67,11 @@ impl Validate for Params {
     fn validate(&self) -> Result<()> {
         check_range("p", self.p as f64, 2.0, 2000.0)?;
         check_range("train_frac", self.train_frac, 0.01, 0.99)?;
+        let width = match self.encoding {
+            Encoding::Onehot => 2.0 * self.p as f64,
+            Encoding::Tokens => 2.0,
+        };
+        super::check_size((self.p * self.p) as f64, width)?;
         if self.op == Op::Div && !is_prime(self.p) {
             return Err(Error::input(format!("op `div` needs a prime `p`; {} is not prime", self.p)));
         }

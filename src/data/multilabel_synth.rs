@@ -44,6 +44,7 @@ impl Validate for Params {
         check_range("min_rate", self.min_rate, 1e-6, 1.0)?;
         check_range("max_rate", self.max_rate, 1e-6, 1.0)?;
         check_range("correlation", self.correlation, -1.0, 1.0)?;
+        super::check_size(self.n as f64, self.dim as f64)?;
         if self.min_rate > self.max_rate {
             return Err(Error::input(format!("min_rate = {} is above max_rate = {}", self.min_rate, self.max_rate)));
         }

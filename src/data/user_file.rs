@@ -41,8 +41,11 @@ struct Params {
 impl Validate for Params {
     fn validate(&self) -> Result<()> {
         if let Some(k) = self.classes {
-            if k < 2 {
-                return Err(Error::input(format!("parameter `classes` = {k} is out of range; allowed: classes ≥ 2")));
+            if !(2..=super::MAX_CLASSES).contains(&k) {
+                return Err(Error::input(format!(
+                    "parameter `classes` = {k} is out of range; allowed: 2 ≤ classes ≤ {}",
+                    super::MAX_CLASSES
+                )));
             }
         }
         Ok(())
@@ -109,7 +112,13 @@ fn build_csv(value: &serde_json::Value, base: &Path) -> crate::registry::Built<d
 fn read_parquet(path: &Path, origin: &str) -> Result<RawCsv> {
     use polars::prelude::*;
     let file = std::fs::File::open(path).map_err(|e| Error::input(format!("cannot read dataset file {origin}: {e}")))?;
-    let df = ParquetReader::new(file).finish().map_err(|e| Error::input(format!("{origin}: not a readable Parquet file: {e}")))?;
+    // A corrupt file can make the Parquet reader panic rather than return an error.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ParquetReader::new(file).finish()));
+    let df = match read {
+        Ok(Ok(df)) => df,
+        Ok(Err(e)) => return Err(Error::input(format!("{origin}: not a readable Parquet file: {e}"))),
+        Err(_) => return Err(Error::input(format!("{origin}: not a readable Parquet file (corrupt data)"))),
+    };
     if df.height() == 0 {
         return Err(Error::input(format!("{origin}: the file has no data rows")));
     }

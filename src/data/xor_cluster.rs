@@ -41,7 +41,8 @@ impl Validate for Params {
         check_range("n", self.n as f64, 2.0, 1e7)?;
         check_range("n_test", self.n_test as f64, 1.0, 1e7)?;
         check_range("eta", self.eta, 0.0, 0.5)?;
-        check_range("mu_norm", self.mu_norm, 0.0, 1e6)
+        check_range("mu_norm", self.mu_norm, 0.0, 1e6)?;
+        super::check_size((self.n + self.n_test) as f64, self.d as f64)
     }
 }
 

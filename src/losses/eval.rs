@@ -81,8 +81,8 @@ pub fn evaluate(name: &str, params: &serde_json::Value, inputs: &serde_json::Val
     match info.family {
         Family::Classification => {
             let (z, shape) = float_array("logits", get("logits")?)?;
-            if shape.len() != 2 {
-                return Err(Error::input(format!("input `logits` must be [N, C]; got shape {shape:?}")));
+            if shape.len() != 2 || shape[1] < 2 {
+                return Err(Error::input(format!("input `logits` must be [N, C] with C ≥ 2 classes; got shape {shape:?}")));
             }
             let labels = get("labels")?.as_array().ok_or_else(|| Error::input("input `labels` must be a list of class ids"))?;
             let y = labels

@@ -97,7 +97,9 @@ pub fn supcon(e: &Tensor, mask: &Tensor, temperature: f64) -> Result<Tensor> {
     // Max shift per row (gradient-neutral, as the reference's detached max).
     let logits = logits.broadcast_sub(&logits.max_keepdim(D::Minus1)?.detach())?;
     let not_self = (1.0 - Tensor::eye(n, e.dtype(), e.device())?)?;
-    let log_denominator = (logits.exp()? * &not_self)?.sum_keepdim(D::Minus1)?.log()?;
+    // An anchor alone in its batch has no other example: floor the sum so its (positive-free,
+    // hence zero) term stays finite.
+    let log_denominator = (logits.exp()? * &not_self)?.sum_keepdim(D::Minus1)?.maximum(1e-30)?.log()?;
     let log_prob = logits.broadcast_sub(&log_denominator)?;
     let positives = mask.sum(D::Minus1)?;
     let mean_log_prob_pos = ((mask * log_prob)?.sum(D::Minus1)? * safe_recip(&positives)?)?;
@@ -133,5 +135,22 @@ impl Loss for HybridMultilabel {
             total = (total + (supcon(e, &mask, p.temperature)? * p.lambda_supcon)?)?;
         }
         Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn a_batch_of_one_gives_a_finite_loss() {
+        let z = Tensor::new(&[[0.5f64, -1.0]], &Device::Cpu).unwrap();
+        let y = Tensor::new(&[[1.0f64, 0.0]], &Device::Cpu).unwrap();
+        let e = Tensor::new(&[[0.3f64, 0.4, -0.2]], &Device::Cpu).unwrap();
+        let pred = Prediction { out: z, ids: None, embedding: Some(e) };
+        let loss = HybridMultilabel { params: Params::default() };
+        let v = loss.forward(&pred, &Target::Values(y)).unwrap().to_vec1::<f64>().unwrap();
+        assert!(v[0].is_finite(), "{v:?}");
     }
 }

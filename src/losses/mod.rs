@@ -346,12 +346,7 @@ pub(crate) fn class_counts_for<'a>(loss: &str, counts: &'a Option<Vec<usize>>, c
     }
 }
 
-/// Parameters of losses that have none.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoParams {}
-
-impl crate::registry::Validate for NoParams {}
+pub use crate::registry::NoParams;
 
 #[cfg(test)]
 pub(crate) mod testing {

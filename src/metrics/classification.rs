@@ -1,6 +1,6 @@
 //! Classification metrics from logits (catalog §8.1).
 
-use super::{HostTarget, Metric, MetricInfo, Outputs};
+use super::{metric_entry, Metric, MetricInfo, Outputs};
 use crate::error::Result;
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
 use crate::task::Family;
@@ -33,49 +33,28 @@ fn argmax(row: &[f64]) -> usize {
     best
 }
 
-fn labels<'a>(o: &Outputs<'a>) -> &'a [u32] {
-    match o.target {
-        HostTarget::Classes(y) => y,
-        HostTarget::Values(_) => &[],
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoParams {}
-impl Validate for NoParams {}
-
-macro_rules! simple_metric {
-    ($static:ident, $ty:ident, $build:ident, $name:literal, $higher:expr, $summary:literal) => {
-        fn $build(value: &serde_json::Value) -> crate::registry::Built<dyn Metric> {
-            let (_, canonical) = parse_params::<NoParams>(value)?;
-            Ok((Arc::new($ty), canonical))
-        }
-        pub static $static: MetricInfo = MetricInfo {
-            name: $name,
-            family: Family::Classification,
-            higher_is_better: $higher,
-            summary: $summary,
-            params: &[],
-            build: $build,
-        };
-    };
-}
-
 pub struct Accuracy;
 impl Metric for Accuracy {
     fn compute(&self, o: &Outputs) -> f64 {
-        let y = labels(o);
+        let y = o.classes();
         let hits = o.out.chunks(o.width).zip(y).filter(|(row, &t)| argmax(row) == t as usize).count();
         hits as f64 / y.len().max(1) as f64
     }
 }
-simple_metric!(ACCURACY, Accuracy, build_accuracy, "accuracy", true, "fraction of examples whose arg-max logit is the label");
+metric_entry!(
+    ACCURACY,
+    Accuracy,
+    build_accuracy,
+    Family::Classification,
+    "accuracy",
+    true,
+    "fraction of examples whose arg-max logit is the label"
+);
 
 pub struct Nll;
 impl Metric for Nll {
     fn compute(&self, o: &Outputs) -> f64 {
-        let y = labels(o);
+        let y = o.classes();
         let mut total = 0.0;
         for (row, &t) in o.out.chunks(o.width).zip(y) {
             let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -85,12 +64,12 @@ impl Metric for Nll {
         total / y.len().max(1) as f64
     }
 }
-simple_metric!(NLL, Nll, build_nll, "nll", false, "negative log-likelihood −mean log p_y (f64 log-softmax)");
+metric_entry!(NLL, Nll, build_nll, Family::Classification, "nll", false, "negative log-likelihood −mean log p_y (f64 log-softmax)");
 
 pub struct Brier;
 impl Metric for Brier {
     fn compute(&self, o: &Outputs) -> f64 {
-        let y = labels(o);
+        let y = o.classes();
         let p = softmax_rows(o.out, o.width);
         let mut total = 0.0;
         for (row, &t) in p.chunks(o.width).zip(y) {
@@ -99,12 +78,12 @@ impl Metric for Brier {
         total / y.len().max(1) as f64
     }
 }
-simple_metric!(BRIER, Brier, build_brier, "brier", false, "Brier score mean ‖p − e_y‖² (sum over classes)");
+metric_entry!(BRIER, Brier, build_brier, Family::Classification, "brier", false, "Brier score mean ‖p − e_y‖² (sum over classes)");
 
 pub struct MacroF1;
 impl Metric for MacroF1 {
     fn compute(&self, o: &Outputs) -> f64 {
-        let y = labels(o);
+        let y = o.classes();
         let c = o.width;
         let (mut tp, mut fp, mut fneg) = (vec![0usize; c], vec![0usize; c], vec![0usize; c]);
         for (row, &t) in o.out.chunks(c).zip(y) {
@@ -122,12 +101,20 @@ impl Metric for MacroF1 {
         scores.iter().sum::<f64>() / scores.len().max(1) as f64
     }
 }
-simple_metric!(MACRO_F1, MacroF1, build_macro_f1, "macro_f1", true, "unweighted mean of per-class F1 over classes present");
+metric_entry!(
+    MACRO_F1,
+    MacroF1,
+    build_macro_f1,
+    Family::Classification,
+    "macro_f1",
+    true,
+    "unweighted mean of per-class F1 over classes present"
+);
 
 pub struct BalancedAccuracy;
 impl Metric for BalancedAccuracy {
     fn compute(&self, o: &Outputs) -> f64 {
-        let y = labels(o);
+        let y = o.classes();
         let c = o.width;
         let (mut hits, mut support) = (vec![0usize; c], vec![0usize; c]);
         for (row, &t) in o.out.chunks(c).zip(y) {
@@ -140,10 +127,11 @@ impl Metric for BalancedAccuracy {
         recalls.iter().sum::<f64>() / recalls.len().max(1) as f64
     }
 }
-simple_metric!(
+metric_entry!(
     BALANCED_ACCURACY,
     BalancedAccuracy,
     build_balanced_accuracy,
+    Family::Classification,
     "balanced_accuracy",
     true,
     "mean per-class recall over classes present in the labels"
@@ -170,7 +158,7 @@ pub struct TopK {
 }
 impl Metric for TopK {
     fn compute(&self, o: &Outputs) -> f64 {
-        let y = labels(o);
+        let y = o.classes();
         let mut hits = 0;
         for (row, &t) in o.out.chunks(o.width).zip(y) {
             // Rank of the label = number of classes with a strictly larger logit.
@@ -218,7 +206,7 @@ pub struct Ece {
 }
 impl Metric for Ece {
     fn compute(&self, o: &Outputs) -> f64 {
-        let y = labels(o);
+        let y = o.classes();
         let p = softmax_rows(o.out, o.width);
         let b = self.bins;
         let (mut count, mut conf_sum, mut hit_sum) = (vec![0usize; b], vec![0f64; b], vec![0f64; b]);
@@ -254,6 +242,7 @@ pub static ECE: MetricInfo = MetricInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::HostTarget;
 
     fn outputs<'a>(out: &'a [f64], y: &'a [u32], c: usize) -> Outputs<'a> {
         Outputs { out, width: c, target: HostTarget::Classes(y) }

@@ -24,11 +24,38 @@ pub enum HostTarget<'a> {
     Values(&'a [f64]),
 }
 
-impl Outputs<'_> {
+impl<'a> Outputs<'a> {
     pub fn rows(&self) -> usize {
         self.out.len() / self.width.max(1)
     }
+    /// Class ids (empty for real-valued targets).
+    pub fn classes(&self) -> &'a [u32] {
+        match self.target {
+            HostTarget::Classes(y) => y,
+            HostTarget::Values(_) => &[],
+        }
+    }
+    /// Real-valued targets (empty for class ids).
+    pub fn values(&self) -> &'a [f64] {
+        match self.target {
+            HostTarget::Values(t) => t,
+            HostTarget::Classes(_) => &[],
+        }
+    }
 }
+
+/// The registry entry `$static` of a parameterless metric `$ty`.
+macro_rules! metric_entry {
+    ($static:ident, $ty:ident, $build:ident, $family:expr, $name:literal, $higher:expr, $summary:literal) => {
+        fn $build(value: &serde_json::Value) -> crate::registry::Built<dyn Metric> {
+            let (_, canonical) = crate::registry::parse_params::<crate::registry::NoParams>(value)?;
+            Ok((std::sync::Arc::new($ty), canonical))
+        }
+        pub static $static: MetricInfo =
+            MetricInfo { name: $name, family: $family, higher_is_better: $higher, summary: $summary, params: &[], build: $build };
+    };
+}
+pub(crate) use metric_entry;
 
 pub trait Metric: Send + Sync {
     fn compute(&self, outputs: &Outputs) -> f64;

@@ -1,40 +1,8 @@
 //! Multi-label metrics (catalog §8.3/8.4): ranking quality per label (macro-AUC) and
 //! thresholded predictions (`z > 0`, i.e. σ(z) > ½).
 
-use super::{HostTarget, Metric, MetricInfo, Outputs};
-use crate::registry::{parse_params, Validate};
+use super::{metric_entry, Metric, MetricInfo, Outputs};
 use crate::task::Family;
-use serde::{Deserialize, Serialize};
-use std::sync::Arc;
-
-fn targets<'a>(o: &Outputs<'a>) -> &'a [f64] {
-    match o.target {
-        HostTarget::Values(t) => t,
-        HostTarget::Classes(_) => &[],
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoParams {}
-impl Validate for NoParams {}
-
-macro_rules! multilabel_metric {
-    ($static:ident, $ty:ident, $build:ident, $name:literal, $higher:expr, $summary:literal) => {
-        fn $build(value: &serde_json::Value) -> crate::registry::Built<dyn Metric> {
-            let (_, canonical) = parse_params::<NoParams>(value)?;
-            Ok((Arc::new($ty), canonical))
-        }
-        pub static $static: MetricInfo = MetricInfo {
-            name: $name,
-            family: Family::MultiLabel,
-            higher_is_better: $higher,
-            summary: $summary,
-            params: &[],
-            build: $build,
-        };
-    };
-}
 
 /// AUC of one label by the Mann–Whitney U statistic (ties count ½); `None` without both classes.
 pub fn auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
@@ -66,7 +34,7 @@ pub fn auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
 pub struct MacroAuc;
 impl Metric for MacroAuc {
     fn compute(&self, o: &Outputs) -> f64 {
-        let t = targets(o);
+        let t = o.values();
         let (k, n) = (o.width, o.rows());
         let aucs: Vec<f64> = (0..k)
             .filter_map(|j| {
@@ -82,10 +50,11 @@ impl Metric for MacroAuc {
         }
     }
 }
-multilabel_metric!(
+metric_entry!(
     MACRO_AUC,
     MacroAuc,
     build_macro_auc,
+    Family::MultiLabel,
     "macro_auc",
     true,
     "mean over labels of the per-label AUC (Mann–Whitney, ties ½; labels with both classes)"
@@ -93,7 +62,7 @@ multilabel_metric!(
 
 /// (tp, fp, fn) per label with predictions `z > 0`.
 fn confusion(o: &Outputs) -> Vec<(usize, usize, usize)> {
-    let t = targets(o);
+    let t = o.values();
     let k = o.width;
     let mut c = vec![(0, 0, 0); k];
     for (i, (z, y)) in o.out.iter().zip(t).enumerate() {
@@ -120,7 +89,15 @@ impl Metric for MicroF1 {
         }
     }
 }
-multilabel_metric!(MICRO_F1, MicroF1, build_micro_f1, "micro_f1", true, "F1 over all (example, label) decisions, predictions z > 0");
+metric_entry!(
+    MICRO_F1,
+    MicroF1,
+    build_micro_f1,
+    Family::MultiLabel,
+    "micro_f1",
+    true,
+    "F1 over all (example, label) decisions, predictions z > 0"
+);
 
 pub struct LabelMacroF1;
 impl Metric for LabelMacroF1 {
@@ -134,10 +111,11 @@ impl Metric for LabelMacroF1 {
         }
     }
 }
-multilabel_metric!(
+metric_entry!(
     LABEL_MACRO_F1,
     LabelMacroF1,
     build_label_macro_f1,
+    Family::MultiLabel,
     "label_macro_f1",
     true,
     "mean over labels of the per-label F1 (labels that occur), predictions z > 0"
@@ -146,15 +124,16 @@ multilabel_metric!(
 pub struct HammingLoss;
 impl Metric for HammingLoss {
     fn compute(&self, o: &Outputs) -> f64 {
-        let t = targets(o);
+        let t = o.values();
         let wrong = o.out.iter().zip(t).filter(|(z, y)| (**z > 0.0) != (**y > 0.5)).count();
         wrong as f64 / t.len().max(1) as f64
     }
 }
-multilabel_metric!(
+metric_entry!(
     HAMMING_LOSS,
     HammingLoss,
     build_hamming_loss,
+    Family::MultiLabel,
     "hamming_loss",
     false,
     "fraction of wrong (example, label) decisions, predictions z > 0"
@@ -163,7 +142,7 @@ multilabel_metric!(
 pub struct Jaccard;
 impl Metric for Jaccard {
     fn compute(&self, o: &Outputs) -> f64 {
-        let t = targets(o);
+        let t = o.values();
         let k = o.width;
         let n = o.rows();
         let mut total = 0.0;
@@ -179,10 +158,11 @@ impl Metric for Jaccard {
         total / n.max(1) as f64
     }
 }
-multilabel_metric!(
+metric_entry!(
     JACCARD,
     Jaccard,
     build_jaccard,
+    Family::MultiLabel,
     "jaccard",
     true,
     "mean over examples of |predicted ∩ true| / |predicted ∪ true| (empty ∪ = 1)"
@@ -191,6 +171,7 @@ multilabel_metric!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::HostTarget;
 
     #[test]
     fn auc_counts_ties_as_half_and_hand_values() {

@@ -1,63 +1,31 @@
 //! Regression metrics (catalog §8.4), in the original target units.
 
-use super::{HostTarget, Metric, MetricInfo, Outputs};
-use crate::registry::{parse_params, Validate};
+use super::{metric_entry, Metric, MetricInfo, Outputs};
 use crate::task::Family;
-use serde::{Deserialize, Serialize};
-use std::sync::Arc;
-
-fn targets<'a>(o: &Outputs<'a>) -> &'a [f64] {
-    match o.target {
-        HostTarget::Values(t) => t,
-        HostTarget::Classes(_) => &[],
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoParams {}
-impl Validate for NoParams {}
-
-macro_rules! regression_metric {
-    ($static:ident, $ty:ident, $build:ident, $name:literal, $higher:expr, $summary:literal) => {
-        fn $build(value: &serde_json::Value) -> crate::registry::Built<dyn Metric> {
-            let (_, canonical) = parse_params::<NoParams>(value)?;
-            Ok((Arc::new($ty), canonical))
-        }
-        pub static $static: MetricInfo = MetricInfo {
-            name: $name,
-            family: Family::Regression,
-            higher_is_better: $higher,
-            summary: $summary,
-            params: &[],
-            build: $build,
-        };
-    };
-}
 
 pub struct Mse;
 impl Metric for Mse {
     fn compute(&self, o: &Outputs) -> f64 {
-        let t = targets(o);
+        let t = o.values();
         o.out.iter().zip(t).map(|(p, t)| (p - t).powi(2)).sum::<f64>() / t.len().max(1) as f64
     }
 }
-regression_metric!(MSE, Mse, build_mse, "mse", false, "mean squared error over all outputs");
+metric_entry!(MSE, Mse, build_mse, Family::Regression, "mse", false, "mean squared error over all outputs");
 
 pub struct Mae;
 impl Metric for Mae {
     fn compute(&self, o: &Outputs) -> f64 {
-        let t = targets(o);
+        let t = o.values();
         o.out.iter().zip(t).map(|(p, t)| (p - t).abs()).sum::<f64>() / t.len().max(1) as f64
     }
 }
-regression_metric!(MAE, Mae, build_mae, "mae", false, "mean absolute error over all outputs");
+metric_entry!(MAE, Mae, build_mae, Family::Regression, "mae", false, "mean absolute error over all outputs");
 
 /// Coefficient of determination, averaged over outputs (sklearn's `uniform_average`).
 pub struct RSquared;
 impl Metric for RSquared {
     fn compute(&self, o: &Outputs) -> f64 {
-        let t = targets(o);
+        let t = o.values();
         let k = o.width.max(1);
         let n = t.len() / k;
         let mut total = 0.0;
@@ -76,11 +44,12 @@ impl Metric for RSquared {
         total / k as f64
     }
 }
-regression_metric!(R2, RSquared, build_r2, "r2", true, "coefficient of determination 1 − SS_res/SS_tot, mean over outputs");
+metric_entry!(R2, RSquared, build_r2, Family::Regression, "r2", true, "coefficient of determination 1 − SS_res/SS_tot, mean over outputs");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::HostTarget;
 
     #[test]
     fn hand_values() {

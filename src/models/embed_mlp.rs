@@ -71,7 +71,11 @@ impl Model for EmbedMlp {
 impl ModelSpec for Params {
     fn check(&self, input: InputKind) -> Result<()> {
         match input {
-            InputKind::Tokens { .. } => Ok(()),
+            InputKind::Tokens { len, .. } => {
+                let mut widths = vec![len * self.embed_dim];
+                widths.extend(&self.hidden);
+                super::check_widths(&widths)
+            }
             InputKind::Dense { .. } => Err(Error::input(
                 "model `embed_mlp` needs token ids (e.g. modular_arith with `encoding: tokens`), but the dataset gives real-valued features; use `mlp`",
             )),
@@ -93,6 +97,7 @@ impl ModelSpec for Params {
         let mut widths = vec![len * self.embed_dim];
         widths.extend(&self.hidden);
         widths.push(outputs);
+        super::check_widths(&widths)?;
         let (layers, vars) = layers_with_head(&widths, self.bias, self.head, init)?;
         let mlp = Mlp { layers, vars, activation: self.activation, dropout: self.dropout, head: self.head };
         Ok(Box::new(EmbedMlp { embedding, table, mlp }))

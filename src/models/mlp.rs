@@ -1,6 +1,6 @@
 //! Multi-layer perceptron: `Linear → act → dropout` per hidden layer, then a linear head.
 
-use super::{dense_features, dropout, harmonic_logits, Activation, Head, Init, Model, ModelInfo, ModelSpec};
+use super::{check_widths, dense_features, dropout, harmonic_logits, Activation, Head, Init, Model, ModelInfo, ModelSpec};
 use crate::data::InputKind;
 use crate::error::{Error, Result};
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
@@ -118,12 +118,15 @@ impl Model for Mlp {
 
 impl ModelSpec for Params {
     fn check(&self, input: InputKind) -> Result<()> {
-        dense_features(input, "mlp").map(|_| ())
+        let mut widths = vec![dense_features(input, "mlp")?];
+        widths.extend(&self.hidden);
+        check_widths(&widths)
     }
     fn instantiate(&self, input: InputKind, outputs: usize, init: &Init) -> Result<Box<dyn Model>> {
         let mut widths = vec![dense_features(input, "mlp")?];
         widths.extend(&self.hidden);
         widths.push(outputs);
+        check_widths(&widths)?;
         let (layers, vars) = layers_with_head(&widths, self.bias, self.head, init)?;
         Ok(Box::new(Mlp { layers, vars, activation: self.activation, dropout: self.dropout, head: self.head }))
     }

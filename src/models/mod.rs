@@ -154,6 +154,24 @@ pub fn dropout(x: &Tensor, p: f64, rng: &mut Stream) -> Result<Tensor> {
     Ok(x.mul(&mask)?)
 }
 
+/// Largest weight matrix a model may have (2^28 entries, 1 GiB in f32).
+pub const MAX_WEIGHTS: usize = 1 << 28;
+
+/// Reject consecutive layer widths whose weight matrices exceed [`MAX_WEIGHTS`].
+pub fn check_widths(widths: &[usize]) -> Result<()> {
+    for w in widths.windows(2) {
+        if w[0].saturating_mul(w[1]) > MAX_WEIGHTS {
+            return Err(Error::input(format!(
+                "a {} × {} layer has {} weights; lossbench's limit per layer is {MAX_WEIGHTS} (2^28)",
+                w[0],
+                w[1],
+                w[0].saturating_mul(w[1])
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Input width of a dense model, or an error explaining which model fits token input.
 pub fn dense_features(input: InputKind, model: &str) -> Result<usize> {
     match input {
