@@ -21,6 +21,43 @@ W0 = torch.randn(2, 3, generator=g, dtype=D)
 B0 = torch.randn(2, generator=g, dtype=D)
 STEPS = 20
 
+
+class SAM(torch.optim.Optimizer):
+    """davda54/sam sam.py (first_step / second_step, adaptive = ASAM), unchanged in substance."""
+
+    def __init__(self, params, base_optimizer, rho=0.05, adaptive=False, **kwargs):
+        defaults = dict(rho=rho, adaptive=adaptive, **kwargs)
+        super().__init__(params, defaults)
+        self.base_optimizer = base_optimizer(self.param_groups, **kwargs)
+        self.param_groups = self.base_optimizer.param_groups
+        self.defaults.update(self.base_optimizer.defaults)
+
+    @torch.no_grad()
+    def first_step(self):
+        grad_norm = self._grad_norm()
+        for group in self.param_groups:
+            scale = group["rho"] / (grad_norm + 1e-12)
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                self.state[p]["old_p"] = p.data.clone()
+                e_w = (torch.pow(p, 2) if group["adaptive"] else 1.0) * p.grad * scale.to(p)
+                p.add_(e_w)
+
+    @torch.no_grad()
+    def second_step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                p.data = self.state[p]["old_p"]
+        self.base_optimizer.step()
+
+    def _grad_norm(self):
+        return torch.norm(torch.stack([
+            ((torch.abs(p) if group["adaptive"] else 1.0) * p.grad).norm(p=2)
+            for group in self.param_groups for p in group["params"] if p.grad is not None]), p=2)
+
 CONFIGS = [
     ("sgd", {"lr": 0.1}, lambda p: torch.optim.SGD(p, lr=0.1)),
     ("sgd", {"lr": 0.05, "momentum": 0.9}, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
@@ -30,6 +67,11 @@ CONFIGS = [
     ("adam", {"lr": 0.05, "weight_decay": 0.1, "beta2": 0.99}, lambda p: torch.optim.Adam(p, lr=0.05, weight_decay=0.1, betas=(0.9, 0.99))),
     ("adamw", {"lr": 0.05}, lambda p: torch.optim.AdamW(p, lr=0.05)),
     ("adamw", {"lr": 0.05, "weight_decay": 1.0, "beta1": 0.8, "eps": 1e-6}, lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=1.0, betas=(0.8, 0.999), eps=1e-6)),
+    ("adam_l2", {"lr": 0.05}, lambda p: torch.optim.Adam(p, lr=0.05, weight_decay=0.01)),
+    ("sam", {"rho": 0.05, "base": {"name": "sgd", "lr": 0.05, "momentum": 0.9}},
+     lambda p: SAM(p, torch.optim.SGD, rho=0.05, lr=0.05, momentum=0.9)),
+    ("sam", {"rho": 0.5, "adaptive": True, "base": {"name": "adamw", "lr": 0.05}},
+     lambda p: SAM(p, torch.optim.AdamW, rho=0.5, adaptive=True, lr=0.05)),
 ]
 
 
@@ -44,7 +86,13 @@ def main():
             opt.zero_grad()
             loss = ((X @ w.T + b - Y) ** 2).mean()
             loss.backward()
-            opt.step()
+            if isinstance(opt, SAM):
+                opt.first_step()
+                opt.zero_grad()
+                ((X @ w.T + b - Y) ** 2).mean().backward()
+                opt.second_step()
+            else:
+                opt.step()
             traj.append({"w": w.detach().tolist(), "b": b.detach().tolist(), "loss_before": loss.item()})
         cases.append({"optimizer": name, "params": params, "trajectory": traj})
     out = {"generator": "scripts/make_optim_fixtures.py", "torch": torch.__version__, "dtype": "float64",

@@ -10,19 +10,29 @@ pub trait Named {
     fn name(&self) -> &'static str;
 }
 
-/// Edit distance between two strings (insertions, deletions, substitutions).
+/// Edit distance between two strings: insertions, deletions, substitutions and swaps of two
+/// adjacent characters each count 1 (optimal string alignment), so `sdg` is 1 from `sgd`.
 pub fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// The closest candidate to `name`, if it is close enough to be a plausible typo.
@@ -71,7 +81,9 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(levenshtein("fcoal", "focal"), 2);
+        assert_eq!(levenshtein("fcoal", "focal"), 1);
+        assert_eq!(levenshtein("sdg", "sgd"), 1);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
         assert_eq!(suggest("fcoal", ["focal", "mse", "cross_entropy"]), Some("focal"));
         assert_eq!(suggest("crossentropy", ["focal", "cross_entropy"]), Some("cross_entropy"));
         assert_eq!(suggest("zzzzzzzz", ["focal", "mse"]), None);

@@ -24,19 +24,28 @@ const PARAMS: &[ParamDoc] = &[
     ParamDoc { name: "eps", meaning: "denominator constant ε (S135 uses 1e-25)", range: "0 ≤ ε ≤ 1", default: "1e-8" },
     ParamDoc {
         name: "weight_decay",
-        meaning: "adam: coupled L2 added to the gradient; adamw: decoupled decay",
+        meaning: "adam, adam_l2: coupled L2 added to the gradient; adamw: decoupled decay",
         range: "0 ≤ wd ≤ 100",
-        default: "adam 0.0, adamw 0.01",
+        default: "adam 0.0, adam_l2 0.01, adamw 0.01",
     },
 ];
 
 pub static ADAM: OptimizerInfo = OptimizerInfo {
     name: "adam",
-    summary: "Adam; weight_decay is coupled L2 added to the gradient (torch.optim.Adam; catalog adam_l2)",
+    summary: "Adam (torch.optim.Adam); optional weight_decay is coupled L2, default 0",
     update: "g ← ∇L + wd·θ;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − lr·m̂/(√v̂ + ε)",
     reference: "Kingma & Ba 2015, arXiv:1412.6980; torch.optim.Adam [ref]",
     params: PARAMS,
     build: build_adam,
+};
+
+pub static ADAM_L2: OptimizerInfo = OptimizerInfo {
+    name: "adam_l2",
+    summary: "Adam with coupled L2 (weight_decay added to the gradient), default 0.01 — the catalog's contrast to adamw",
+    update: "g ← ∇L + wd·θ;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − lr·m̂/(√v̂ + ε)",
+    reference: "Loshchilov & Hutter (S059), arXiv:1711.05101: Adam with L2 regularisation; torch.optim.Adam(weight_decay=wd) [ref]",
+    params: PARAMS,
+    build: build_adam_l2,
 };
 
 pub static ADAMW: OptimizerInfo = OptimizerInfo {
@@ -134,6 +143,12 @@ impl Validate for AdamWParams {
 
 fn build_adam(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
     let (p, canonical) = parse_params::<AdamParams>(value)?;
+    let params = Params { lr: p.lr, beta1: p.beta1, beta2: p.beta2, eps: p.eps, weight_decay: p.weight_decay, decoupled: false };
+    Ok((Arc::new(params), canonical))
+}
+
+fn build_adam_l2(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
+    let (p, canonical) = parse_params::<AdamWParams>(value)?;
     let params = Params { lr: p.lr, beta1: p.beta1, beta2: p.beta2, eps: p.eps, weight_decay: p.weight_decay, decoupled: false };
     Ok((Arc::new(params), canonical))
 }

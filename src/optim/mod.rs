@@ -6,6 +6,7 @@
 //! The learning rate passed to `step` already includes the schedule and warm-up.
 
 pub mod adam;
+pub mod sam;
 pub mod schedule;
 pub mod sgd;
 
@@ -49,7 +50,7 @@ impl Named for OptimizerInfo {
     }
 }
 
-pub static OPTIMIZERS: &[&OptimizerInfo] = &[&adam::ADAM, &adam::ADAMW, &sgd::INFO];
+pub static OPTIMIZERS: &[&OptimizerInfo] = &[&adam::ADAM, &adam::ADAM_L2, &adam::ADAMW, &sam::INFO, &sgd::INFO];
 
 /// Global L2 norm of the gradients of `vars` (missing gradients count as zero).
 pub fn global_grad_norm(vars: &[Var], grads: &GradStore) -> Result<f64> {
@@ -122,6 +123,8 @@ mod tests {
             ("sgd", serde_json::json!({"lr": 1e-3, "momentum": 0.9, "nesterov": true}), 5_000),
             ("adam", serde_json::json!({"lr": 0.02}), 5_000),
             ("adamw", serde_json::json!({"lr": 0.02, "weight_decay": 0.0}), 5_000),
+            ("adam_l2", serde_json::json!({"lr": 0.02, "weight_decay": 0.0}), 5_000),
+            ("sam", serde_json::json!({"rho": 0.001, "base": {"name": "adam", "lr": 0.02}}), 5_000),
         ];
         for info in OPTIMIZERS {
             assert!(cases.iter().any(|c| c.0 == info.name), "no convergence case for `{}`", info.name);
