@@ -58,6 +58,37 @@ class SAM(torch.optim.Optimizer):
             ((torch.abs(p) if group["adaptive"] else 1.0) * p.grad).norm(p=2)
             for group in self.param_groups for p in group["params"] if p.grad is not None]), p=2)
 
+class OrthoGrad(torch.optim.Optimizer):
+    """The authors' orthograd.py OrthoGrad (S135), unchanged in substance."""
+
+    def __init__(self, params, base_optimizer_cls=torch.optim.SGD, **base_optimizer_args):
+        self.params = list(params)
+        super().__init__(self.params, {})
+        self.base_optimizer = base_optimizer_cls(self.params, **base_optimizer_args)
+
+    @staticmethod
+    @torch.no_grad()
+    def _orthogonalize_gradients(params):
+        for p in params:
+            if p.grad is not None:
+                w = p.view(-1)
+                g = p.grad.view(-1)
+                w_norm_sq = torch.dot(w, w) + 1e-30
+                proj = torch.dot(w, g) / w_norm_sq
+                g_orth = g - proj * w
+                g_norm = g.norm(2)
+                g_orth_norm = g_orth.norm(2) + 1e-30
+                g_orth_scaled = g_orth * (g_norm / g_orth_norm)
+                p.grad.copy_(g_orth_scaled.view_as(p.grad))
+
+    def zero_grad(self, set_to_none=True):
+        self.base_optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure=None):
+        self._orthogonalize_gradients(self.params)
+        return self.base_optimizer.step(closure)
+
+
 CONFIGS = [
     ("sgd", {"lr": 0.1}, lambda p: torch.optim.SGD(p, lr=0.1)),
     ("sgd", {"lr": 0.05, "momentum": 0.9}, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
@@ -72,6 +103,10 @@ CONFIGS = [
      lambda p: SAM(p, torch.optim.SGD, rho=0.05, lr=0.05, momentum=0.9)),
     ("sam", {"rho": 0.5, "adaptive": True, "base": {"name": "adamw", "lr": 0.05}},
      lambda p: SAM(p, torch.optim.AdamW, rho=0.5, adaptive=True, lr=0.05)),
+    ("perp_grad", {"base": {"name": "adamw", "lr": 0.05, "weight_decay": 0.0}},
+     lambda p: OrthoGrad(p, torch.optim.AdamW, lr=0.05, weight_decay=0.0)),
+    ("perp_grad", {"base": {"name": "sgd", "lr": 0.05, "momentum": 0.8}},
+     lambda p: OrthoGrad(p, torch.optim.SGD, lr=0.05, momentum=0.8)),
 ]
 
 

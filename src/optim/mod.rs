@@ -6,6 +6,7 @@
 //! The learning rate passed to `step` already includes the schedule and warm-up.
 
 pub mod adam;
+pub mod perp_grad;
 pub mod sam;
 pub mod schedule;
 pub mod sgd;
@@ -50,7 +51,7 @@ impl Named for OptimizerInfo {
     }
 }
 
-pub static OPTIMIZERS: &[&OptimizerInfo] = &[&adam::ADAM, &adam::ADAM_L2, &adam::ADAMW, &sam::INFO, &sgd::INFO];
+pub static OPTIMIZERS: &[&OptimizerInfo] = &[&adam::ADAM, &adam::ADAM_L2, &adam::ADAMW, &perp_grad::INFO, &sam::INFO, &sgd::INFO];
 
 /// Global L2 norm of the gradients of `vars` (missing gradients count as zero).
 pub fn global_grad_norm(vars: &[Var], grads: &GradStore) -> Result<f64> {
@@ -115,21 +116,24 @@ mod tests {
     }
 
     /// Every optimizer, with settings suited to Rosenbrock, reaches f < 1e-3 from (−1.5, 2)
-    /// within its step budget.
+    /// within its step budget (f = 12.5 at the start). perp_grad cannot change the norm of a
+    /// single weight vector (it removes the radial component), so the minimum at radius √2 is out
+    /// of its reach from radius 2.5: it must only halve f.
     #[test]
     fn every_optimizer_converges_on_rosenbrock() {
         let cases = [
-            ("sgd", serde_json::json!({"lr": 1e-3, "momentum": 0.9}), 5_000),
-            ("sgd", serde_json::json!({"lr": 1e-3, "momentum": 0.9, "nesterov": true}), 5_000),
-            ("adam", serde_json::json!({"lr": 0.02}), 5_000),
-            ("adamw", serde_json::json!({"lr": 0.02, "weight_decay": 0.0}), 5_000),
-            ("adam_l2", serde_json::json!({"lr": 0.02, "weight_decay": 0.0}), 5_000),
-            ("sam", serde_json::json!({"rho": 0.001, "base": {"name": "adam", "lr": 0.02}}), 5_000),
+            ("sgd", serde_json::json!({"lr": 1e-3, "momentum": 0.9}), 5_000, 1e-3),
+            ("sgd", serde_json::json!({"lr": 1e-3, "momentum": 0.9, "nesterov": true}), 5_000, 1e-3),
+            ("adam", serde_json::json!({"lr": 0.02}), 5_000, 1e-3),
+            ("adamw", serde_json::json!({"lr": 0.02, "weight_decay": 0.0}), 5_000, 1e-3),
+            ("adam_l2", serde_json::json!({"lr": 0.02, "weight_decay": 0.0}), 5_000, 1e-3),
+            ("sam", serde_json::json!({"rho": 0.001, "base": {"name": "adam", "lr": 0.02}}), 5_000, 1e-3),
+            ("perp_grad", serde_json::json!({"base": {"name": "adam", "lr": 0.02}}), 5_000, 6.25),
         ];
         for info in OPTIMIZERS {
             assert!(cases.iter().any(|c| c.0 == info.name), "no convergence case for `{}`", info.name);
         }
-        for (name, params, steps) in cases {
+        for (name, params, steps, target) in cases {
             let info = OPTIMIZERS.iter().find(|i| i.name == name).unwrap();
             let (spec, _) = (info.build)(&params).unwrap();
             let v = start();
@@ -138,7 +142,7 @@ mod tests {
             for _ in 0..steps {
                 last = opt.step(&mut || rosenbrock(&v), spec.lr()).unwrap();
             }
-            assert!(last < 1e-3, "{name} {params}: f = {last} after {steps} steps");
+            assert!(last < target, "{name} {params}: f = {last} after {steps} steps (target {target})");
         }
     }
 

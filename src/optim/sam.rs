@@ -10,9 +10,9 @@
 //! Generalization*, ICLR 2021, arXiv:2010.01412 (S023); Kwon et al., *ASAM*, ICML 2021;
 //! davda54/sam `sam.py` (first_step/second_step, adaptive) [code; fixtures replay it].
 
-use super::{Evaluation, Optimizer, OptimizerInfo, OptimizerSpec, OPTIMIZERS};
+use super::{Evaluation, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::{Error, Result};
-use crate::registry::{check_range, lookup, ParamDoc};
+use crate::registry::{check_range, ParamDoc};
 use candle_core::{DType, Tensor, Var};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -65,15 +65,7 @@ fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec>
     let raw: RawParams =
         serde_json::from_value(value).map_err(|e| Error::input(e.to_string().split(" at line ").next().unwrap_or("").to_string()))?;
     check_range("rho", raw.rho, 0.0, 10.0)?;
-    let mut base = raw.base.as_object().cloned().ok_or_else(|| Error::input("`base` must be a component: {name: sgd, lr: …}"))?;
-    let name = base
-        .remove("name")
-        .and_then(|n| n.as_str().map(str::to_string))
-        .ok_or_else(|| Error::input("`base` needs a `name` (the base optimizer)"))?;
-    let info = lookup("optimizer", "optimizers", OPTIMIZERS, &name).map_err(|e| e.at("base"))?;
-    let (spec, base_canonical) = (info.build)(&serde_json::Value::Object(base)).map_err(|e| e.at(format!("base ({name})")))?;
-    let mut base_json = base_canonical.as_object().cloned().unwrap_or_default();
-    base_json.insert("name".into(), name.into());
+    let (spec, base_json) = super::perp_grad::build_base(&raw.base)?;
     let canonical = serde_json::json!({"rho": raw.rho, "adaptive": raw.adaptive, "base": base_json});
     Ok((Arc::new(Spec { rho: raw.rho, adaptive: raw.adaptive, base: spec }), canonical))
 }
