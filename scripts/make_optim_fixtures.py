@@ -89,6 +89,61 @@ class OrthoGrad(torch.optim.Optimizer):
         return self.base_optimizer.step(closure)
 
 
+def gam_step(params, loss_fn, base, rho=0.02, norm_rho=0.2, beta1=1.0, beta2=-1.0, beta3=1.0, gamma=0.03, eps=1e-12):
+    """One step of xxgege/GAM gam.py GAM.step (non-adaptive), written out on a list of params."""
+    def grads():
+        for p in params:
+            p.grad = None
+        loss = loss_fn()
+        loss.backward()
+        return loss.item(), [p.grad.detach().clone() for p in params]
+
+    def norm(gs):
+        return torch.sqrt(sum((g ** 2).sum() for g in gs))
+
+    loss, g0 = grads()
+    with torch.no_grad():
+        scale = rho / (norm(g0) + eps)
+        e0 = [g * scale for g in g0]
+        for p, e in zip(params, e0):
+            p.add_(e)
+    _, g1 = grads()
+    with torch.no_grad():
+        for p, e in zip(params, e0):
+            p.sub_(e)
+        d = [a - b for a, b in zip(g1, g0)]
+        scale = norm_rho / (norm(d) + eps)
+        e12 = [x * scale for x in d]
+        for p, e in zip(params, e12):
+            p.add_(e)
+    _, g2 = grads()
+    with torch.no_grad():
+        scale = rho / (norm(g2) + eps)
+        e = [g * scale for g in g2]
+        for p, x in zip(params, e):
+            p.add_(x)
+        e12 = [a + b for a, b in zip(e12, e)]
+    _, g3 = grads()
+    with torch.no_grad():
+        pro = [a + abs(beta2) * b for a, b in zip(g0, g2)]
+        G = [beta1 * a + beta3 * b for a, b in zip(g1, g3)]
+        inner = sum((p * g).sum() for p, g in zip(pro, G))
+        new_norm, old_norm = norm(G), norm(pro)
+        cosine = inner / (new_norm * old_norm + eps)
+        G = [g - gamma * (p - cosine * old_norm * g / (new_norm + eps)) for g, p in zip(G, pro)]
+        for p, e in zip(params, e12):
+            p.sub_(e)
+    for p, g in zip(params, G):
+        p.grad = g
+    base.step()
+    return loss
+
+
+class GAMRunner:
+    def __init__(self, params, base, **kw):
+        self.params, self.base, self.kw = params, base, kw
+
+
 CONFIGS = [
     ("sgd", {"lr": 0.1}, lambda p: torch.optim.SGD(p, lr=0.1)),
     ("sgd", {"lr": 0.05, "momentum": 0.9}, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
@@ -107,6 +162,10 @@ CONFIGS = [
      lambda p: OrthoGrad(p, torch.optim.AdamW, lr=0.05, weight_decay=0.0)),
     ("perp_grad", {"base": {"name": "sgd", "lr": 0.05, "momentum": 0.8}},
      lambda p: OrthoGrad(p, torch.optim.SGD, lr=0.05, momentum=0.8)),
+    ("gam", {"rho": 0.02, "norm_rho": 0.2, "gamma": 0.03, "base": {"name": "sgd", "lr": 0.05, "momentum": 0.9}},
+     lambda p: GAMRunner(p, torch.optim.SGD(p, lr=0.05, momentum=0.9), rho=0.02, norm_rho=0.2, gamma=0.03)),
+    ("gam", {"rho": 0.1, "norm_rho": 0.5, "beta2": -0.5, "gamma": 0.3, "base": {"name": "adamw", "lr": 0.05}},
+     lambda p: GAMRunner(p, torch.optim.AdamW(p, lr=0.05), rho=0.1, norm_rho=0.5, beta2=-0.5, gamma=0.3)),
 ]
 
 
@@ -118,6 +177,10 @@ def main():
         opt = make([w, b])
         traj = []
         for _ in range(STEPS):
+            if isinstance(opt, GAMRunner):
+                loss_value = gam_step([w, b], lambda: ((X @ w.T + b - Y) ** 2).mean(), opt.base, **opt.kw)
+                traj.append({"w": w.detach().tolist(), "b": b.detach().tolist(), "loss_before": loss_value})
+                continue
             opt.zero_grad()
             loss = ((X @ w.T + b - Y) ** 2).mean()
             loss.backward()
