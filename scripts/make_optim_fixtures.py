@@ -12,6 +12,7 @@ import json
 import pathlib
 
 import torch
+from grams import Grams  # PyPI grams-pytorch 0.0.2, the authors' implementation
 
 D = torch.float64
 g = torch.Generator().manual_seed(3)
@@ -162,6 +163,8 @@ CONFIGS = [
      lambda p: OrthoGrad(p, torch.optim.AdamW, lr=0.05, weight_decay=0.0)),
     ("perp_grad", {"base": {"name": "sgd", "lr": 0.05, "momentum": 0.8}},
      lambda p: OrthoGrad(p, torch.optim.SGD, lr=0.05, momentum=0.8)),
+    ("grams", {"lr": 0.05}, lambda p: Grams(p, lr=0.05)),
+    ("grams", {"lr": 0.05, "beta1": 0.8, "weight_decay": 0.1, "eps": 1e-8}, lambda p: Grams(p, lr=0.05, betas=(0.8, 0.999), weight_decay=0.1, eps=1e-8)),
     ("gam", {"rho": 0.02, "norm_rho": 0.2, "gamma": 0.03, "base": {"name": "sgd", "lr": 0.05, "momentum": 0.9}},
      lambda p: GAMRunner(p, torch.optim.SGD(p, lr=0.05, momentum=0.9), rho=0.02, norm_rho=0.2, gamma=0.03)),
     ("gam", {"rho": 0.1, "norm_rho": 0.5, "beta2": -0.5, "gamma": 0.3, "base": {"name": "adamw", "lr": 0.05}},
