@@ -145,6 +145,63 @@ class GAMRunner:
         self.params, self.base, self.kw = params, base, kw
 
 
+class Momo(torch.optim.Optimizer):
+    """fabian-sp/MoMo momo/momo.py Momo.step, transcribed (the loss is passed in)."""
+
+    def __init__(self, params, lr=1.0, weight_decay=0, beta=0.9, lb=0, bias_correction=False, use_fstar=False):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay))
+        self.beta, self.lb, self._initial_lb = beta, lb, lb
+        self.bias_correction, self.use_fstar = bias_correction, use_fstar
+        self._number_steps = 0
+
+    @torch.no_grad()
+    def step(self, loss):
+        self._number_steps += 1
+        beta = self.beta
+        if self._number_steps == 1:
+            self.loss_avg = 0.0 if self.bias_correction else loss.detach().clone()
+        self.loss_avg = beta * self.loss_avg + (1 - beta) * loss.detach()
+        rho = 1 - beta ** self._number_steps if self.bias_correction else 1
+        _dot, _gamma, _norm = 0.0, 0.0, 0.0
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = p.grad.data.detach()
+                state = self.state[p]
+                if self._number_steps == 1:
+                    if self.bias_correction:
+                        state["grad_avg"] = torch.zeros_like(p.data)
+                        state["grad_dot_w"] = torch.zeros(1, dtype=p.dtype)
+                    else:
+                        state["grad_avg"] = grad.clone()
+                        state["grad_dot_w"] = torch.sum(torch.mul(p.data, grad))
+                grad_avg, grad_dot_w = state["grad_avg"], state["grad_dot_w"]
+                grad_avg.mul_(beta).add_(grad, alpha=1 - beta)
+                grad_dot_w.mul_(beta).add_(torch.sum(torch.mul(p.data, grad)), alpha=1 - beta)
+                _dot += torch.sum(torch.mul(p.data, grad_avg))
+                _gamma += grad_dot_w
+                _norm += torch.sum(torch.mul(grad_avg, grad_avg))
+        for group in self.param_groups:
+            lr, lmbda = group["lr"], group["weight_decay"]
+            if self.use_fstar:
+                cap = ((1 + lr * lmbda) * self.loss_avg + _dot - (1 + lr * lmbda) * _gamma).item()
+                if cap < (1 + lr * lmbda) * rho * self.lb:
+                    self.lb = max(cap / (2 * (1 + lr * lmbda) * rho), self._initial_lb)
+            if lmbda > 0:
+                nom = (1 + lr * lmbda) * (self.loss_avg - rho * self.lb) + _dot - (1 + lr * lmbda) * _gamma
+                t1 = max(nom, 0.0) / _norm
+            else:
+                t1 = max(self.loss_avg - rho * self.lb + _dot - _gamma, 0.0) / _norm
+            t1 = float(t1)
+            tau = min(lr / rho, t1)
+            if self.use_fstar:
+                h = float(self.loss_avg + _dot - _gamma)
+                self.lb = max((h - 0.5 * tau * float(_norm)) / rho, self._initial_lb)
+            for p in group["params"]:
+                p.data.add_(other=self.state[p]["grad_avg"], alpha=-tau)
+                if lmbda > 0:
+                    p.data.div_(1 + lr * lmbda)
+
+
 CONFIGS = [
     ("sgd", {"lr": 0.1}, lambda p: torch.optim.SGD(p, lr=0.1)),
     ("sgd", {"lr": 0.05, "momentum": 0.9}, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
@@ -165,6 +222,9 @@ CONFIGS = [
      lambda p: OrthoGrad(p, torch.optim.SGD, lr=0.05, momentum=0.8)),
     ("grams", {"lr": 0.05}, lambda p: Grams(p, lr=0.05)),
     ("grams", {"lr": 0.05, "beta1": 0.8, "weight_decay": 0.1, "eps": 1e-8}, lambda p: Grams(p, lr=0.05, betas=(0.8, 0.999), weight_decay=0.1, eps=1e-8)),
+    ("momo", {"lr": 0.5}, lambda p: Momo(p, lr=0.5)),
+    ("momo", {"lr": 0.5, "weight_decay": 0.1, "bias_correction": True, "beta": 0.8}, lambda p: Momo(p, lr=0.5, weight_decay=0.1, bias_correction=True, beta=0.8)),
+    ("momo", {"lr": 1.0, "use_fstar": True}, lambda p: Momo(p, lr=1.0, use_fstar=True)),
     ("gam", {"rho": 0.02, "norm_rho": 0.2, "gamma": 0.03, "base": {"name": "sgd", "lr": 0.05, "momentum": 0.9}},
      lambda p: GAMRunner(p, torch.optim.SGD(p, lr=0.05, momentum=0.9), rho=0.02, norm_rho=0.2, gamma=0.03)),
     ("gam", {"rho": 0.1, "norm_rho": 0.5, "beta2": -0.5, "gamma": 0.3, "base": {"name": "adamw", "lr": 0.05}},
@@ -187,6 +247,10 @@ def main():
             opt.zero_grad()
             loss = ((X @ w.T + b - Y) ** 2).mean()
             loss.backward()
+            if isinstance(opt, Momo):
+                opt.step(loss)
+                traj.append({"w": w.detach().tolist(), "b": b.detach().tolist(), "loss_before": loss.item()})
+                continue
             if isinstance(opt, SAM):
                 opt.first_step()
                 opt.zero_grad()

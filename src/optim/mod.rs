@@ -8,6 +8,7 @@
 pub mod adam;
 pub mod gam;
 pub mod grams;
+pub mod momo;
 pub mod perp_grad;
 pub mod sam;
 pub mod schedule;
@@ -54,7 +55,7 @@ impl Named for OptimizerInfo {
 }
 
 pub static OPTIMIZERS: &[&OptimizerInfo] =
-    &[&adam::ADAM, &adam::ADAM_L2, &adam::ADAMW, &gam::INFO, &grams::INFO, &perp_grad::INFO, &sam::INFO, &sgd::INFO];
+    &[&adam::ADAM, &adam::ADAM_L2, &adam::ADAMW, &gam::INFO, &grams::INFO, &momo::INFO, &perp_grad::INFO, &sam::INFO, &sgd::INFO];
 
 /// Global L2 norm of the gradients of `vars` (missing gradients count as zero).
 pub fn global_grad_norm(vars: &[Var], grads: &GradStore) -> Result<f64> {
@@ -133,6 +134,7 @@ mod tests {
             ("sam", serde_json::json!({"rho": 0.001, "base": {"name": "adam", "lr": 0.02}}), 5_000, 1e-3),
             ("perp_grad", serde_json::json!({"base": {"name": "adam", "lr": 0.02}}), 5_000, 6.25),
             ("grams", serde_json::json!({"lr": 0.005}), 10_000, 1e-3),
+            ("momo", serde_json::json!({"lr": 0.01}), 10_000, 1e-3),
             // GAM's decomposition term biases the fixed point slightly: f < 1e-2 (from 12.5).
             ("gam", serde_json::json!({"rho": 0.001, "norm_rho": 0.01, "base": {"name": "adam", "lr": 0.02}}), 5_000, 1e-2),
         ];
