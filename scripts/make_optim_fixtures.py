@@ -202,6 +202,27 @@ class Momo(torch.optim.Optimizer):
                     p.data.div_(1 + lr * lmbda)
 
 
+class NormalizedGD:
+    """The catalog's normalized GD rules (S183 gradient-normalised, S112 loss-normalised)."""
+
+    def __init__(self, params, lr, mode="gradient", c=1e-8):
+        self.params, self.lr, self.mode, self.c = list(params), lr, mode, c
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, loss):
+        if self.mode == "gradient":
+            norm = torch.sqrt(sum((p.grad ** 2).sum() for p in self.params))
+            scale = self.lr / (norm + self.c)
+        else:
+            scale = self.lr / loss.item()
+        for p in self.params:
+            p.sub_(scale * p.grad)
+
+
 CONFIGS = [
     ("sgd", {"lr": 0.1}, lambda p: torch.optim.SGD(p, lr=0.1)),
     ("sgd", {"lr": 0.05, "momentum": 0.9}, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
@@ -225,6 +246,8 @@ CONFIGS = [
     ("momo", {"lr": 0.5}, lambda p: Momo(p, lr=0.5)),
     ("momo", {"lr": 0.5, "weight_decay": 0.1, "bias_correction": True, "beta": 0.8}, lambda p: Momo(p, lr=0.5, weight_decay=0.1, bias_correction=True, beta=0.8)),
     ("momo", {"lr": 1.0, "use_fstar": True}, lambda p: Momo(p, lr=1.0, use_fstar=True)),
+    ("normalized_gd", {"lr": 0.1}, lambda p: NormalizedGD(p, lr=0.1)),
+    ("normalized_gd", {"lr": 0.05, "mode": "loss"}, lambda p: NormalizedGD(p, lr=0.05, mode="loss")),
     ("gam", {"rho": 0.02, "norm_rho": 0.2, "gamma": 0.03, "base": {"name": "sgd", "lr": 0.05, "momentum": 0.9}},
      lambda p: GAMRunner(p, torch.optim.SGD(p, lr=0.05, momentum=0.9), rho=0.02, norm_rho=0.2, gamma=0.03)),
     ("gam", {"rho": 0.1, "norm_rho": 0.5, "beta2": -0.5, "gamma": 0.3, "base": {"name": "adamw", "lr": 0.05}},
@@ -247,7 +270,7 @@ def main():
             opt.zero_grad()
             loss = ((X @ w.T + b - Y) ** 2).mean()
             loss.backward()
-            if isinstance(opt, Momo):
+            if isinstance(opt, (Momo, NormalizedGD)):
                 opt.step(loss)
                 traj.append({"w": w.detach().tolist(), "b": b.detach().tolist(), "loss_before": loss.item()})
                 continue

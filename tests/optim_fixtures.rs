@@ -57,5 +57,5 @@ fn trajectories_match_torch_optim() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 20 * 20);
+    assert_eq!(checked, 22 * 20);
 }

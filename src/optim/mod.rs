@@ -9,6 +9,7 @@ pub mod adam;
 pub mod gam;
 pub mod grams;
 pub mod momo;
+pub mod normalized_gd;
 pub mod perp_grad;
 pub mod sam;
 pub mod schedule;
@@ -54,8 +55,18 @@ impl Named for OptimizerInfo {
     }
 }
 
-pub static OPTIMIZERS: &[&OptimizerInfo] =
-    &[&adam::ADAM, &adam::ADAM_L2, &adam::ADAMW, &gam::INFO, &grams::INFO, &momo::INFO, &perp_grad::INFO, &sam::INFO, &sgd::INFO];
+pub static OPTIMIZERS: &[&OptimizerInfo] = &[
+    &adam::ADAM,
+    &adam::ADAM_L2,
+    &adam::ADAMW,
+    &gam::INFO,
+    &grams::INFO,
+    &momo::INFO,
+    &normalized_gd::INFO,
+    &perp_grad::INFO,
+    &sam::INFO,
+    &sgd::INFO,
+];
 
 /// Global L2 norm of the gradients of `vars` (missing gradients count as zero).
 pub fn global_grad_norm(vars: &[Var], grads: &GradStore) -> Result<f64> {
@@ -135,6 +146,8 @@ mod tests {
             ("perp_grad", serde_json::json!({"base": {"name": "adam", "lr": 0.02}}), 5_000, 6.25),
             ("grams", serde_json::json!({"lr": 0.005}), 10_000, 1e-3),
             ("momo", serde_json::json!({"lr": 0.01}), 10_000, 1e-3),
+            // Fixed-length normalised steps end in a band of width ~lr around the minimum.
+            ("normalized_gd", serde_json::json!({"lr": 1e-3}), 10_000, 1e-3),
             // GAM's decomposition term biases the fixed point slightly: f < 1e-2 (from 12.5).
             ("gam", serde_json::json!({"rho": 0.001, "norm_rho": 0.01, "base": {"name": "adam", "lr": 0.02}}), 5_000, 1e-2),
         ];
