@@ -132,10 +132,8 @@ enum Command {
 
 #[derive(Subcommand, Clone)]
 enum LossAction {
-    /// List losses whose name contains PATTERN.
-    List { pattern: Option<String> },
-    /// Show one loss in full.
-    Show { name: String },
+    #[command(flatten)]
+    Listing(ListAction),
     /// Evaluate a loss on tensors from a JSON file; prints {"loss", "per_example", "grads"}.
     #[command(
         after_help = "Inputs (JSON object): classification: {\"logits\": [[...], ...], \"labels\": [...]};\nregression: {\"pred\": [...], \"target\": [...]} ([N] or [N, D]).\n\nExample:\n  lossbench losses eval cross_entropy --inputs batch.json --set smoothing=0.1"
@@ -162,7 +160,7 @@ enum EvalDtype {
 
 #[derive(Subcommand, Clone)]
 enum ListAction {
-    /// List entries whose name contains PATTERN.
+    /// List entries whose name matches PATTERN (a substring, or a glob with `*`).
     List { pattern: Option<String> },
     /// Show one entry in full.
     Show { name: String },
@@ -351,10 +349,9 @@ pub fn run() -> Result<()> {
             Ok(())
         }
         Command::Losses { action } => list_or_show(
-            action.map(|a| match a {
-                LossAction::List { pattern } => ListAction::List { pattern },
-                LossAction::Show { name } => ListAction::Show { name },
-                LossAction::Eval { .. } => unreachable!("handled above"),
+            action.and_then(|a| match a {
+                LossAction::Listing(listing) => Some(listing),
+                LossAction::Eval { .. } => None,
             }),
             |pattern| {
                 let shown: Vec<_> = LOSSES.iter().filter(|l| matches(l.name, pattern)).collect();

@@ -582,10 +582,9 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
         ctx.err(&ds_path, token.as_deref(), e)
     })?;
     let transforms: Transforms = serde_json::from_value(serde_json::Value::Object(transform_keys)).map_err(|e| {
-        let msg = e.to_string();
-        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        let token = unknown_field(&msg).map(str::to_string);
-        ctx.err(&ds_path, token.as_deref(), Error::input(msg))
+        let e = crate::registry::serde_input_error(e);
+        let token = unknown_field(&e.to_string()).map(str::to_string);
+        ctx.err(&ds_path, token.as_deref(), e)
     })?;
     let kind = source.kind();
     transforms.validate(kind).map_err(|e| ctx.err(&ds_path, None, e))?;

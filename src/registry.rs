@@ -114,19 +114,20 @@ where
     P: serde::de::DeserializeOwned + serde::Serialize + Validate,
 {
     let value = if params.is_null() { serde_json::Value::Object(Default::default()) } else { params.clone() };
-    let parsed: P = serde_json::from_value(value).map_err(|e| Error::input(clean_serde_message(&e.to_string())))?;
+    let parsed: P = serde_json::from_value(value).map_err(serde_input_error)?;
     parsed.validate()?;
     let canonical = serde_json::to_value(&parsed).map_err(|e| Error::runtime(e.to_string()))?;
     Ok((parsed, canonical))
 }
 
-/// serde_json appends "at line 0 column 0" to errors from `from_value`; the position is
-/// meaningless for a value that came from YAML, so drop it.
-fn clean_serde_message(msg: &str) -> String {
-    match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
+/// An input error from a serde_json error on a value that came from YAML: serde_json appends
+/// "at line 0 column 0" to errors from `from_value`, a position that means nothing there.
+pub fn serde_input_error(e: serde_json::Error) -> Error {
+    let msg = e.to_string();
+    Error::input(match msg.find(" at line ") {
+        Some(i) => &msg[..i],
+        None => &msg,
+    })
 }
 
 /// Check `lo <= value <= hi` (inclusive bounds), naming the parameter on failure.

@@ -112,8 +112,7 @@ pub struct Spec {
 
 fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
     let value = if value.is_null() { serde_json::json!({}) } else { value.clone() };
-    let raw: RawParams =
-        serde_json::from_value(value).map_err(|e| Error::input(e.to_string().split(" at line ").next().unwrap_or("").to_string()))?;
+    let raw: RawParams = serde_json::from_value(value).map_err(crate::registry::serde_input_error)?;
     check_range("rho", raw.rho, 0.0, 10.0)?;
     check_range("norm_rho", raw.norm_rho, 0.0, 10.0)?;
     for (name, v) in [("beta1", raw.beta1), ("beta2", raw.beta2), ("beta3", raw.beta3)] {

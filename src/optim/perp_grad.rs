@@ -64,8 +64,7 @@ pub fn build_base(value: &serde_json::Value) -> Result<(Arc<dyn OptimizerSpec>, 
 
 fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
     let value = if value.is_null() { serde_json::json!({}) } else { value.clone() };
-    let raw: RawParams =
-        serde_json::from_value(value).map_err(|e| Error::input(e.to_string().split(" at line ").next().unwrap_or("").to_string()))?;
+    let raw: RawParams = serde_json::from_value(value).map_err(crate::registry::serde_input_error)?;
     let (base, base_json) = build_base(&raw.base)?;
     Ok((Arc::new(Spec { base }), serde_json::json!({ "base": base_json })))
 }

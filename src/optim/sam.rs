@@ -62,8 +62,7 @@ pub struct Spec {
 
 fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
     let value = if value.is_null() { serde_json::json!({}) } else { value.clone() };
-    let raw: RawParams =
-        serde_json::from_value(value).map_err(|e| Error::input(e.to_string().split(" at line ").next().unwrap_or("").to_string()))?;
+    let raw: RawParams = serde_json::from_value(value).map_err(crate::registry::serde_input_error)?;
     check_range("rho", raw.rho, 0.0, 10.0)?;
     let (spec, base_json) = super::perp_grad::build_base(&raw.base)?;
     let canonical = serde_json::json!({"rho": raw.rho, "adaptive": raw.adaptive, "base": base_json});
