@@ -8,6 +8,7 @@
 pub mod adam;
 pub mod gam;
 pub mod grams;
+pub mod hvp;
 pub mod momo;
 pub mod normalized_gd;
 pub mod perp_grad;
