@@ -10,6 +10,7 @@ use crate::models::MODELS;
 use crate::optim::OPTIMIZERS;
 use crate::recipe::{self, Overrides};
 use crate::registry::{lookup, ParamDoc};
+use crate::regularizers::REGULARIZERS;
 use crate::train::{self, SweepOptions};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -119,6 +120,12 @@ enum Command {
     /// List optimizers, or show one (update rule, reference, parameters).
     #[command(after_help = "Example:\n  lossbench optimizers show adamw")]
     Optimizers {
+        #[command(subcommand)]
+        action: Option<ListAction>,
+    },
+    /// List regularizers, or show one (formula, how it enters the objective, reference, parameters).
+    #[command(after_help = "Examples:\n  lossbench regularizers\n  lossbench regularizers show vat")]
+    Regularizers {
         #[command(subcommand)]
         action: Option<ListAction>,
     },
@@ -415,16 +422,49 @@ pub fn run() -> Result<()> {
         ),
         Command::Optimizers { action } => list_or_show(
             action,
-            |pattern| OPTIMIZERS.iter().filter(|o| matches(o.name, pattern)).map(|o| format!("{:<8} {}\n", o.name, o.summary)).collect(),
+            |pattern| OPTIMIZERS.iter().filter(|o| matches(o.name, pattern)).map(|o| format!("{:<14} {}\n", o.name, o.summary)).collect(),
             |name| {
                 let o = lookup("optimizer", "optimizers", OPTIMIZERS, name)?;
                 Ok(format!(
-                    "{}\n  {}\n\nupdate:    {}\nreference: {}\n\nparameters:\n{}\nschedules (train.schedule): constant, cosine {{min_factor}}, step {{every, gamma}}; warm-up: train.warmup (steps); clipping: train.grad_clip\n",
+                    "{}\n  {}\n\nupdate:    {}\nreference: {}\n\nparameters:\n{}\nschedules (train.schedule): constant, cosine {{min_factor}}, step {{every, gamma}}, one_cycle {{pct_start, div_factor, final_div_factor}}; warm-up: train.warmup (steps); clipping: train.grad_clip\n",
                     o.name,
                     o.summary,
                     o.update,
                     o.reference,
                     params_table(o.params)
+                ))
+            },
+        ),
+        Command::Regularizers { action } => list_or_show(
+            action,
+            |pattern| {
+                REGULARIZERS
+                    .iter()
+                    .filter(|r| matches(r.name, pattern))
+                    .map(|r| format!("{:<22} {:<15} {}\n", r.name, r.kind.as_str(), r.summary))
+                    .collect()
+            },
+            |name| {
+                let r = lookup("regularizer", "regularizers", REGULARIZERS, name)?;
+                let families = if r.families.is_empty() {
+                    "every task family".to_string()
+                } else {
+                    r.families.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")
+                };
+                let example = match r.params.first() {
+                    Some(p) => format!("{{name: {}, {}: {}}}", r.name, p.name, p.default),
+                    None => r.name.to_string(),
+                };
+                Ok(format!(
+                    "{}  ({}; {})\n  {}\n\nformula:   {}\nreference: {}\n\nparameters:\n{}\nin a recipe (top level: every run; in a task: its runs; in a loss entry: that entry's runs):\n  regularizers: [{}]\nlogged per epoch as the train-split metric `reg_<label>`\n",
+                    r.name,
+                    r.kind.as_str(),
+                    families,
+                    r.summary,
+                    r.formula,
+                    r.reference,
+                    params_table(r.params),
+                    example
                 ))
             },
         ),

@@ -19,6 +19,7 @@ pub mod models;
 pub mod optim;
 pub mod recipe;
 pub mod registry;
+pub mod regularizers;
 pub mod rng;
 pub mod run;
 pub mod task;

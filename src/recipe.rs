@@ -21,6 +21,7 @@ use crate::models::{ModelSpec, MODELS};
 use crate::optim::schedule::Schedule;
 use crate::optim::{OptimizerSpec, OPTIMIZERS};
 use crate::registry::lookup;
+use crate::regularizers::{Resolved, REGULARIZERS};
 use crate::task::{Family, TaskKind};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
@@ -180,12 +181,15 @@ struct RawTask {
     model: Option<Component>,
     #[serde(default)]
     metrics: Option<Vec<Component>>,
+    /// Regularizers for every run of this task.
+    #[serde(default)]
+    regularizers: Option<Vec<Component>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a recipe: a mapping with `tasks:` and `losses:` (and optionally name, description, seeds, train, optimizers)"
+    expecting = "a recipe: a mapping with `tasks:` and `losses:` (and optionally name, description, seeds, train, optimizers, regularizers)"
 )]
 struct RawRecipe {
     #[serde(default)]
@@ -200,6 +204,9 @@ struct RawRecipe {
     losses: Vec<Component>,
     #[serde(default)]
     optimizers: Option<Vec<Component>>,
+    /// Regularizers for every run.
+    #[serde(default)]
+    regularizers: Option<Vec<Component>>,
 }
 
 /// Values from the command line that override the recipe before resolution.
@@ -226,6 +233,8 @@ pub struct ResolvedTask {
     pub transforms: Transforms,
     pub model: Arc<dyn ModelSpec>,
     pub metrics: Vec<ResolvedMetric>,
+    /// Regularizers of every run of this task.
+    pub regularizers: Vec<Arc<Resolved>>,
     /// The task's canonical config (dataset, transforms, model, metrics), for run records.
     pub config: serde_json::Value,
 }
@@ -234,8 +243,10 @@ pub struct ResolvedLoss {
     pub label: String,
     pub info: &'static LossInfo,
     pub loss: Arc<dyn Loss>,
-    /// Canonical parameters (defaults filled in), without `name` and `label`.
+    /// Canonical parameters (defaults filled in), without `name`, `label` and `regularizers`.
     pub params: serde_json::Value,
+    /// Regularizers given in the loss entry.
+    pub regularizers: Vec<Arc<Resolved>>,
     pub config: serde_json::Value,
 }
 
@@ -250,6 +261,8 @@ pub struct RunSpec {
     pub task: Arc<ResolvedTask>,
     pub loss: Arc<ResolvedLoss>,
     pub optimizer: Arc<ResolvedOptimizer>,
+    /// The run's regularizers: the recipe's, then the task's, then the loss entry's.
+    pub regularizers: Vec<Arc<Resolved>>,
     pub seed: u64,
     pub train: TrainSettings,
     /// `<task>/<loss label>/<optimizer label>/seed-<n>`, relative to the results folder.
@@ -320,14 +333,14 @@ fn unknown_field(msg: &str) -> Option<&str> {
 }
 
 fn safe_label(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || "._=-".contains(c) { c } else { '_' }).collect()
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || "._=+-".contains(c) { c } else { '_' }).collect()
 }
 
 /// Names and labels become folder names: they must start with a letter or digit and use
-/// letters, digits, `_`, `-`, `.` and `=` only (so `..`, `.` or an empty label cannot escape
+/// letters, digits, `_`, `-`, `+`, `.` and `=` only (so `..`, `.` or an empty label cannot escape
 /// or merge result folders).
 fn valid_folder_name(s: &str) -> bool {
-    s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "._=-".contains(c))
+    s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "._=+-".contains(c))
 }
 
 /// Labels for a list of components: the given `label`, else the name when unique, else
@@ -340,13 +353,24 @@ fn labels(items: &[Component]) -> Vec<String> {
                 return safe_label(l);
             }
             let same_name = items.iter().filter(|o| o.name == c.name).count();
-            let params = c.params.as_object().filter(|m| !m.is_empty());
-            match params {
-                Some(map) if same_name > 1 => {
+            let mut map = c.params.as_object().cloned().unwrap_or_default();
+            // A loss entry's regularizers show in its label: `cross_entropy+flooding`.
+            let regs: String = match map.remove("regularizers") {
+                Some(serde_json::Value::Array(list)) => list
+                    .iter()
+                    .filter_map(|r| {
+                        r.as_str().or_else(|| r.get("label").and_then(|l| l.as_str())).or_else(|| r.get("name").and_then(|n| n.as_str()))
+                    })
+                    .map(|n| format!("+{n}"))
+                    .collect(),
+                _ => String::new(),
+            };
+            match map {
+                map if same_name > 1 && !map.is_empty() => {
                     let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"'))).collect();
-                    safe_label(&format!("{}-{}", c.name, parts.join("-")))
+                    safe_label(&format!("{}-{}{regs}", c.name, parts.join("-")))
                 }
-                _ => safe_label(&c.name),
+                _ => safe_label(&format!("{}{regs}", c.name)),
             }
         })
         .collect()
@@ -440,6 +464,9 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
         return Err(ctx.err("losses", Some("losses"), Error::input("no losses; add at least one under `losses:`")));
     }
 
+    // Regularizers of every run.
+    let recipe_regs = resolve_regularizers(&ctx, "regularizers", raw.regularizers.as_deref().unwrap_or_default())?;
+
     // Tasks.
     let mut tasks = Vec::new();
     for (i, t) in raw.tasks.iter().enumerate() {
@@ -464,7 +491,13 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     for (i, (c, label)) in raw.losses.iter().zip(&loss_labels).enumerate() {
         let path = format!("losses[{i}] ({})", c.name);
         let info = lookup("loss", "losses", LOSSES, &c.name).map_err(|e| ctx.err(&format!("losses[{i}]"), Some(&c.name), e))?;
-        let (loss, canonical) = (info.build)(&c.params).map_err(|e| {
+        let mut own = c.params.clone();
+        let reg_items = match own.as_object_mut().and_then(|m| m.remove("regularizers")) {
+            Some(v) => components_from_json(&v).map_err(|e| ctx.err(&format!("{path}.regularizers"), Some("regularizers"), e))?,
+            None => Vec::new(),
+        };
+        let loss_regs = resolve_regularizers(&ctx, &format!("{path}.regularizers"), &reg_items)?;
+        let (loss, canonical) = (info.build)(&own).map_err(|e| {
             let token = unknown_field(&e.to_string()).map(str::to_string);
             ctx.err(&path, token.as_deref().or(Some(&c.name)), e)
         })?;
@@ -473,8 +506,13 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
             let rest = if tasks.len() > 1 { " (and no other task fits either)" } else { "" };
             return Err(ctx.err(&path, Some(&c.name), Error::input(format!("{reason}{rest}"))));
         }
-        let config = with_name_and_label(info.name, label, &canonical);
-        losses.push(Arc::new(ResolvedLoss { label: label.clone(), info, loss, params: canonical, config }));
+        let mut config = with_name_and_label(info.name, label, &canonical);
+        if !loss_regs.is_empty() {
+            if let Some(map) = config.as_object_mut() {
+                map.insert("regularizers".into(), loss_regs.iter().map(|r| r.config.clone()).collect());
+            }
+        }
+        losses.push(Arc::new(ResolvedLoss { label: label.clone(), info, loss, params: canonical, regularizers: loss_regs, config }));
     }
 
     // Optimizers (default: adamw with its defaults).
@@ -515,9 +553,16 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
                 skipped.push((task.name.clone(), loss.label.clone(), reason));
                 continue;
             }
+            let regularizers: Vec<Arc<Resolved>> =
+                recipe_regs.iter().chain(&task.regularizers).chain(&loss.regularizers).cloned().collect();
+            let refs: Vec<&Resolved> = regularizers.iter().map(|r| r.as_ref()).collect();
+            crate::regularizers::check_combination(&refs, task.kind.family()).map_err(|e| {
+                ctx.err(&format!("regularizers of task `{}` with loss `{}`", task.name, loss.label), Some("regularizers"), e)
+            })?;
+            let reg_configs: Vec<serde_json::Value> = regularizers.iter().map(|r| r.config.clone()).collect();
             for opt in &optimizers {
                 for &seed in &seeds {
-                    let config = serde_json::json!({
+                    let mut config = serde_json::json!({
                         "recipe": name,
                         "task": task.config,
                         "loss": loss.config,
@@ -529,11 +574,19 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
                         // A new lossbench version may compute differently: its runs are new runs.
                         "lossbench": env!("CARGO_PKG_VERSION"),
                     });
+                    // Runs without regularizers keep the config (and hash) they had before
+                    // regularizers existed.
+                    if !reg_configs.is_empty() {
+                        if let Some(map) = config.as_object_mut() {
+                            map.insert("regularizers".into(), serde_json::Value::Array(reg_configs.clone()));
+                        }
+                    }
                     let hash = config_hash(&config);
                     runs.push(RunSpec {
                         task: task.clone(),
                         loss: loss.clone(),
                         optimizer: opt.clone(),
+                        regularizers: regularizers.clone(),
                         seed,
                         train: train.clone(),
                         rel_dir: PathBuf::from(&task.name).join(&loss.label).join(&opt.label).join(format!("seed-{seed}")),
@@ -661,7 +714,53 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
         "metrics": metric_configs,
     });
     let harmonic_head = model_json.get("head").and_then(|h| h.as_str()) == Some("harmonic");
-    Ok(ResolvedTask { name: t.name.clone(), kind, harmonic_head, source, transforms, model, metrics, config })
+    let regularizers = resolve_regularizers(ctx, &format!("{path}.regularizers"), t.regularizers.as_deref().unwrap_or_default())?;
+    Ok(ResolvedTask { name: t.name.clone(), kind, harmonic_head, source, transforms, model, metrics, regularizers, config })
+}
+
+/// Look up and parse a list of regularizer components written at `path`.
+fn resolve_regularizers(ctx: &Ctx, path: &str, items: &[Component]) -> Result<Vec<Arc<Resolved>>> {
+    let labels = labels(items);
+    check_unique_labels(ctx, path, &labels)?;
+    let mut out = Vec::new();
+    for (i, (c, label)) in items.iter().zip(&labels).enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let info = lookup("regularizer", "regularizers", REGULARIZERS, &c.name).map_err(|e| ctx.err(&item_path, Some(&c.name), e))?;
+        let (spec, canonical) = (info.build)(&c.params).map_err(|e| {
+            let token = unknown_field(&e.to_string()).map(str::to_string);
+            ctx.err(&format!("{item_path} ({})", c.name), token.as_deref().or(Some(&c.name)), e)
+        })?;
+        out.push(Arc::new(Resolved { label: label.clone(), info, spec, config: with_name_and_label(info.name, label, &canonical) }));
+    }
+    Ok(out)
+}
+
+/// Components written inside another component's parameters (a loss entry's
+/// `regularizers:`), which arrive as JSON: names or mappings with `name`, optional `label`.
+fn components_from_json(value: &serde_json::Value) -> Result<Vec<Component>> {
+    let serde_json::Value::Array(items) = value else {
+        return Err(Error::input("`regularizers` must be a list of names or `{name: …, …}` mappings"));
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            serde_json::Value::String(name) => Ok(Component { name: name.clone(), label: None, params: serde_json::json!({}) }),
+            serde_json::Value::Object(map) => {
+                let mut params = map.clone();
+                let name = match params.remove("name") {
+                    Some(serde_json::Value::String(n)) => n,
+                    _ => return Err(Error::input("each regularizer needs `name:` (a string)")),
+                };
+                let label = match params.remove("label") {
+                    None => None,
+                    Some(serde_json::Value::String(l)) => Some(l),
+                    Some(other) => Some(other.to_string()),
+                };
+                Ok(Component { name, label, params: serde_json::Value::Object(params) })
+            }
+            other => Err(Error::input(format!("a regularizer is a name or a mapping with `name:`, not `{other}`"))),
+        })
+        .collect()
 }
 
 /// Why `loss` cannot be trained on `task`, if it cannot.

@@ -28,6 +28,10 @@ pub enum Purpose {
     Dropout = 6,
     /// Randomness inside a loss (ensloss's random derivatives).
     Loss = 7,
+    /// Randomness inside a regularizer (mixup's λ and pairing, VAT's directions, dropout samples).
+    Regularizer = 8,
+    /// Noise injected by an optimizer (sgld, heavy_tailed_sgd).
+    Optimizer = 9,
 }
 
 /// A deterministic random stream. Same key, same numbers, on every machine.
@@ -89,6 +93,21 @@ impl Stream {
         let theta = 2.0 * std::f64::consts::PI * u2;
         self.spare_normal = Some(r * theta.sin());
         r * theta.cos()
+    }
+
+    /// A draw from `Beta(a, b)` (a, b > 0), by rand_distr.
+    pub fn beta(&mut self, a: f64, b: f64) -> f64 {
+        use rand_distr::Distribution;
+        match rand_distr::Beta::new(a, b) {
+            Ok(d) => d.sample(&mut self.rng),
+            Err(_) => f64::NAN,
+        }
+    }
+
+    /// A draw from `Exp(1)`, by rand_distr.
+    pub fn exp1(&mut self) -> f64 {
+        use rand_distr::Distribution;
+        rand_distr::Exp1.sample(&mut self.rng)
     }
 
     /// Fisher–Yates shuffle.

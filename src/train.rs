@@ -16,6 +16,7 @@ use crate::metrics::{HostTarget, Outputs};
 use crate::models::{Init, Model};
 use crate::optim::{clip_grad_norm, Evaluation};
 use crate::recipe::{Plan, RunSpec};
+use crate::regularizers::{Active, Batch, Kind, Mix, Start as RegStart, TaskLoss};
 use crate::rng::{Purpose, Stream};
 use crate::run::{self, DataSummary, MetricRow, RunRecord, Status, Timings};
 use crate::task::{Prediction, Target};
@@ -153,6 +154,82 @@ fn with_class_counts(spec: &RunSpec, prepared: &Prepared) -> Result<Arc<dyn Loss
     Ok((spec.loss.info.build)(&params)?.0)
 }
 
+/// Stream axis of regularizer `i` at optimizer step `step`.
+fn reg_axis(step: usize, i: usize) -> u64 {
+    ((step as u64) << 8) | i as u64
+}
+
+/// Running mean of a regularizer's logged value over an epoch's steps: (sum, count).
+type Log = (f64, usize);
+
+/// A run's regularizers, started: the gradient-kind one (at most one) apart from the rest.
+struct Regularizers {
+    others: Vec<(String, Box<dyn Active>, Log)>,
+    gradient: Option<(String, Box<dyn Active>, Log)>,
+}
+
+impl Regularizers {
+    fn start(spec: &RunSpec, model: &dyn crate::models::Model) -> Result<Self> {
+        let mut others = Vec::new();
+        let mut gradient = None;
+        for r in &spec.regularizers {
+            let active = r.spec.start(&RegStart { model, seed: spec.seed })?;
+            let entry = (r.label.clone(), active, (0.0, 0));
+            if r.info.kind == Kind::Gradient {
+                gradient = Some(entry);
+            } else {
+                others.push(entry);
+            }
+        }
+        Ok(Regularizers { others, gradient })
+    }
+
+    /// The step's mixed batch, if a regularizer mixes inputs.
+    fn mix(&mut self, x: &Tensor, seed: u64, step: usize) -> Result<Option<Mix>> {
+        for (i, (_, r, _)) in self.others.iter_mut().enumerate() {
+            let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i) | 0x80);
+            if let Some(m) = r.mix(x, &mut rng)? {
+                return Ok(Some(m));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Append `reg_<label>` train rows (mean over the epoch's steps) at `epoch`.
+    fn log(&self, epoch: usize, rows: &mut Vec<MetricRow>) {
+        for (label, _, (sum, count)) in self.others.iter().chain(self.gradient.as_ref()) {
+            if *count > 0 {
+                rows.push(MetricRow { epoch, split: "train", metric: format!("reg_{label}"), value: sum / *count as f64 });
+            }
+        }
+    }
+
+    fn reset_logs(&mut self) {
+        for (_, _, log) in self.others.iter_mut().chain(self.gradient.as_mut()) {
+            *log = (0.0, 0);
+        }
+    }
+}
+
+/// Per-example task losses: a forward-kind regularizer's (multi_sample_dropout) or the loss's.
+fn task_loss(
+    regs: &mut [(String, Box<dyn Active>, Log)],
+    model: &dyn crate::models::Model,
+    pred: &Prediction,
+    target: &Target,
+    base: TaskLoss,
+    seed: u64,
+    step: usize,
+) -> Result<Tensor> {
+    for (i, (_, r, _)) in regs.iter_mut().enumerate() {
+        let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i) | 0x40);
+        if let Some(per) = r.task_loss(model, pred, target, base, &mut rng)? {
+            return Ok(per);
+        }
+    }
+    base(pred, target)
+}
+
 /// The result of one run: its record and its metric rows.
 pub struct RunResult {
     pub record: RunRecord,
@@ -177,6 +254,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
     let vars = model.vars();
     let mut optimizer = spec.optimizer.spec.instantiate(vars.clone())?;
+    let mut regs = Regularizers::start(spec, model.as_ref())?;
     let base_lr = spec.optimizer.spec.lr();
     let settings = &spec.train;
 
@@ -214,19 +292,70 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 Target::Values(t) => Target::Values(t.index_select(&idx, 0)?),
             };
             let lr = base_lr * settings.schedule.factor(step, epoch - 1, total_steps, settings.warmup);
-            let mut objective = || -> Result<Evaluation> {
-                let (out, embedding) = model.forward_with_embedding(&xb, Some(&mut dropout_rng))?;
-                let pred = Prediction { out, ids: Some(rows.to_vec()), embedding };
-                let access = ModelAccess { model: model.as_ref(), x: &xb };
-                let loss = loss_fn.forward_with_model(&pred, &yb, &access)?.mean_all()?;
-                let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-                let mut grads = loss.backward()?;
-                if let Some(max_norm) = settings.grad_clip {
-                    clip_grad_norm(&vars, &mut grads, max_norm)?;
-                }
-                Ok(Evaluation { loss: value, grads })
+            // Mixing (mixup) is drawn once per step: every evaluation of the step sees one batch.
+            let mix = regs.mix(&xb, seed, step)?;
+            let x_used = mix.as_ref().map(|m| m.x.clone()).unwrap_or_else(|| xb.clone());
+            let yb_mixed = match &mix {
+                Some(m) => Some(match &yb {
+                    Target::Classes(t) => Target::Classes(t.index_select(&m.perm, 0)?),
+                    Target::Values(t) => Target::Values(t.index_select(&m.perm, 0)?),
+                }),
+                None => None,
             };
-            let loss = optimizer.step(&mut objective, lr)?;
+            let mut evaluations = 0usize;
+            let Regularizers { others, gradient, .. } = &mut regs;
+            let mut objective = || -> Result<Evaluation> {
+                let (out, embedding) = model.forward_with_embedding(&x_used, Some(&mut dropout_rng))?;
+                let pred = Prediction { out, ids: Some(rows.to_vec()), embedding };
+                let access = ModelAccess { model: model.as_ref(), x: &x_used };
+                let base = |p: &Prediction, t: &Target| loss_fn.forward_with_model(p, t, &access);
+                let mut per = task_loss(others, model.as_ref(), &pred, &yb, &base, seed, step)?;
+                if let (Some(m), Some(y2)) = (&mix, &yb_mixed) {
+                    let per2 = task_loss(others, model.as_ref(), &pred, y2, &base, seed, step)?;
+                    per = ((per * m.lambda)? + (per2 * (1.0 - m.lambda))?)?;
+                }
+                let mut loss = per.mean_all()?;
+                for (_, r, _) in others.iter_mut() {
+                    loss = r.transform_loss(loss)?;
+                }
+                for (i, (_, r, _)) in others.iter_mut().enumerate() {
+                    let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i));
+                    let mut batch = Batch { model: model.as_ref(), x: &x_used, pred: &pred, target: &yb, step, rng: &mut rng };
+                    if let Some(p) = r.penalty(&mut batch)? {
+                        loss = (loss + (p * r.weight())?)?;
+                    }
+                }
+                if evaluations == 0 {
+                    for (_, r, log) in others.iter_mut() {
+                        if let Some(v) = r.logged() {
+                            log.0 += v;
+                            log.1 += 1;
+                        }
+                    }
+                }
+                evaluations += 1;
+                let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                Ok(Evaluation { loss: value, grads: loss.backward()? })
+            };
+            let mut full = || -> Result<Evaluation> {
+                let mut e = match gradient.as_mut() {
+                    Some((_, r, log)) => {
+                        let e =
+                            r.gradient(&mut objective, &vars)?.ok_or_else(|| Error::runtime("gradient regularizer without a gradient"))?;
+                        if let Some(v) = r.logged() {
+                            log.0 += v;
+                            log.1 += 1;
+                        }
+                        e
+                    }
+                    None => objective()?,
+                };
+                if let Some(max_norm) = settings.grad_clip {
+                    clip_grad_norm(&vars, &mut e.grads, max_norm)?;
+                }
+                Ok(e)
+            };
+            let loss = optimizer.step(&mut full, lr)?;
             step += 1;
             if !loss.is_finite() {
                 status = Status::Diverged { epoch };
@@ -236,7 +365,9 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         epochs_completed = epoch;
         if epoch % settings.eval_every == 0 || epoch == settings.epochs || epoch == 1 {
             eval_all(epoch, &mut rows, &mut eval_s)?;
+            regs.log(epoch, &mut rows);
         }
+        regs.reset_logs();
         on_epoch(epoch);
     }
 

@@ -265,7 +265,7 @@ fn listings_show_and_eval() {
     assert!(text.contains("focal") && text.contains(&format!("{n} of {n} losses")), "{text}");
     let text = String::from_utf8(lossbench().args(["losses", "show", "focal"]).output().unwrap().stdout).unwrap();
     assert!(text.contains("(1 − p_y)^γ") && text.contains("arXiv:1708.02002") && text.contains("detach_modulator"), "{text}");
-    for cmd in ["datasets", "models", "optimizers", "metrics"] {
+    for cmd in ["datasets", "models", "optimizers", "regularizers", "metrics"] {
         let out = lossbench().arg(cmd).output().unwrap();
         assert!(out.status.success() && !out.stdout.is_empty(), "{cmd}");
     }
@@ -283,7 +283,7 @@ fn listings_show_and_eval() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for cmd in ["train", "check", "compare", "losses", "datasets", "models", "optimizers", "metrics"] {
+    for cmd in ["train", "check", "compare", "losses", "datasets", "models", "optimizers", "regularizers", "metrics"] {
         let out = lossbench().args([cmd, "--help"]).output().unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(out.status.success() && text.contains("Example"), "{cmd}: {text}");
@@ -429,4 +429,73 @@ fn labelled_metrics_keep_their_direction_and_selection_typos_are_caught() {
     let out = lossbench().arg("compare").arg(tmp.path().join("r")).args(["--select", "best:acuracy"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("no run has metric `acuracy`; (recorded: acc, loss, nll)"), "{}", stderr_of(&out));
+}
+
+/// Regularizers at the three places a recipe takes them: their penalties are logged as
+/// `reg_<label>` train metrics, the loss entry's label names them, and `gr_fd` with γ = 0 gives
+/// bit-identical metrics to the plain run (the identity of the finite-difference construction).
+#[test]
+fn regularizers_train_log_their_penalties_and_gr_fd_with_zero_gamma_is_the_base() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = r#"name: regs
+train: {epochs: 3, batch_size: 32}
+regularizers: [{name: l2_init_reg, weight: 0.001}]
+tasks:
+  - name: moons
+    dataset: {name: two_moons, n: 200}
+    model: {name: mlp, hidden: [16]}
+    regularizers: [entropy_reg]
+  - name: moons_plain
+    dataset: {name: two_moons, n: 200}
+    model: {name: mlp, hidden: [16]}
+losses:
+  - cross_entropy
+  - {name: cross_entropy, label: ce_gr0, regularizers: [{name: gr_fd, gamma: 0.0}]}
+  - {name: cross_entropy, regularizers: [mixup, {name: flooding, level: 0.1}]}
+"#;
+    let path = tmp.path().join("regs.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let out = lossbench().args(["train", "--quiet", "--out"]).arg(tmp.path().join("res")).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let res = tmp.path().join("res");
+    let csv = std::fs::read_to_string(res.join("moons/cross_entropy+mixup+flooding/adamw/seed-0/metrics.csv")).unwrap();
+    for metric in ["reg_l2_init_reg", "reg_entropy_reg", "reg_mixup", "reg_flooding"] {
+        assert!(csv.contains(&format!("3,train,{metric},")), "{metric} missing:\n{csv}");
+    }
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(res.join("moons/ce_gr0/adamw/seed-0/run.json")).unwrap()).unwrap();
+    let names: Vec<&str> = run["config"]["regularizers"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["l2_init_reg", "entropy_reg", "gr_fd"]);
+    let strip = |dir: &str| -> Vec<String> {
+        std::fs::read_to_string(res.join(dir).join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains(",reg_"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(strip("moons_plain/ce_gr0/adamw/seed-0"), strip("moons_plain/cross_entropy/adamw/seed-0"));
+    let mixed = strip("moons_plain/cross_entropy+mixup+flooding/adamw/seed-0");
+    assert_ne!(mixed, strip("moons_plain/cross_entropy/adamw/seed-0"));
+}
+
+#[test]
+fn bad_regularizers_are_input_errors_naming_the_place() {
+    let with = |regs: &str| GOOD.replace("  - cross_entropy\n", &format!("  - {{name: cross_entropy, regularizers: {regs}}}\n"));
+    let (code, err) = check_fails(&with("[{name: flodding}]"), None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.yaml:5:") && err.contains("unknown regularizer `flodding`; did you mean `flooding`?"), "{err}");
+    let (code, err) = check_fails(&with("[{name: flooding, levle: 0.1}]"), None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown field `levle`, expected `level`"), "{err}");
+    let (code, err) = check_fails(&with("[mixup, {name: mixup, label: m2}]"), None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("mixup, m2 all mix the inputs"), "{err}");
+    let (code, err) = check_fails(&with("5"), None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("must be a list"), "{err}");
+    let regression = "tasks:\n  - name: r\n    dataset: {name: diabetes}\nlosses: [mse]\nregularizers: [vat]\n";
+    let (code, err) = check_fails(regression, None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("regularizer `vat` applies to classification tasks, not regression tasks"), "{err}");
 }

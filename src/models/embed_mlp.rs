@@ -66,6 +66,12 @@ impl Model for EmbedMlp {
         vars.extend(self.mlp.vars.iter().cloned());
         vars
     }
+    fn head(&self, h: &Tensor) -> Result<Option<Tensor>> {
+        self.mlp.head(h)
+    }
+    fn linear_layers(&self) -> Vec<(Tensor, Option<Tensor>)> {
+        self.mlp.linear_layers()
+    }
 }
 
 impl ModelSpec for Params {

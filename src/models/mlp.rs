@@ -75,6 +75,15 @@ pub struct Mlp {
 }
 
 impl Mlp {
+    /// The output layer: linear, or the harmonic distance head.
+    pub fn apply_head(&self, h: &Tensor) -> Result<Tensor> {
+        let Some(layer) = self.layers.last() else { return Ok(h.clone()) };
+        Ok(match self.head {
+            Head::Harmonic => harmonic_logits(h, layer.weight())?,
+            Head::Linear => layer.forward(h)?,
+        })
+    }
+
     pub fn run(&self, x: &Tensor, rng: Option<&mut Stream>) -> Result<Tensor> {
         Ok(self.run_with_embedding(x, rng)?.0)
     }
@@ -88,10 +97,7 @@ impl Mlp {
             if i == last {
                 embedding = h.clone();
             }
-            h = match (i == last, self.head) {
-                (true, Head::Harmonic) => harmonic_logits(&h, layer.weight())?,
-                _ => layer.forward(&h)?,
-            };
+            h = if i == last { self.apply_head(&h)? } else { layer.forward(&h)? };
             if i < last {
                 h = self.activation.apply(&h)?;
                 if let Some(rng) = rng.as_deref_mut() {
@@ -113,6 +119,12 @@ impl Model for Mlp {
     }
     fn vars(&self) -> Vec<Var> {
         self.vars.clone()
+    }
+    fn head(&self, h: &Tensor) -> Result<Option<Tensor>> {
+        self.apply_head(h).map(Some)
+    }
+    fn linear_layers(&self) -> Vec<(Tensor, Option<Tensor>)> {
+        self.layers.iter().map(|l| (l.weight().clone(), l.bias().cloned())).collect()
     }
 }
 

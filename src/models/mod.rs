@@ -24,6 +24,18 @@ pub trait Model: Send {
     }
     /// Trainable parameters, in a fixed order.
     fn vars(&self) -> Vec<Var>;
+    /// The output layer applied to a penultimate representation (the embedding returned by
+    /// [`Model::forward_with_embedding`]), for regularizers that resample it
+    /// (`multi_sample_dropout`). `None` when the model has no separable output layer.
+    fn head(&self, _h: &Tensor) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+    /// The linear layers as `(weight [out, in], bias [out])`, input to output; the last one is
+    /// the output layer. Regularizers on weight matrices (spectral_reg, orthogonal_reg,
+    /// rationale_invariance) read them.
+    fn linear_layers(&self) -> Vec<(Tensor, Option<Tensor>)> {
+        Vec::new()
+    }
 }
 
 /// A parsed model entry: checks the input kind at resolve, builds instances per run.
