@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::losses::{Loss, ModelAccess, Prop, RunContext};
 use crate::metrics::{HostTarget, Outputs};
 use crate::models::{Init, Model};
-use crate::optim::{clip_grad_norm, Evaluation};
+use crate::optim::{clip_grad_norm, Evaluation, Objective};
 use crate::recipe::{Plan, RunSpec};
 use crate::regularizers::{Active, Batch, Kind, Mix, Start as RegStart, TaskLoss};
 use crate::rng::{Purpose, Stream};
@@ -154,6 +154,27 @@ fn with_class_counts(spec: &RunSpec, prepared: &Prepared) -> Result<Arc<dyn Loss
     Ok((spec.loss.info.build)(&params)?.0)
 }
 
+/// The objective of one optimizer step, over the whole batch or its micro-batches.
+struct StepObjective<F: FnMut(Option<(usize, usize)>) -> Result<Evaluation>> {
+    eval: F,
+    rows: usize,
+}
+
+impl<F: FnMut(Option<(usize, usize)>) -> Result<Evaluation>> Objective for StepObjective<F> {
+    fn eval(&mut self) -> Result<Evaluation> {
+        (self.eval)(None)
+    }
+    fn eval_part(&mut self, i: usize, k: usize) -> Result<Evaluation> {
+        if k == 0 || k > self.rows || i >= k {
+            return Err(Error::input(format!("micro-batch {i} of {k} does not exist in a batch of {} rows", self.rows)));
+        }
+        (self.eval)(Some((i, k)))
+    }
+    fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
 /// Stream axis of regularizer `i` at optimizer step `step`.
 fn reg_axis(step: usize, i: usize) -> u64 {
     ((step as u64) << 8) | i as u64
@@ -169,11 +190,12 @@ struct Regularizers {
 }
 
 impl Regularizers {
-    fn start(spec: &RunSpec, model: &dyn crate::models::Model) -> Result<Self> {
+    fn start(spec: &RunSpec, model: &dyn crate::models::Model, class_counts: Option<Vec<usize>>) -> Result<Self> {
         let mut others = Vec::new();
         let mut gradient = None;
         for r in &spec.regularizers {
-            let active = r.spec.start(&RegStart { model, seed: spec.seed })?;
+            let start = RegStart { model, seed: spec.seed, class_counts: class_counts.clone(), epochs: spec.train.epochs };
+            let active = r.spec.start(&start)?;
             let entry = (r.label.clone(), active, (0.0, 0));
             if r.info.kind == Kind::Gradient {
                 gradient = Some(entry);
@@ -253,8 +275,14 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     let init = Init { seed, dtype, device: device.clone() };
     let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
     let vars = model.vars();
-    let mut optimizer = spec.optimizer.spec.instantiate(vars.clone())?;
-    let mut regs = Regularizers::start(spec, model.as_ref())?;
+    let n_rows = prepared.train.len();
+    let ctx = crate::optim::Context {
+        seed,
+        n_train: n_rows,
+        total_steps: n_rows.div_ceil(spec.train.batch_size.min(n_rows).max(1)) * spec.train.epochs,
+    };
+    let mut optimizer = spec.optimizer.spec.instantiate(vars.clone(), &ctx)?;
+    let mut regs = Regularizers::start(spec, model.as_ref(), transforms::train_class_counts(&prepared))?;
     let base_lr = spec.optimizer.spec.lr();
     let settings = &spec.train;
 
@@ -304,15 +332,35 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
             };
             let mut evaluations = 0usize;
             let Regularizers { others, gradient, .. } = &mut regs;
-            let mut objective = || -> Result<Evaluation> {
-                let (out, embedding) = model.forward_with_embedding(&x_used, Some(&mut dropout_rng))?;
-                let pred = Prediction { out, ids: Some(rows.to_vec()), embedding };
-                let access = ModelAccess { model: model.as_ref(), x: &x_used };
+            // One evaluation on the whole batch (`None`) or on micro-batch i of k.
+            let mut objective = |part: Option<(usize, usize)>| -> Result<Evaluation> {
+                let (lo, hi) = match part {
+                    Some((i, k)) => crate::optim::part_range(i, k, rows.len()),
+                    None => (0, rows.len()),
+                };
+                let whole = (lo, hi) == (0, rows.len());
+                let cut = |t: &Tensor| -> Result<Tensor> { Ok(if whole { t.clone() } else { t.narrow(0, lo, hi - lo)? }) };
+                let cut_target = |t: &Target| -> Result<Target> {
+                    Ok(match t {
+                        Target::Classes(t) => Target::Classes(cut(t)?),
+                        Target::Values(t) => Target::Values(cut(t)?),
+                    })
+                };
+                let x_part = cut(&x_used)?;
+                let y_part = cut_target(&yb)?;
+                let (out, embedding) = model.forward_with_embedding(&x_part, Some(&mut dropout_rng))?;
+                let pred = Prediction { out, ids: Some(rows[lo..hi].to_vec()), embedding };
+                let access = ModelAccess { model: model.as_ref(), x: &x_part };
                 let base = |p: &Prediction, t: &Target| loss_fn.forward_with_model(p, t, &access);
-                let mut per = task_loss(others, model.as_ref(), &pred, &yb, &base, seed, step)?;
+                let mut per = task_loss(others, model.as_ref(), &pred, &y_part, &base, seed, step)?;
                 if let (Some(m), Some(y2)) = (&mix, &yb_mixed) {
-                    let per2 = task_loss(others, model.as_ref(), &pred, y2, &base, seed, step)?;
+                    let per2 = task_loss(others, model.as_ref(), &pred, &cut_target(y2)?, &base, seed, step)?;
                     per = ((per * m.lambda)? + (per2 * (1.0 - m.lambda))?)?;
+                }
+                for (_, r, _) in others.iter_mut() {
+                    if let Some(w) = r.weights(&per, &y_part, step, epoch - 1)? {
+                        per = (per * w)?;
+                    }
                 }
                 let mut loss = per.mean_all()?;
                 for (_, r, _) in others.iter_mut() {
@@ -320,7 +368,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 }
                 for (i, (_, r, _)) in others.iter_mut().enumerate() {
                     let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i));
-                    let mut batch = Batch { model: model.as_ref(), x: &x_used, pred: &pred, target: &yb, step, rng: &mut rng };
+                    let mut batch = Batch { model: model.as_ref(), x: &x_part, pred: &pred, target: &y_part, step, rng: &mut rng };
                     if let Some(p) = r.penalty(&mut batch)? {
                         loss = (loss + (p * r.weight())?)?;
                     }
@@ -337,25 +385,26 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 Ok(Evaluation { loss: value, grads: loss.backward()? })
             };
-            let mut full = || -> Result<Evaluation> {
+            let full = |part: Option<(usize, usize)>| -> Result<Evaluation> {
                 let mut e = match gradient.as_mut() {
                     Some((_, r, log)) => {
-                        let e =
-                            r.gradient(&mut objective, &vars)?.ok_or_else(|| Error::runtime("gradient regularizer without a gradient"))?;
+                        let e = r
+                            .gradient(&mut || objective(part), &vars)?
+                            .ok_or_else(|| Error::runtime("gradient regularizer without a gradient"))?;
                         if let Some(v) = r.logged() {
                             log.0 += v;
                             log.1 += 1;
                         }
                         e
                     }
-                    None => objective()?,
+                    None => objective(part)?,
                 };
                 if let Some(max_norm) = settings.grad_clip {
                     clip_grad_norm(&vars, &mut e.grads, max_norm)?;
                 }
                 Ok(e)
             };
-            let loss = optimizer.step(&mut full, lr)?;
+            let loss = optimizer.step(&mut StepObjective { eval: full, rows: rows.len() }, lr)?;
             step += 1;
             if !loss.is_finite() {
                 status = Status::Diverged { epoch };

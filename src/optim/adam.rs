@@ -10,7 +10,7 @@
 //! Reference: Kingma & Ba, arXiv:1412.6980; Loshchilov & Hutter, *Decoupled Weight Decay
 //! Regularization* (S059), arXiv:1711.05101; `torch.optim.Adam`/`AdamW` [ref].
 
-use super::{zeros_like, Evaluation, Optimizer, OptimizerInfo, OptimizerSpec};
+use super::{zeros_like, Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
 use candle_core::{Tensor, Var};
@@ -163,7 +163,7 @@ impl OptimizerSpec for Params {
     fn lr(&self) -> f64 {
         self.lr
     }
-    fn instantiate(&self, vars: Vec<Var>) -> Result<Box<dyn Optimizer>> {
+    fn instantiate(&self, vars: Vec<Var>, _ctx: &Context) -> Result<Box<dyn Optimizer>> {
         let moments = vars.iter().map(|v| Ok((zeros_like(v)?, zeros_like(v)?))).collect::<Result<Vec<_>>>()?;
         Ok(Box::new(Adam { params: self.clone(), vars, moments, t: 0 }))
     }
@@ -177,8 +177,8 @@ pub struct Adam {
 }
 
 impl Optimizer for Adam {
-    fn step(&mut self, objective: &mut dyn FnMut() -> Result<Evaluation>, lr: f64) -> Result<f64> {
-        let Evaluation { loss, grads } = objective()?;
+    fn step(&mut self, objective: &mut dyn Objective, lr: f64) -> Result<f64> {
+        let Evaluation { loss, grads } = objective.eval()?;
         let p = &self.params;
         self.t += 1;
         let bias1 = 1.0 - p.beta1.powi(self.t);

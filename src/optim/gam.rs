@@ -18,7 +18,7 @@
 //! replay it].
 
 use super::perp_grad::build_base;
-use super::{Evaluation, Optimizer, OptimizerInfo, OptimizerSpec};
+use super::{Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::{Error, Result};
 use crate::registry::{check_range, ParamDoc};
 use candle_core::backprop::GradStore;
@@ -140,8 +140,8 @@ impl OptimizerSpec for Spec {
     fn lr(&self) -> f64 {
         self.base.lr()
     }
-    fn instantiate(&self, vars: Vec<Var>) -> Result<Box<dyn Optimizer>> {
-        let base = self.base.instantiate(vars.clone())?;
+    fn instantiate(&self, vars: Vec<Var>, ctx: &Context) -> Result<Box<dyn Optimizer>> {
+        let base = self.base.instantiate(vars.clone(), ctx)?;
         Ok(Box::new(Gam { s: self.settings.clone(), vars, base }))
     }
 }
@@ -201,27 +201,27 @@ impl Gam {
 }
 
 impl Optimizer for Gam {
-    fn step(&mut self, objective: &mut dyn FnMut() -> Result<Evaluation>, lr: f64) -> Result<f64> {
+    fn step(&mut self, objective: &mut dyn Objective, lr: f64) -> Result<f64> {
         let s = self.s.clone();
         let saved: Vec<Tensor> = self.vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
-        let first = objective()?;
+        let first = objective.eval()?;
         let loss = first.loss;
         let g0 = self.grads(&first.grads)?;
         let result = (|| -> Result<Vec<Tensor>> {
             // θ₁ = θ + ρ·g₀/‖g₀‖.
             let n0 = self.norm(&g0)?;
             self.perturb(&g0, s.rho / (n0 + EPS))?;
-            let g1 = self.grads(&objective()?.grads)?;
+            let g1 = self.grads(&objective.eval()?.grads)?;
             self.restore(&saved)?;
             // θ₂ = θ + ρ'·(g₁ − g₀)/‖g₁ − g₀‖.
             let d: Vec<Tensor> = g1.iter().zip(&g0).map(|(a, b)| a - b).collect::<candle_core::Result<_>>()?;
             let nd = self.norm(&d)?;
             self.perturb(&d, s.norm_rho / (nd + EPS))?;
-            let g2 = self.grads(&objective()?.grads)?;
+            let g2 = self.grads(&objective.eval()?.grads)?;
             // θ₃ = θ₂ + ρ·g₂/‖g₂‖.
             let n2 = self.norm(&g2)?;
             self.perturb(&g2, s.rho / (n2 + EPS))?;
-            let g3 = self.grads(&objective()?.grads)?;
+            let g3 = self.grads(&objective.eval()?.grads)?;
             // Decomposition.
             let pro: Vec<Tensor> = g0.iter().zip(&g2).map(|(a, b)| a + (b * s.beta2.abs())?).collect::<candle_core::Result<_>>()?;
             let g: Vec<Tensor> = g1.iter().zip(&g3).map(|(a, b)| (a * s.beta1)? + (b * s.beta3)?).collect::<candle_core::Result<_>>()?;
@@ -262,7 +262,10 @@ mod tests {
         let (gam, _) = build(&serde_json::json!({"rho": 0.05, "beta3": 0.0, "gamma": 0.0, "base": base.clone()})).unwrap();
         let (sam, _) = (crate::optim::sam::INFO.build)(&serde_json::json!({"rho": 0.05, "base": base})).unwrap();
         let (a, b) = (start(), start());
-        let (mut oa, mut ob) = (gam.instantiate(vec![a.clone()]).unwrap(), sam.instantiate(vec![b.clone()]).unwrap());
+        let (mut oa, mut ob) = (
+            gam.instantiate(vec![a.clone()], &Context::default()).unwrap(),
+            sam.instantiate(vec![b.clone()], &Context::default()).unwrap(),
+        );
         for _ in 0..30 {
             oa.step(&mut || rosenbrock(&a), 1e-3).unwrap();
             ob.step(&mut || rosenbrock(&b), 1e-3).unwrap();

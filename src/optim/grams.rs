@@ -9,7 +9,7 @@
 //! Reference: Cao et al., *Grams: Gradient Descent with Adaptive Momentum Scaling*,
 //! arXiv:2412.17107 (S176); PyPI `grams-pytorch` 0.0.2 `grams.py::Grams` [code; fixtures replay it].
 
-use super::{zeros_like, Evaluation, Optimizer, OptimizerInfo, OptimizerSpec};
+use super::{zeros_like, Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
 use candle_core::{Tensor, Var};
@@ -66,7 +66,7 @@ impl OptimizerSpec for Params {
     fn lr(&self) -> f64 {
         self.lr
     }
-    fn instantiate(&self, vars: Vec<Var>) -> Result<Box<dyn Optimizer>> {
+    fn instantiate(&self, vars: Vec<Var>, _ctx: &Context) -> Result<Box<dyn Optimizer>> {
         let moments = vars.iter().map(|v| Ok((zeros_like(v)?, zeros_like(v)?))).collect::<Result<Vec<_>>>()?;
         Ok(Box::new(Grams { params: self.clone(), vars, moments, t: 0 }))
     }
@@ -80,8 +80,8 @@ pub struct Grams {
 }
 
 impl Optimizer for Grams {
-    fn step(&mut self, objective: &mut dyn FnMut() -> Result<Evaluation>, lr: f64) -> Result<f64> {
-        let Evaluation { loss, grads } = objective()?;
+    fn step(&mut self, objective: &mut dyn Objective, lr: f64) -> Result<f64> {
+        let Evaluation { loss, grads } = objective.eval()?;
         let p = &self.params;
         self.t += 1;
         let step_size = lr * (1.0 - p.beta2.powi(self.t)).sqrt() / (1.0 - p.beta1.powi(self.t));

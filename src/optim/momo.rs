@@ -13,7 +13,7 @@
 //! Learning Rates*, ICML 2024, arXiv:2305.07583 (S177); fabian-sp/MoMo `momo/momo.py` [code;
 //! fixtures replay it].
 
-use super::{Evaluation, Optimizer, OptimizerInfo, OptimizerSpec};
+use super::{Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
 use candle_core::{DType, Tensor, Var};
@@ -71,7 +71,7 @@ impl OptimizerSpec for Params {
     fn lr(&self) -> f64 {
         self.lr
     }
-    fn instantiate(&self, vars: Vec<Var>) -> Result<Box<dyn Optimizer>> {
+    fn instantiate(&self, vars: Vec<Var>, _ctx: &Context) -> Result<Box<dyn Optimizer>> {
         let n = vars.len();
         Ok(Box::new(Momo {
             lb: self.lb,
@@ -100,8 +100,8 @@ fn dot(a: &Tensor, b: &Tensor) -> Result<f64> {
 }
 
 impl Optimizer for Momo {
-    fn step(&mut self, objective: &mut dyn FnMut() -> Result<Evaluation>, lr: f64) -> Result<f64> {
-        let Evaluation { loss, grads } = objective()?;
+    fn step(&mut self, objective: &mut dyn Objective, lr: f64) -> Result<f64> {
+        let Evaluation { loss, grads } = objective.eval()?;
         let p = self.params.clone();
         let beta = p.beta;
         self.t += 1;

@@ -9,7 +9,7 @@
 //! [recon: both update rules are the catalog's reconstructions of the abstracts; no authors'
 //! code was found — the fixtures check this implementation against the same rules in torch].
 
-use super::{global_grad_norm, Evaluation, Optimizer, OptimizerInfo, OptimizerSpec};
+use super::{global_grad_norm, Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::{Error, Result};
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
 use candle_core::Var;
@@ -67,7 +67,7 @@ impl OptimizerSpec for Params {
     fn lr(&self) -> f64 {
         self.lr
     }
-    fn instantiate(&self, vars: Vec<Var>) -> Result<Box<dyn Optimizer>> {
+    fn instantiate(&self, vars: Vec<Var>, _ctx: &Context) -> Result<Box<dyn Optimizer>> {
         Ok(Box::new(NormalizedGd { params: self.clone(), vars }))
     }
 }
@@ -78,8 +78,8 @@ pub struct NormalizedGd {
 }
 
 impl Optimizer for NormalizedGd {
-    fn step(&mut self, objective: &mut dyn FnMut() -> Result<Evaluation>, lr: f64) -> Result<f64> {
-        let Evaluation { loss, grads } = objective()?;
+    fn step(&mut self, objective: &mut dyn Objective, lr: f64) -> Result<f64> {
+        let Evaluation { loss, grads } = objective.eval()?;
         let scale = match self.params.mode {
             Mode::Gradient => lr / (global_grad_norm(&self.vars, &grads)? + self.params.c),
             Mode::Loss => {

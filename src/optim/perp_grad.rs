@@ -12,7 +12,7 @@
 //! Reference: Prieto et al., *Grokking at the Edge of Numerical Stability*, ICLR 2025,
 //! arXiv:2501.04697 (S135); the authors' `orthograd.py::OrthoGrad` [code; fixtures replay it].
 
-use super::{Evaluation, Optimizer, OptimizerInfo, OptimizerSpec, OPTIMIZERS};
+use super::{Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec, OPTIMIZERS};
 use crate::error::{Error, Result};
 use crate::registry::{lookup, ParamDoc};
 use candle_core::{DType, Var};
@@ -73,8 +73,8 @@ impl OptimizerSpec for Spec {
     fn lr(&self) -> f64 {
         self.base.lr()
     }
-    fn instantiate(&self, vars: Vec<Var>) -> Result<Box<dyn Optimizer>> {
-        let base = self.base.instantiate(vars.clone())?;
+    fn instantiate(&self, vars: Vec<Var>, ctx: &Context) -> Result<Box<dyn Optimizer>> {
+        let base = self.base.instantiate(vars.clone(), ctx)?;
         Ok(Box::new(PerpGrad { vars, base }))
     }
 }
@@ -89,8 +89,8 @@ fn scalar(t: &candle_core::Tensor) -> Result<f64> {
 }
 
 impl Optimizer for PerpGrad {
-    fn step(&mut self, objective: &mut dyn FnMut() -> Result<Evaluation>, lr: f64) -> Result<f64> {
-        let Evaluation { loss, mut grads } = objective()?;
+    fn step(&mut self, objective: &mut dyn Objective, lr: f64) -> Result<f64> {
+        let Evaluation { loss, mut grads } = objective.eval()?;
         for v in &self.vars {
             let Some(g) = grads.remove(v.as_tensor()) else { continue };
             let w = v.as_tensor();
@@ -116,7 +116,7 @@ mod tests {
     fn plain_sgd_updates_are_orthogonal_to_the_weights() {
         let (spec, _) = build(&serde_json::json!({"base": {"name": "sgd", "lr": 1e-3}})).unwrap();
         let v = start();
-        let mut opt = spec.instantiate(vec![v.clone()]).unwrap();
+        let mut opt = spec.instantiate(vec![v.clone()], &Context::default()).unwrap();
         for _ in 0..5 {
             let before = v.as_tensor().to_vec1::<f64>().unwrap();
             opt.step(&mut || rosenbrock(&v), 1e-3).unwrap();

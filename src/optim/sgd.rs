@@ -8,7 +8,7 @@
 //! θ ← θ − lr·d
 //! ```
 
-use super::{Evaluation, Optimizer, OptimizerInfo, OptimizerSpec};
+use super::{Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::{Error, Result};
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
 use candle_core::{Tensor, Var};
@@ -67,7 +67,7 @@ impl OptimizerSpec for Params {
     fn lr(&self) -> f64 {
         self.lr
     }
-    fn instantiate(&self, vars: Vec<Var>) -> Result<Box<dyn Optimizer>> {
+    fn instantiate(&self, vars: Vec<Var>, _ctx: &Context) -> Result<Box<dyn Optimizer>> {
         let buffers = vec![None; vars.len()];
         Ok(Box::new(Sgd { params: self.clone(), vars, buffers }))
     }
@@ -80,8 +80,8 @@ pub struct Sgd {
 }
 
 impl Optimizer for Sgd {
-    fn step(&mut self, objective: &mut dyn FnMut() -> Result<Evaluation>, lr: f64) -> Result<f64> {
-        let Evaluation { loss, grads } = objective()?;
+    fn step(&mut self, objective: &mut dyn Objective, lr: f64) -> Result<f64> {
+        let Evaluation { loss, grads } = objective.eval()?;
         let p = &self.params;
         for (var, buffer) in self.vars.iter().zip(self.buffers.iter_mut()) {
             let Some(g) = grads.get(var.as_tensor()) else { continue };

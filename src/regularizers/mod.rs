@@ -9,10 +9,12 @@
 //! * **forward** — a change to how the task loss is computed (mixup mixes inputs and targets;
 //!   multi_sample_dropout averages the loss over several dropout samples of the penultimate
 //!   features);
-//! * **gradient** — extra gradient evaluations combined into the update direction (gr_fd).
+//! * **gradient** — extra gradient evaluations combined into the update direction (gr_fd);
+//! * **reweight** — weights on the per-example losses (the training procedures group_dro and
+//!   drw, which act on the loss's reduction rather than on the update).
 //!
 //! The training objective of one step is therefore
-//! `transform(mean_i ℓ_forward(x_i, y_i)) + Σ_r weight_r·R_r`, with gradient-kind regularizers
+//! `transform(mean_i w_i·ℓ_forward(x_i, y_i)) + Σ_r weight_r·R_r`, with gradient-kind regularizers
 //! wrapping its evaluation. Every regularizer's logged value (the unweighted penalty, or the
 //! quantity a gradient-kind one regularizes) is recorded per epoch as the train-split metric
 //! `reg_<label>`. Decoupled weight decay stays in the optimizer (`adamw`).
@@ -21,10 +23,12 @@
 //! (every run), in a task (that task's runs) or in a loss entry (that entry's runs, so
 //! "cross_entropy" and "cross_entropy + flooding" are two rows of one comparison).
 
+pub mod drw;
 pub mod entropy_reg;
 pub mod flooding;
 pub mod gg_prior;
 pub mod gr_fd;
+pub mod group_dro;
 pub mod l2_init_reg;
 pub mod mixup;
 pub mod multi_sample_dropout;
@@ -55,6 +59,8 @@ pub enum Kind {
     Forward,
     /// Combines extra gradient evaluations into the update direction.
     Gradient,
+    /// Weights the per-example losses (training procedures: group_dro, drw).
+    Reweight,
 }
 
 impl Kind {
@@ -64,6 +70,7 @@ impl Kind {
             Kind::LossTransform => "loss transform",
             Kind::Forward => "forward",
             Kind::Gradient => "gradient",
+            Kind::Reweight => "reweight",
         }
     }
 }
@@ -88,10 +95,12 @@ impl Named for RegularizerInfo {
 }
 
 pub static REGULARIZERS: &[&RegularizerInfo] = &[
+    &drw::INFO,
     &entropy_reg::INFO,
     &flooding::INFO,
     &gg_prior::INFO,
     &gr_fd::INFO,
+    &group_dro::INFO,
     &l2_init_reg::INFO,
     &mixup::INFO,
     &multi_sample_dropout::INFO,
@@ -108,6 +117,10 @@ pub static REGULARIZERS: &[&RegularizerInfo] = &[
 pub struct Start<'a> {
     pub model: &'a dyn Model,
     pub seed: u64,
+    /// Examples per class in the train split (classification).
+    pub class_counts: Option<Vec<usize>>,
+    /// Epochs of the run.
+    pub epochs: usize,
 }
 
 /// A parsed regularizer entry; [`Regularizer::start`] makes the per-run state.
@@ -170,6 +183,11 @@ pub trait Active: Send {
     ) -> Result<Option<Tensor>> {
         Ok(None)
     }
+    /// Per-example weights `[n]` multiplying the task losses before the mean (group_dro, drw).
+    /// `epoch` is 0-based.
+    fn weights(&mut self, _per: &Tensor, _target: &Target, _step: usize, _epoch: usize) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
     /// Wrap one evaluation of loss and gradients (gr_fd); `None`: not a gradient regularizer.
     fn gradient(&mut self, _evaluate: &mut dyn FnMut() -> Result<Evaluation>, _vars: &[Var]) -> Result<Option<Evaluation>> {
         Ok(None)
@@ -213,6 +231,7 @@ pub fn check_combination(list: &[&Resolved], family: Family) -> Result<()> {
         ("mix the inputs", &["mixup"][..]),
         ("replace the task loss", &["multi_sample_dropout"][..]),
         ("wrap the gradient", &["gr_fd"][..]),
+        ("reweight the examples", &["drw", "group_dro"][..]),
     ] {
         let hits: Vec<&str> = list.iter().filter(|r| names.contains(&r.info.name)).map(|r| r.label.as_str()).collect();
         if hits.len() > 1 {
@@ -274,7 +293,7 @@ pub(crate) mod testing {
     pub fn start(name: &str, params: serde_json::Value, model: &dyn Model) -> Box<dyn Active> {
         let info = REGULARIZERS.iter().find(|i| i.name == name).unwrap();
         let (spec, _) = (info.build)(&params).unwrap();
-        spec.start(&Start { model, seed: 0 }).unwrap()
+        spec.start(&Start { model, seed: 0, class_counts: Some(vec![4, 2, 1]), epochs: 10 }).unwrap()
     }
 
     /// The penalty of `active` on a batch, as a tensor (graph kept).
