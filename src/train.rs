@@ -190,11 +190,11 @@ struct Regularizers {
 }
 
 impl Regularizers {
-    fn start(spec: &RunSpec, model: &dyn crate::models::Model, class_counts: Option<Vec<usize>>) -> Result<Self> {
+    fn start(spec: &RunSpec, model: &dyn crate::models::Model, class_counts: Option<Vec<usize>>, n_train: usize) -> Result<Self> {
         let mut others = Vec::new();
         let mut gradient = None;
         for r in &spec.regularizers {
-            let start = RegStart { model, seed: spec.seed, class_counts: class_counts.clone(), epochs: spec.train.epochs };
+            let start = RegStart { model, seed: spec.seed, class_counts: class_counts.clone(), epochs: spec.train.epochs, n_train };
             let active = r.spec.start(&start)?;
             let entry = (r.label.clone(), active, (0.0, 0));
             if r.info.kind == Kind::Gradient {
@@ -282,7 +282,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         total_steps: n_rows.div_ceil(spec.train.batch_size.min(n_rows).max(1)) * spec.train.epochs,
     };
     let mut optimizer = spec.optimizer.spec.instantiate(vars.clone(), &ctx)?;
-    let mut regs = Regularizers::start(spec, model.as_ref(), transforms::train_class_counts(&prepared))?;
+    let mut regs = Regularizers::start(spec, model.as_ref(), transforms::train_class_counts(&prepared), prepared.train.len())?;
     let base_lr = spec.optimizer.spec.lr();
     let settings = &spec.train;
 
@@ -331,6 +331,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 None => None,
             };
             let mut evaluations = 0usize;
+            let observing = regs.others.iter().any(|(_, r, _)| r.observes());
             let Regularizers { others, gradient, .. } = &mut regs;
             // One evaluation on the whole batch (`None`) or on micro-batch i of k.
             let mut objective = |part: Option<(usize, usize)>| -> Result<Evaluation> {
@@ -368,7 +369,8 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 }
                 for (i, (_, r, _)) in others.iter_mut().enumerate() {
                     let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i));
-                    let mut batch = Batch { model: model.as_ref(), x: &x_part, pred: &pred, target: &y_part, step, rng: &mut rng };
+                    let mut batch =
+                        Batch { model: model.as_ref(), x: &x_part, pred: &pred, target: &y_part, step, epoch: epoch - 1, rng: &mut rng };
                     if let Some(p) = r.penalty(&mut batch)? {
                         loss = (loss + (p * r.weight())?)?;
                     }
@@ -385,6 +387,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 Ok(Evaluation { loss: value, grads: loss.backward()? })
             };
+            let mut observed: Option<(Vec<Tensor>, Vec<Tensor>)> = None;
             let full = |part: Option<(usize, usize)>| -> Result<Evaluation> {
                 let mut e = match gradient.as_mut() {
                     Some((_, r, log)) => {
@@ -402,9 +405,19 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 if let Some(max_norm) = settings.grad_clip {
                     clip_grad_norm(&vars, &mut e.grads, max_norm)?;
                 }
+                if observing && observed.is_none() && part.is_none() {
+                    let weights = vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
+                    observed = Some((weights, crate::optim::grads_of(&vars, &e.grads)?));
+                }
                 Ok(e)
             };
             let loss = optimizer.step(&mut StepObjective { eval: full, rows: rows.len() }, lr)?;
+            for (_, r, _) in regs.others.iter_mut() {
+                if let Some((weights, grads)) = &observed {
+                    r.observe(weights, grads)?;
+                }
+                r.after_step(&vars)?;
+            }
             step += 1;
             if !loss.is_finite() {
                 status = Status::Diverged { epoch };
@@ -412,6 +425,9 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
             }
         }
         epochs_completed = epoch;
+        for (_, r, _) in regs.others.iter_mut() {
+            r.end_epoch(epoch, &vars)?;
+        }
         if epoch % settings.eval_every == 0 || epoch == settings.epochs || epoch == 1 {
             eval_all(epoch, &mut rows, &mut eval_s)?;
             regs.log(epoch, &mut rows);

@@ -59,7 +59,7 @@ fn penalties_and_gradients_match_pytorch() {
         set(model.as_ref(), &fx.init);
         let info = REGULARIZERS.iter().find(|r| r.name == case.name).unwrap_or_else(|| panic!("no regularizer `{}`", case.name));
         let (reg, _) = (info.build)(&case.params).unwrap();
-        let mut active = reg.start(&Start { model: model.as_ref(), seed: 0, class_counts: None, epochs: 1 }).unwrap();
+        let mut active = reg.start(&Start { model: model.as_ref(), seed: 0, class_counts: None, epochs: 1, n_train: n }).unwrap();
         set(model.as_ref(), &fx.weights);
         let steps = if case.name == "spectral_reg" { 300 } else { 1 };
         let mut penalty = None;
@@ -67,7 +67,7 @@ fn penalties_and_gradients_match_pytorch() {
             let (out, embedding) = model.forward_with_embedding(&x, None).unwrap();
             let pred = Prediction { out, ids: None, embedding };
             let mut rng = Stream::new(0, Purpose::Regularizer, step as u64);
-            let mut batch = Batch { model: model.as_ref(), x: &x, pred: &pred, target: &target, step, rng: &mut rng };
+            let mut batch = Batch { model: model.as_ref(), x: &x, pred: &pred, target: &target, step, epoch: 0, rng: &mut rng };
             penalty = active.penalty(&mut batch).unwrap();
         }
         let r = penalty.unwrap();

@@ -182,7 +182,7 @@ pub(crate) fn base_step(base: &mut dyn Optimizer, evaluation: Evaluation, lr: f6
 }
 
 /// The gradients of `vars` in an evaluation, as tensors (zeros where a gradient is missing).
-pub(crate) fn grads_of(vars: &[Var], grads: &GradStore) -> Result<Vec<Tensor>> {
+pub fn grads_of(vars: &[Var], grads: &GradStore) -> Result<Vec<Tensor>> {
     vars.iter().map(|v| Ok(grads.get(v.as_tensor()).cloned().map_or_else(|| v.as_tensor().zeros_like(), Ok)?)).collect()
 }
 

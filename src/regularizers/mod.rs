@@ -29,12 +29,14 @@ pub mod flooding;
 pub mod gg_prior;
 pub mod gr_fd;
 pub mod group_dro;
+pub mod irrelevant_weight_decay;
 pub mod l2_init_reg;
 pub mod mixup;
 pub mod multi_sample_dropout;
 pub mod nc_lt_reg;
 pub mod orthogonal_reg;
 pub mod rationale_invariance;
+pub mod saf;
 pub mod spectral_reg;
 pub mod vat;
 pub mod wasserstein_init_reg;
@@ -101,12 +103,14 @@ pub static REGULARIZERS: &[&RegularizerInfo] = &[
     &gg_prior::INFO,
     &gr_fd::INFO,
     &group_dro::INFO,
+    &irrelevant_weight_decay::INFO,
     &l2_init_reg::INFO,
     &mixup::INFO,
     &multi_sample_dropout::INFO,
     &nc_lt_reg::INFO,
     &orthogonal_reg::INFO,
     &rationale_invariance::INFO,
+    &saf::INFO,
     &spectral_reg::INFO,
     &vat::INFO,
     &wasserstein_init_reg::INFO,
@@ -121,6 +125,8 @@ pub struct Start<'a> {
     pub class_counts: Option<Vec<usize>>,
     /// Epochs of the run.
     pub epochs: usize,
+    /// Rows of the train split (the ids in `Prediction::ids` are below it).
+    pub n_train: usize,
 }
 
 /// A parsed regularizer entry; [`Regularizer::start`] makes the per-run state.
@@ -139,6 +145,8 @@ pub struct Batch<'a> {
     /// state that should move once per step (memory banks, power-iteration vectors) moves on
     /// the first evaluation of a step only.
     pub step: usize,
+    /// Epoch (0-based).
+    pub epoch: usize,
     /// A stream for this regularizer and step: the same numbers at every evaluation of a step.
     pub rng: &'a mut Stream,
 }
@@ -187,6 +195,23 @@ pub trait Active: Send {
     /// `epoch` is 0-based.
     fn weights(&mut self, _per: &Tensor, _target: &Target, _step: usize, _epoch: usize) -> Result<Option<Tensor>> {
         Ok(None)
+    }
+    /// Whether [`Active::observe`] should be called (it costs a copy of the weights per step).
+    fn observes(&self) -> bool {
+        false
+    }
+    /// The weights and gradients (of every model variable, in `Model::vars` order) of the
+    /// first whole-batch evaluation of a step, before the update.
+    fn observe(&mut self, _weights: &[Tensor], _grads: &[Tensor]) -> Result<()> {
+        Ok(())
+    }
+    /// After each optimizer step.
+    fn after_step(&mut self, _vars: &[Var]) -> Result<()> {
+        Ok(())
+    }
+    /// After epoch `epoch` (1-based) has finished.
+    fn end_epoch(&mut self, _epoch: usize, _vars: &[Var]) -> Result<()> {
+        Ok(())
     }
     /// Wrap one evaluation of loss and gradients (gr_fd); `None`: not a gradient regularizer.
     fn gradient(&mut self, _evaluate: &mut dyn FnMut() -> Result<Evaluation>, _vars: &[Var]) -> Result<Option<Evaluation>> {
@@ -293,7 +318,7 @@ pub(crate) mod testing {
     pub fn start(name: &str, params: serde_json::Value, model: &dyn Model) -> Box<dyn Active> {
         let info = REGULARIZERS.iter().find(|i| i.name == name).unwrap();
         let (spec, _) = (info.build)(&params).unwrap();
-        spec.start(&Start { model, seed: 0, class_counts: Some(vec![4, 2, 1]), epochs: 10 }).unwrap()
+        spec.start(&Start { model, seed: 0, class_counts: Some(vec![4, 2, 1]), epochs: 10, n_train: 16 }).unwrap()
     }
 
     /// The penalty of `active` on a batch, as a tensor (graph kept).
@@ -301,7 +326,7 @@ pub(crate) mod testing {
         let (out, embedding) = model.forward_with_embedding(x, None).unwrap();
         let pred = Prediction { out, ids: None, embedding };
         let mut rng = Stream::new(0, crate::rng::Purpose::Regularizer, step as u64);
-        let mut batch = Batch { model, x, pred: &pred, target, step, rng: &mut rng };
+        let mut batch = Batch { model, x, pred: &pred, target, step, epoch: 0, rng: &mut rng };
         active.penalty(&mut batch).unwrap().unwrap()
     }
 
