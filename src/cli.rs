@@ -8,6 +8,7 @@ use crate::losses::LOSSES;
 use crate::metrics::METRICS;
 use crate::models::MODELS;
 use crate::optim::OPTIMIZERS;
+use crate::plot::ImageFormat;
 use crate::recipe::{self, Overrides};
 use crate::registry::{lookup, ParamDoc};
 use crate::regularizers::REGULARIZERS;
@@ -59,6 +60,9 @@ enum Command {
         /// Format of the comparison printed at the end.
         #[arg(long, value_enum, default_value = "md")]
         format: Format,
+        /// Draw the plots (learning curves, CD diagram, performance profile) as PNG, not SVG.
+        #[arg(long)]
+        png: bool,
     },
     /// Parse and resolve a recipe and print its plan (tasks × losses × optimizers × seeds), without training.
     #[command(after_help = "Example:\n  lossbench check recipes/quickstart.yaml")]
@@ -71,7 +75,7 @@ enum Command {
     },
     /// Compare finished runs: mean ± std over seeds, ranks, paired differences.
     #[command(
-        after_help = "Examples:\n  lossbench compare results/quickstart\n  lossbench compare results/quickstart --metric ece --baseline cross_entropy\n  lossbench compare results/ --select best:accuracy --format latex --out table.tex\n\nAlso writes comparison.md, comparison.csv and comparison.parquet into the first PATH."
+        after_help = "Examples:\n  lossbench compare results/quickstart\n  lossbench compare results/quickstart --metric ece --baseline cross_entropy\n  lossbench compare results/ --select best:accuracy --format latex --out table.tex\n\nAlso writes comparison.{md,csv,parquet,tex,json} and plots/cd-*.svg, plots/profile-*.svg into the first PATH."
     )]
     Compare {
         /// Result folders (searched at any depth for run.json). Default: results.
@@ -85,17 +89,62 @@ enum Command {
         /// `final` or `best:METRIC` (epoch with the best validation METRIC).
         #[arg(long, default_value = "final")]
         select: String,
-        /// Method to pair against (same seeds).
+        /// Method to pair against (same seeds): bootstrap CI, Wilcoxon p, Holm-adjusted p, verdict.
         #[arg(long)]
         baseline: Option<String>,
+        /// Region of practical equivalence: a paired difference whose 95 % interval lies in
+        /// [−rope, rope] is a tie.
+        #[arg(long, default_value_t = 0.0)]
+        rope: f64,
+        /// Significance level (Holm-adjusted Wilcoxon, Friedman, Nemenyi: 0.05 or 0.10).
+        #[arg(long, default_value_t = 0.05)]
+        alpha: f64,
         #[arg(long, value_enum, default_value = "md")]
         format: Format,
         /// Write the output to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Do not write comparison.{md,csv,parquet}.
+        /// Do not write comparison.{md,csv,parquet,tex,json} and the plots.
         #[arg(long)]
         no_files: bool,
+        /// Plots as PNG instead of SVG.
+        #[arg(long)]
+        png: bool,
+    },
+    /// Learning curves from run folders: per task, mean over seeds with a min–max band, one line per method.
+    #[command(
+        after_help = "Examples:\n  lossbench plot results/quickstart\n  lossbench plot results/noisy-labels --metric nll --split val --out figs --png\n\nWrites curves-<task>-<split>-<metric>.svg into --out (default: <first PATH>/plots)."
+    )]
+    Plot {
+        /// Result folders (searched at any depth for run.json). Default: results.
+        paths: Vec<PathBuf>,
+        /// Metric to plot. Default: each task's first metric (`loss` is the training loss).
+        #[arg(long)]
+        metric: Option<String>,
+        /// Split: train, val or test.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Output folder. Default: <first PATH>/plots.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// PNG instead of SVG.
+        #[arg(long)]
+        png: bool,
+    },
+    /// Draw a loss and its derivative against the margin / residual, one curve per parameter value.
+    #[command(
+        after_help = "Examples:\n  lossbench plot-shape focal --set gamma=0,0.5,1,2,5\n  lossbench plot-shape huber --set delta=0.5,1,2 --out figs\n\nWrites shape-<NAME>.svg into --out (default: the current folder)."
+    )]
+    PlotShape {
+        name: String,
+        /// KEY=VALUE, or KEY=V1,V2,… to draw one curve per value (one key may be swept).
+        #[arg(long = "set")]
+        sets: Vec<String>,
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// PNG instead of SVG.
+        #[arg(long)]
+        png: bool,
     },
     /// List losses, or show one (formula, reference, parameters, properties).
     #[command(
@@ -268,7 +317,7 @@ fn list_or_show(action: Option<ListAction>, list: impl Fn(&Option<String>) -> St
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Train { recipe, out, device, seeds, epochs, jobs, force, quiet, format } => {
+        Command::Train { recipe, out, device, seeds, epochs, jobs, force, quiet, format, png } => {
             let choice: DeviceChoice = device.parse()?;
             let (device, resolved) = choice.create()?;
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
@@ -309,10 +358,35 @@ pub fn run() -> Result<()> {
             let runs = compare::gather(&dirs)?;
             let sections = compare::compare(&runs, &CompareOptions::default())?;
             compare::write_tables(&sections, &out)?;
+            let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
+            let plots = out.join("plots");
+            let mut drawn = crate::plot::curves::learning_curves(&runs, None, "test", &plots, image).unwrap_or_default();
+            drawn.extend(crate::plot::comparison_plots(&sections, &plots, image)?);
+            if !quiet && !drawn.is_empty() {
+                eprintln!("plots: {} files in {}", drawn.len(), plots.display());
+            }
             print!("{}", compare::render(&sections, format)?);
             if summary.failed > 0 {
                 anyhow::bail!("{} runs failed; their run.json files under {} say why", summary.failed, out.display());
             }
+            Ok(())
+        }
+        Command::Plot { paths, metric, split, out, png } => {
+            let paths = if paths.is_empty() { vec![PathBuf::from("results")] } else { paths };
+            if !["train", "val", "test"].contains(&split.as_str()) {
+                return Err(Error::input(format!("--split `{split}`: allowed: train, val, test")).into());
+            }
+            let (runs, _) = compare::gather_lenient(&paths)?;
+            let out = out.unwrap_or_else(|| paths[0].join("plots"));
+            let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
+            for path in crate::plot::curves::learning_curves(&runs, metric.as_deref(), &split, &out, image)? {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+        Command::PlotShape { name, sets, out, png } => {
+            let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
+            println!("{}", crate::plot::shape::plot_shape(&name, &sets, &out, image)?.display());
             Ok(())
         }
         Command::Check { recipe, seeds, epochs } => {
@@ -321,7 +395,13 @@ pub fn run() -> Result<()> {
             print!("{}", plan.describe());
             Ok(())
         }
-        Command::Compare { paths, metric, split, select, baseline, format, out, no_files } => {
+        Command::Compare { paths, metric, split, select, baseline, rope, alpha, format, out, no_files, png } => {
+            if !(rope.is_finite() && rope >= 0.0) {
+                return Err(Error::input(format!("--rope {rope}: allowed: a finite value ≥ 0")).into());
+            }
+            if alpha != 0.05 && alpha != 0.10 {
+                return Err(Error::input(format!("--alpha {alpha}: allowed: 0.05 or 0.10 (the tabulated Nemenyi levels)")).into());
+            }
             let paths = if paths.is_empty() { vec![PathBuf::from("results")] } else { paths };
             if !["train", "val", "test"].contains(&split.as_str()) {
                 return Err(Error::input(format!("--split `{split}`: allowed: train, val, test")).into());
@@ -331,10 +411,12 @@ pub fn run() -> Result<()> {
             for dir in &unreadable {
                 eprintln!("warning: skipped {}: its run.json cannot be read (rerun `train` to redo it)", dir.display());
             }
-            let sections = compare::compare(&runs, &CompareOptions { metric, split, select, baseline })?;
+            let sections = compare::compare(&runs, &CompareOptions { metric, split, select, baseline, rope, alpha })?;
             let text = compare::render(&sections, format)?;
             if !no_files && paths[0].is_dir() {
                 compare::write_tables(&sections, &paths[0])?;
+                let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
+                crate::plot::comparison_plots(&sections, &paths[0].join("plots"), image)?;
             }
             match out {
                 Some(file) => crate::run::write_atomic(&file, text.as_bytes()).with_context(|| format!("writing {}", file.display()))?,

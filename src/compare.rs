@@ -61,12 +61,64 @@ pub struct CompareOptions {
     pub split: String,
     pub select: Select,
     pub baseline: Option<String>,
+    /// Region of practical equivalence for the paired verdict: a difference whose confidence
+    /// interval lies inside `[−rope, rope]` is a tie.
+    pub rope: f64,
+    /// Significance level of the Holm-adjusted Wilcoxon test and of Friedman / Nemenyi.
+    pub alpha: f64,
 }
 
 impl Default for CompareOptions {
     fn default() -> Self {
-        CompareOptions { metric: None, split: "test".into(), select: Select::Final, baseline: None }
+        CompareOptions { metric: None, split: "test".into(), select: Select::Final, baseline: None, rope: 0.0, alpha: 0.05 }
     }
+}
+
+/// Bootstrap resamples of the paired-difference confidence interval, and its seed.
+pub const BOOTSTRAP_RESAMPLES: usize = 10_000;
+pub const BOOTSTRAP_SEED: u64 = 0;
+
+/// The decision of a paired comparison against the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Holm-adjusted p < α and the whole confidence interval is better than the baseline by
+    /// more than the rope.
+    Win,
+    /// The confidence interval lies inside `[−rope, rope]`.
+    Tie,
+    /// Holm-adjusted p < α and the whole interval is worse by more than the rope.
+    Loss,
+    /// Neither: the data do not decide (too few seeds, or a mixed interval).
+    Undecided,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Win => "win",
+            Verdict::Tie => "tie",
+            Verdict::Loss => "loss",
+            Verdict::Undecided => "undecided",
+        }
+    }
+}
+
+/// A cell's paired comparison against the baseline over the seeds both have.
+#[derive(Debug, Clone, Serialize)]
+pub struct Paired {
+    /// Mean and standard deviation of the per-seed differences (method − baseline).
+    pub mean: f64,
+    pub std: f64,
+    pub n: usize,
+    /// 95 % percentile-bootstrap interval of the mean difference.
+    pub ci_low: f64,
+    pub ci_high: f64,
+    /// Two-sided Wilcoxon signed-rank p-value (`None` when every difference is zero).
+    pub p_value: Option<f64>,
+    /// Holm-adjusted over every comparison of the table.
+    pub p_holm: Option<f64>,
+    pub verdict: Verdict,
 }
 
 /// One (task, method) cell.
@@ -83,8 +135,8 @@ pub struct Cell {
     pub mean: Option<f64>,
     pub std: Option<f64>,
     pub rank: Option<f64>,
-    /// Paired difference against the baseline: (mean, std, n pairs).
-    pub diff: Option<(f64, f64, usize)>,
+    /// Paired comparison against the baseline.
+    pub paired: Option<Paired>,
 }
 
 /// One table: one metric over the tasks that use it.
@@ -99,6 +151,14 @@ pub struct Section {
     pub cells: Vec<Cell>,
     pub avg_rank: BTreeMap<String, f64>,
     pub baseline: Option<String>,
+    /// Friedman's test over the tasks where every method has a mean (needs ≥ 2 tasks, ≥ 3 methods).
+    pub friedman: Option<crate::stats::Friedman>,
+    /// The methods of the Friedman test, in its treatment order.
+    pub friedman_methods: Vec<String>,
+    /// Nemenyi's critical difference of average ranks at `alpha`.
+    pub cd: Option<f64>,
+    pub alpha: f64,
+    pub rope: f64,
 }
 
 impl Section {
@@ -174,14 +234,14 @@ pub fn gather_lenient(paths: &[PathBuf]) -> Result<(Vec<LoadedRun>, Vec<PathBuf>
     Ok((runs, unreadable))
 }
 
-fn first_metric(record: &RunRecord) -> Option<String> {
+pub(crate) fn first_metric(record: &RunRecord) -> Option<String> {
     record.config["task"]["metrics"][0]["label"].as_str().map(str::to_string)
 }
 
 /// Whether a higher value of the metric recorded under `label` is better in `record`'s runs:
 /// the label is mapped to its registry name through the run's config (labels such as `acc` or
 /// `top_k-k=5` are not registry names).
-fn direction(record: &RunRecord, label: &str) -> bool {
+pub(crate) fn direction(record: &RunRecord, label: &str) -> bool {
     let name = record.config["task"]["metrics"]
         .as_array()
         .and_then(|ms| ms.iter().find(|m| m["label"].as_str() == Some(label)))
@@ -307,7 +367,7 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
                 mean: None,
                 std: None,
                 rank: None,
-                diff: None,
+                paired: None,
             });
             match &r.record.status {
                 Status::Failed { .. } => cell.failed += 1,
@@ -382,11 +442,66 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
                     let diffs: Vec<f64> =
                         cell.values.iter().filter_map(|(s, v)| base_vals.iter().find(|(bs, _)| bs == s).map(|(_, bv)| v - bv)).collect();
                     if let (Some(m), Some(s)) = mean_std(&diffs) {
-                        cell.diff = Some((m, s, diffs.len()));
+                        let (ci_low, ci_high) =
+                            crate::stats::bootstrap_ci(&diffs, 0.95, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).unwrap_or((f64::NAN, f64::NAN));
+                        cell.paired = Some(Paired {
+                            mean: m,
+                            std: s,
+                            n: diffs.len(),
+                            ci_low,
+                            ci_high,
+                            p_value: crate::stats::wilcoxon(&diffs).map(|w| w.p_value),
+                            p_holm: None,
+                            verdict: Verdict::Undecided,
+                        });
                     }
                 }
             }
+            // Holm over the family of comparisons in this table, then the verdicts.
+            let keys: Vec<(String, String)> =
+                cells.iter().filter(|(_, c)| c.paired.as_ref().is_some_and(|p| p.p_value.is_some())).map(|(k, _)| k.clone()).collect();
+            let ps: Vec<f64> = keys.iter().filter_map(|k| cells[k].paired.as_ref().and_then(|p| p.p_value)).collect();
+            for (k, adj) in keys.iter().zip(crate::stats::holm(&ps)) {
+                if let Some(p) = cells.get_mut(k).and_then(|c| c.paired.as_mut()) {
+                    p.p_holm = Some(adj);
+                }
+            }
+            for cell in cells.values_mut() {
+                if let Some(p) = cell.paired.as_mut() {
+                    p.verdict = verdict(p, higher, opts.rope, opts.alpha);
+                }
+            }
         }
+        // Friedman / Nemenyi over the tasks where every method has a finite mean.
+        let complete: Vec<&String> = tasks
+            .iter()
+            .filter(|t| methods.iter().all(|m| cells.get(&((*t).clone(), m.clone())).is_some_and(|c| c.mean.is_some_and(f64::is_finite))))
+            .collect();
+        let (friedman, cd) = if complete.len() >= 2 && methods.len() >= 3 {
+            // Rank 1 = best: negate higher-is-better values so that ascending ranks are best first.
+            let table: Vec<Vec<f64>> = complete
+                .iter()
+                .map(|t| {
+                    methods
+                        .iter()
+                        .map(|m| {
+                            let v = cells[&((*t).clone(), m.clone())].mean.unwrap_or(f64::NAN);
+                            if higher {
+                                -v
+                            } else {
+                                v
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let f = crate::stats::friedman(&table).ok();
+            let cd = crate::stats::nemenyi_cd(methods.len(), complete.len(), opts.alpha).ok();
+            (f, cd)
+        } else {
+            (None, None)
+        };
+        let friedman_methods = methods.clone();
         sections.push(Section {
             metric: metric.clone(),
             split: opts.split.clone(),
@@ -400,9 +515,30 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
             cells: cells.into_values().collect(),
             avg_rank,
             baseline,
+            friedman,
+            friedman_methods,
+            cd,
+            alpha: opts.alpha,
+            rope: opts.rope,
         });
     }
     Ok(sections)
+}
+
+/// The verdict of a paired comparison (see [`Verdict`]).
+fn verdict(p: &Paired, higher_is_better: bool, rope: f64, alpha: f64) -> Verdict {
+    let (lo, hi) = if higher_is_better { (p.ci_low, p.ci_high) } else { (-p.ci_high, -p.ci_low) };
+    if lo >= -rope && hi <= rope {
+        return Verdict::Tie;
+    }
+    let significant = p.p_holm.is_some_and(|q| q < alpha);
+    if significant && lo > rope {
+        Verdict::Win
+    } else if significant && hi < -rope {
+        Verdict::Loss
+    } else {
+        Verdict::Undecided
+    }
 }
 
 /// Decimals for values of this magnitude: 4 below 100, 2 below 1000, else 1.
@@ -508,25 +644,80 @@ fn render_md(sections: &[Section]) -> String {
             out.push_str(&format!(" ✗k = k runs failed ({failed} in all; see their run.json)."));
         }
         out.push('\n');
+        if let Some(text) = friedman_text(s) {
+            out.push_str(&format!("\n{text}\n"));
+        }
         if let Some(base) = &s.baseline {
-            out.push_str(&format!("\nPaired difference vs `{base}` (same seeds; mean ± std of per-seed differences, n pairs):\n\n"));
-            out.push_str(&format!("| method | {} |\n", s.tasks.join(" | ")));
-            out.push_str(&format!("|---|{}\n", "---|".repeat(s.tasks.len())));
-            for m in methods.iter().filter(|m| *m != base) {
-                let cells: Vec<String> = s
-                    .tasks
-                    .iter()
-                    .map(|t| match s.cell(t, m).and_then(|c| c.diff) {
-                        Some((d, sd, n)) => format!("{} ± {} (n={n})", signed(d), num(sd)),
-                        None => "—".into(),
-                    })
-                    .collect();
-                out.push_str(&format!("| {m} | {} |\n", cells.join(" | ")));
+            out.push_str(&format!(
+                "\nPaired against `{base}` (same seeds): mean ± std of the per-seed differences, 95 % bootstrap interval, \
+                 two-sided Wilcoxon signed-rank p, Holm-adjusted over the {} comparisons of this table; verdict at α = {} with rope ±{}:\n\n",
+                paired_count(s),
+                s.alpha,
+                s.rope
+            ));
+            out.push_str("| method | task | Δ mean ± std | 95 % CI | p | p (Holm) | verdict | n |\n|---|---|---|---|---|---|---|---|\n");
+            for (m, t, p) in paired_rows(s, &methods) {
+                out.push_str(&format!(
+                    "| {m} | {t} | {} ± {} | [{}, {}] | {} | {} | {} | {} |\n",
+                    signed(p.mean),
+                    num(p.std),
+                    signed(p.ci_low),
+                    signed(p.ci_high),
+                    p_text(p.p_value),
+                    p_text(p.p_holm),
+                    p.verdict.as_str(),
+                    p.n
+                ));
             }
         }
         out.push('\n');
     }
     out
+}
+
+fn p_text(p: Option<f64>) -> String {
+    match p {
+        Some(p) if p < 1e-4 => format!("{p:.1e}"),
+        Some(p) => format!("{p:.4}"),
+        None => "—".into(),
+    }
+}
+
+fn paired_count(s: &Section) -> usize {
+    s.cells.iter().filter(|c| c.paired.as_ref().is_some_and(|p| p.p_value.is_some())).count()
+}
+
+/// (method, task, paired) in table order.
+fn paired_rows<'a>(s: &'a Section, methods: &'a [String]) -> Vec<(&'a str, &'a str, &'a Paired)> {
+    let mut out = Vec::new();
+    for m in methods {
+        for t in &s.tasks {
+            if let Some(p) = s.cell(t, m).and_then(|c| c.paired.as_ref()) {
+                out.push((m.as_str(), t.as_str(), p));
+            }
+        }
+    }
+    out
+}
+
+/// "Friedman …; Nemenyi CD …", when the table has a Friedman test.
+fn friedman_text(s: &Section) -> Option<String> {
+    let f = s.friedman.as_ref()?;
+    let mut text = format!(
+        "Friedman test over {} tasks × {} methods: χ² = {:.3}, p = {}",
+        f.blocks,
+        f.treatments,
+        f.statistic,
+        p_text(Some(f.p_value))
+    );
+    if let Some(cd) = s.cd {
+        text.push_str(&format!(
+            "; Nemenyi critical difference (α = {}) = {cd:.3} — average ranks further apart differ significantly",
+            s.alpha
+        ));
+    }
+    text.push('.');
+    Some(text)
 }
 
 fn latex_escape(s: &str) -> String {
@@ -554,7 +745,40 @@ fn render_latex(sections: &[Section]) -> String {
             let rank = s.avg_rank.get(m).map(|r| format!("{r:.2}")).unwrap_or_else(|| "--".into());
             out.push_str(&format!("{} & {} & {rank} \\\\\n", latex_escape(m), cells.join(" & ")));
         }
-        out.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n");
+        out.push_str("\\bottomrule\n\\end{tabular}\n");
+        if let Some(text) = friedman_text(s) {
+            out.push_str(&format!(
+                "\\par\\smallskip\\footnotesize {}\n",
+                latex_escape(&text).replace('χ', "$\\chi$").replace('²', "$^2$").replace('α', "$\\alpha$")
+            ));
+        }
+        out.push_str("\\end{table}\n\n");
+        if let Some(base) = &s.baseline {
+            out.push_str("\\begin{table}[t]\n\\centering\n");
+            out.push_str(&format!(
+                "\\caption{{Paired against {} (same seeds): mean $\\pm$ std of differences, 95\\% bootstrap CI, Wilcoxon $p$, Holm-adjusted $p$, verdict ($\\alpha = {}$, rope $\\pm{}$)}}\n",
+                latex_escape(base),
+                s.alpha,
+                s.rope
+            ));
+            out.push_str("\\begin{tabular}{llrrrrlr}\n\\toprule\nmethod & task & $\\Delta$ & 95\\% CI & $p$ & $p_{\\text{Holm}}$ & verdict & $n$ \\\\\n\\midrule\n");
+            for (m, t, p) in paired_rows(s, &s.methods) {
+                out.push_str(&format!(
+                    "{} & {} & ${} \\pm {}$ & $[{}, {}]$ & {} & {} & {} & {} \\\\\n",
+                    latex_escape(m),
+                    latex_escape(t),
+                    signed(p.mean),
+                    num(p.std),
+                    signed(p.ci_low),
+                    signed(p.ci_high),
+                    p_text(p.p_value).replace('—', "--"),
+                    p_text(p.p_holm).replace('—', "--"),
+                    p.verdict.as_str(),
+                    p.n
+                ));
+            }
+            out.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n");
+        }
     }
     out
 }
@@ -583,6 +807,14 @@ pub struct Row {
     pub diff_mean: Option<f64>,
     pub diff_std: Option<f64>,
     pub diff_n: Option<usize>,
+    pub diff_ci_low: Option<f64>,
+    pub diff_ci_high: Option<f64>,
+    pub p_wilcoxon: Option<f64>,
+    pub p_holm: Option<f64>,
+    pub verdict: Option<String>,
+    /// Of the table (repeated on each row): Friedman's p and Nemenyi's critical difference.
+    pub friedman_p: Option<f64>,
+    pub nemenyi_cd: Option<f64>,
 }
 
 pub fn rows(sections: &[Section]) -> Vec<Row> {
@@ -603,9 +835,16 @@ pub fn rows(sections: &[Section]) -> Vec<Row> {
                 failed: c.failed,
                 rank: c.rank,
                 avg_rank: s.avg_rank.get(&c.method).copied(),
-                diff_mean: c.diff.map(|d| d.0),
-                diff_std: c.diff.map(|d| d.1),
-                diff_n: c.diff.map(|d| d.2),
+                diff_mean: c.paired.as_ref().map(|p| p.mean),
+                diff_std: c.paired.as_ref().map(|p| p.std),
+                diff_n: c.paired.as_ref().map(|p| p.n),
+                diff_ci_low: c.paired.as_ref().map(|p| p.ci_low),
+                diff_ci_high: c.paired.as_ref().map(|p| p.ci_high),
+                p_wilcoxon: c.paired.as_ref().and_then(|p| p.p_value),
+                p_holm: c.paired.as_ref().and_then(|p| p.p_holm),
+                verdict: c.paired.as_ref().map(|p| p.verdict.as_str().to_string()),
+                friedman_p: s.friedman.as_ref().map(|f| f.p_value),
+                nemenyi_cd: s.cd,
             });
         }
     }
@@ -636,6 +875,13 @@ pub fn dataframe(sections: &[Section]) -> Result<polars::prelude::DataFrame> {
         Column::new("diff_mean".into(), opt(|r| r.diff_mean)),
         Column::new("diff_std".into(), opt(|r| r.diff_std)),
         Column::new("diff_n".into(), rows.iter().map(|r| r.diff_n.map(|n| n as u64)).collect::<Vec<Option<u64>>>()),
+        Column::new("diff_ci_low".into(), opt(|r| r.diff_ci_low)),
+        Column::new("diff_ci_high".into(), opt(|r| r.diff_ci_high)),
+        Column::new("p_wilcoxon".into(), opt(|r| r.p_wilcoxon)),
+        Column::new("p_holm".into(), opt(|r| r.p_holm)),
+        Column::new("verdict".into(), rows.iter().map(|r| r.verdict.clone()).collect::<Vec<Option<String>>>()),
+        Column::new("friedman_p".into(), opt(|r| r.friedman_p)),
+        Column::new("nemenyi_cd".into(), opt(|r| r.nemenyi_cd)),
     ];
     DataFrame::new(rows.len(), columns).map_err(|e| Error::runtime(format!("building the table: {e}")))
 }
@@ -658,7 +904,8 @@ pub fn render(sections: &[Section], format: Format) -> Result<String> {
     })
 }
 
-/// Write `comparison.md`, `comparison.csv` and `comparison.parquet` into `dir`.
+/// Write the tables in every format into `dir`: `comparison.md`, `.csv`, `.parquet`, `.tex`
+/// and `.json`.
 pub fn write_tables(sections: &[Section], dir: &Path) -> Result<Vec<PathBuf>> {
     use polars::prelude::*;
     let md = dir.join("comparison.md");
@@ -670,7 +917,11 @@ pub fn write_tables(sections: &[Section], dir: &Path) -> Result<Vec<PathBuf>> {
     let mut buf = Vec::new();
     ParquetWriter::new(&mut buf).finish(&mut df).map_err(|e| Error::runtime(format!("writing Parquet: {e}")))?;
     run::write_atomic(&parquet, &buf)?;
-    Ok(vec![md, csv, parquet])
+    let tex = dir.join("comparison.tex");
+    run::write_atomic(&tex, render_latex(sections).as_bytes())?;
+    let json = dir.join("comparison.json");
+    run::write_atomic(&json, render(sections, Format::Json)?.as_bytes())?;
+    Ok(vec![md, csv, parquet, tex, json])
 }
 
 #[cfg(test)]
@@ -702,6 +953,54 @@ mod tests {
         LoadedRun { dir: PathBuf::from("x"), record, rows }
     }
 
+    /// Six seeds all better by 0.02: Wilcoxon exact p = 2/64, Holm over one comparison → win;
+    /// all worse → loss; a rope wider than the interval → tie; three seeds can only be
+    /// undecided (the smallest two-sided p is 0.25).
+    #[test]
+    fn verdicts_follow_holm_and_the_rope() {
+        let mut runs = Vec::new();
+        for seed in 0..6 {
+            let base = 0.8 + 0.01 * seed as f64;
+            runs.push(fake("a", "ce", seed, base, Status::Finished));
+            runs.push(fake("a", "good", seed, base + 0.02 + 0.001 * seed as f64, Status::Finished));
+        }
+        let opts = CompareOptions { baseline: Some("ce".into()), ..Default::default() };
+        let s = &compare(&runs, &opts).unwrap()[0];
+        let p = s.cell("a", "good").unwrap().paired.clone().unwrap();
+        assert!((p.p_value.unwrap() - 0.03125).abs() < 1e-12 && p.p_holm == p.p_value, "{p:?}");
+        assert_eq!(p.verdict, Verdict::Win);
+        let s = &compare(&runs, &CompareOptions { baseline: Some("good".into()), ..Default::default() }).unwrap()[0];
+        assert_eq!(s.cell("a", "ce").unwrap().paired.as_ref().unwrap().verdict, Verdict::Loss);
+        let s = &compare(&runs, &CompareOptions { baseline: Some("ce".into()), rope: 0.05, ..Default::default() }).unwrap()[0];
+        assert_eq!(s.cell("a", "good").unwrap().paired.as_ref().unwrap().verdict, Verdict::Tie);
+        let few: Vec<LoadedRun> = runs.into_iter().filter(|r| r.record.seed < 3).collect();
+        let s = &compare(&few, &opts).unwrap()[0];
+        assert_eq!(s.cell("a", "good").unwrap().paired.as_ref().unwrap().verdict, Verdict::Undecided);
+        let md = render(std::slice::from_ref(s), Format::Md).unwrap();
+        assert!(md.contains("| good | a | +0.0210 ± 0.0010 |") && md.contains("undecided"), "{md}");
+        let tex = render(std::slice::from_ref(s), Format::Latex).unwrap();
+        assert!(tex.contains("\\toprule") && tex.contains("undecided") && tex.contains("$\\pm"), "{tex}");
+    }
+
+    /// Friedman and the critical difference appear with ≥ 2 tasks and ≥ 3 methods.
+    #[test]
+    fn friedman_and_cd_over_tasks() {
+        let mut runs = Vec::new();
+        for task in ["a", "b", "c"] {
+            for (i, loss) in ["x", "y", "z"].iter().enumerate() {
+                runs.push(fake(task, loss, 0, 0.5 + 0.1 * i as f64, Status::Finished));
+            }
+        }
+        let s = &compare(&runs, &CompareOptions::default()).unwrap()[0];
+        let f = s.friedman.as_ref().unwrap();
+        // z best everywhere (rank 1), x worst: χ² = 12/(3·3·4)·(9² + 6² + 3²)·… = 6, p = e^{−3}.
+        assert_eq!(f.mean_ranks, vec![3.0, 2.0, 1.0]);
+        assert!((f.statistic - 6.0).abs() < 1e-12 && (f.p_value - (-3.0f64).exp()).abs() < 1e-12, "{f:?}");
+        assert!((s.cd.unwrap() - 2.343701 * (12.0f64 / 18.0).sqrt()).abs() < 1e-5);
+        let md = render(std::slice::from_ref(s), Format::Md).unwrap();
+        assert!(md.contains("Friedman test over 3 tasks × 3 methods: χ² = 6.000"), "{md}");
+    }
+
     #[test]
     fn aggregates_ranks_and_pairs() {
         let runs = vec![
@@ -720,8 +1019,11 @@ mod tests {
         assert!((focal_a.std.unwrap() - 0.02f64.hypot(0.0) / 2f64.sqrt()).abs() < 1e-12);
         assert_eq!(focal_a.diverged, 1);
         assert_eq!(focal_a.rank, Some(1.0));
-        let (d, sd, n) = focal_a.diff.unwrap();
-        assert!((d - 0.03).abs() < 1e-12 && sd.abs() < 1e-12 && n == 2);
+        let p = focal_a.paired.as_ref().unwrap();
+        assert!((p.mean - 0.03).abs() < 1e-12 && p.std.abs() < 1e-12 && p.n == 2);
+        // Two equal positive differences: the interval is the point, Wilcoxon p = 0.5 (exact).
+        assert!((p.ci_low - 0.03).abs() < 1e-12 && (p.ci_high - 0.03).abs() < 1e-12);
+        assert_eq!((p.p_value, p.verdict), (Some(0.5), Verdict::Undecided));
         assert_eq!(s.avg_rank["ce"], 1.5);
         assert_eq!(s.avg_rank["focal"], 1.5);
         let md = render(std::slice::from_ref(s), Format::Md).unwrap();

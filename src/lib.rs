@@ -17,11 +17,13 @@ pub mod losses;
 pub mod metrics;
 pub mod models;
 pub mod optim;
+pub mod plot;
 pub mod recipe;
 pub mod registry;
 pub mod regularizers;
 pub mod rng;
 pub mod run;
+pub mod stats;
 pub mod task;
 pub mod train;
 

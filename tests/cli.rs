@@ -48,7 +48,7 @@ fn smoke_recipe_trains_and_prints_a_comparison() {
     assert_eq!(run["config"]["loss"]["gamma"], 2.0);
     // 20 % symmetric noise on 140 train rows: ⌊0.2·70⌋ per class.
     assert_eq!(run["data"]["noisy_train_indices"].as_array().unwrap().len(), 28);
-    for f in ["comparison.md", "comparison.csv", "comparison.parquet"] {
+    for f in ["comparison.md", "comparison.csv", "comparison.parquet", "comparison.tex", "comparison.json"] {
         assert!(tmp.path().join(f).is_file(), "{f}");
     }
 }
@@ -240,7 +240,7 @@ fn compare_formats_baseline_and_selection() {
         String::from_utf8(out.stdout).unwrap()
     };
     let md = run(&["--baseline", "cross_entropy", "--metric", "accuracy"]);
-    assert!(md.contains("Paired difference vs `cross_entropy`"), "{md}");
+    assert!(md.contains("Paired against `cross_entropy`") && md.contains("p (Holm)"), "{md}");
     let csv = run(&["--format", "csv"]);
     assert!(csv.starts_with("metric,split,task,method,loss,optimizer,n,mean,std"), "{csv}");
     let json: serde_json::Value = serde_json::from_str(&run(&["--format", "json"])).unwrap();
@@ -283,7 +283,8 @@ fn listings_show_and_eval() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for cmd in ["train", "check", "compare", "losses", "datasets", "models", "optimizers", "regularizers", "metrics"] {
+    for cmd in ["train", "check", "compare", "plot", "plot-shape", "losses", "datasets", "models", "optimizers", "regularizers", "metrics"]
+    {
         let out = lossbench().args([cmd, "--help"]).output().unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(out.status.success() && text.contains("Example"), "{cmd}: {text}");
@@ -498,4 +499,75 @@ fn bad_regularizers_are_input_errors_naming_the_place() {
     let (code, err) = check_fails(regression, None);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("regularizer `vat` applies to classification tasks, not regression tasks"), "{err}");
+}
+
+/// Parse an SVG file as XML and return the text of its `<text>` elements.
+fn svg_texts(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{} is not XML: {e}", path.display()));
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text()).map(|t| t.trim().to_string()).collect()
+}
+
+/// `train` draws learning curves, a critical-difference diagram and a performance profile;
+/// `compare --baseline` reports paired statistics; `plot` and `plot-shape` write SVGs (PNG on
+/// request) that parse as XML and name their series.
+#[test]
+fn statistics_and_plots_from_a_trained_recipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = r#"name: stats
+seeds: [0, 1, 2, 3, 4, 5]
+train: {epochs: 5, batch_size: 32}
+tasks:
+  - {name: moons, dataset: {name: two_moons, n: 150}, model: {name: mlp, hidden: [8]}}
+  - {name: blobs, dataset: {name: blobs, n: 150, classes: 3, dim: 4}, model: {name: mlp, hidden: [8]}}
+losses:
+  - cross_entropy
+  - {name: focal, gamma: 2.0}
+  - mae_prob
+"#;
+    let path = tmp.path().join("stats.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let res = tmp.path().join("res");
+    let out = lossbench().args(["train", "--quiet", "--jobs", "2", "--out"]).arg(&res).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let plots = res.join("plots");
+    let curves = svg_texts(&plots.join("curves-moons-test-accuracy.svg"));
+    for method in ["cross_entropy", "focal", "mae_prob"] {
+        assert!(curves.iter().any(|t| t == method), "{method} missing from the learning curves: {curves:?}");
+    }
+    let cd = svg_texts(&plots.join("cd-test-accuracy.svg"));
+    assert!(cd.iter().any(|t| t.starts_with("CD = ")) && cd.iter().any(|t| t.starts_with("focal (")), "{cd:?}");
+    let profile = svg_texts(&plots.join("profile-test-accuracy.svg"));
+    assert!(profile.iter().any(|t| t == "mae_prob"), "{profile:?}");
+
+    let out = lossbench().args(["compare", "--no-files", "--baseline", "cross_entropy", "--rope", "0.01"]).arg(&res).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("| method | task | Δ mean ± std | 95 % CI | p | p (Holm) | verdict | n |"), "{md}");
+    assert!(md.contains("Holm-adjusted over the ") && md.contains("Friedman test over 2 tasks × 3 methods"), "{md}");
+    let out = lossbench().args(["compare", "--no-files", "--format", "csv", "--baseline", "cross_entropy"]).arg(&res).output().unwrap();
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(csv.lines().next().unwrap().contains("p_wilcoxon,p_holm,verdict,friedman_p,nemenyi_cd"), "{csv}");
+
+    let out = lossbench()
+        .args(["plot", "--metric", "loss", "--split", "train", "--png", "--out"])
+        .arg(tmp.path().join("figs"))
+        .arg(&res)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let png = std::fs::read(tmp.path().join("figs/curves-blobs-train-loss.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let out = lossbench().args(["plot-shape", "focal", "--set", "gamma=0,1,2", "--out"]).arg(tmp.path()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let shape = svg_texts(&tmp.path().join("shape-focal.svg"));
+    assert!(["gamma=0", "gamma=1", "gamma=2"].iter().all(|g| shape.iter().any(|t| t == g)), "{shape:?}");
+
+    // Bad input: a typo in the metric, an unsupported α.
+    let out = lossbench().args(["plot", "--metric", "acuracy"]).arg(&res).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("did you mean `accuracy`?"), "{}", stderr_of(&out));
+    let out = lossbench().args(["compare", "--alpha", "0.2"]).arg(&res).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
