@@ -63,6 +63,9 @@ enum Command {
         /// Draw the plots (learning curves, CD diagram, performance profile) as PNG, not SVG.
         #[arg(long)]
         png: bool,
+        /// Save each run's final weights (weights.safetensors), as `train.save_weights: true`.
+        #[arg(long)]
+        save_weights: bool,
     },
     /// Parse and resolve a recipe and print its plan (tasks × losses × optimizers × seeds), without training.
     #[command(after_help = "Example:\n  lossbench check recipes/quickstart.yaml")]
@@ -130,6 +133,38 @@ enum Command {
         /// PNG instead of SVG.
         #[arg(long)]
         png: bool,
+    },
+    /// Loss landscape of a finished run: filter-normalised 1-D/2-D slices, interpolation to another run, sharpness.
+    #[command(
+        after_help = "Examples:\n  lossbench train recipes/quickstart.yaml --save-weights\n  lossbench landscape results/quickstart/digits/focal/adamw/seed-0\n  lossbench landscape RUN_A --dims 2 --points 25 --between RUN_B --out figs\n\nNeeds the run's weights.safetensors (train --save-weights). Writes landscape-1d.csv/.svg (or -2d),\ninterpolation.csv/.svg with --between, and sharpness.json (ρ-sharpness, top Hessian eigenvalue, Hessian trace)."
+    )]
+    Landscape {
+        /// A run folder (with run.json and weights.safetensors).
+        run: PathBuf,
+        /// 1-D line or 2-D grid.
+        #[arg(long, default_value_t = 1)]
+        dims: usize,
+        /// Points per axis.
+        #[arg(long, default_value_t = 51)]
+        points: usize,
+        /// The slice covers α ∈ [−span, span] (in units of the filter-normalised direction).
+        #[arg(long, default_value_t = 1.0)]
+        span: f64,
+        /// Interpolate linearly to this run's weights (t from −0.25 to 1.25).
+        #[arg(long)]
+        between: Option<PathBuf>,
+        /// Output folder. Default: <RUN>/landscape.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// PNG instead of SVG.
+        #[arg(long)]
+        png: bool,
+        /// Power-iteration steps for the top Hessian eigenvalue.
+        #[arg(long, default_value_t = 20)]
+        power_iters: usize,
+        /// Rademacher probes for Hutchinson's trace estimate.
+        #[arg(long, default_value_t = 20)]
+        trace_samples: usize,
     },
     /// Draw a loss and its derivative against the margin / residual, one curve per parameter value.
     #[command(
@@ -317,14 +352,14 @@ fn list_or_show(action: Option<ListAction>, list: impl Fn(&Option<String>) -> St
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Train { recipe, out, device, seeds, epochs, jobs, force, quiet, format, png } => {
+        Command::Train { recipe, out, device, seeds, epochs, jobs, force, quiet, format, png, save_weights } => {
             let choice: DeviceChoice = device.parse()?;
             let (device, resolved) = choice.create()?;
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
             if jobs == 0 {
                 return Err(Error::input("--jobs must be at least 1").into());
             }
-            let overrides = Overrides { seeds, epochs, device: resolved.to_string() };
+            let overrides = Overrides { seeds, epochs, device: resolved.to_string(), save_weights };
             let plan = recipe::load(&recipe, &overrides)?;
             let out = out.unwrap_or_else(|| PathBuf::from("results").join(&plan.name));
             if !quiet {
@@ -384,6 +419,31 @@ pub fn run() -> Result<()> {
             }
             Ok(())
         }
+        Command::Landscape { run, dims, points, span, between, out, png, power_iters, trace_samples } => {
+            let opts = crate::landscape::Options {
+                dims,
+                points,
+                span,
+                out: out.unwrap_or_else(|| run.join("landscape")),
+                between,
+                format: if png { ImageFormat::Png } else { ImageFormat::Svg },
+                power_iters,
+                trace_samples,
+            };
+            let (files, sharp) = crate::landscape::analyse(&run, &opts)?;
+            for f in &files {
+                println!("{}", f.display());
+            }
+            println!(
+                "train loss {:.6} on {} rows; ρ-sharpness {}; top Hessian eigenvalue {:.6}; Hessian trace {:.6}",
+                sharp.loss,
+                sharp.subset_rows,
+                sharp.rho_sharpness.iter().map(|(r, v)| format!("{v:.6} (ρ = {r})")).collect::<Vec<_>>().join(", "),
+                sharp.hessian_top_eigenvalue,
+                sharp.hessian_trace
+            );
+            Ok(())
+        }
         Command::PlotShape { name, sets, out, png } => {
             let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
             println!("{}", crate::plot::shape::plot_shape(&name, &sets, &out, image)?.display());
@@ -391,7 +451,7 @@ pub fn run() -> Result<()> {
         }
         Command::Check { recipe, seeds, epochs } => {
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
-            let plan = recipe::load(&recipe, &Overrides { seeds, epochs, device: "cpu".into() })?;
+            let plan = recipe::load(&recipe, &Overrides { seeds, epochs, device: "cpu".into(), save_weights: false })?;
             print!("{}", plan.describe());
             Ok(())
         }

@@ -13,6 +13,7 @@ pub mod compare;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod landscape;
 pub mod losses;
 pub mod metrics;
 pub mod models;

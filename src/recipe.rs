@@ -123,6 +123,10 @@ pub struct TrainSettings {
     /// Evaluate every N epochs (and always after the first and the last).
     pub eval_every: usize,
     pub dtype: Precision,
+    /// Save each run's final weights as `weights.safetensors` (for `lossbench landscape`).
+    /// Left out of the config when false, so runs without it keep their hash.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub save_weights: bool,
 }
 
 impl Default for TrainSettings {
@@ -135,6 +139,7 @@ impl Default for TrainSettings {
             grad_clip: None,
             eval_every: 1,
             dtype: Precision::F32,
+            save_weights: false,
         }
     }
 }
@@ -216,6 +221,8 @@ pub struct Overrides {
     pub epochs: Option<usize>,
     /// Device name recorded in run configs (part of the config hash).
     pub device: String,
+    /// `train --save-weights`: as `train.save_weights: true`.
+    pub save_weights: bool,
 }
 
 pub struct ResolvedMetric {
@@ -445,6 +452,9 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     if let Some(epochs) = overrides.epochs {
         train.epochs = epochs;
     }
+    if overrides.save_weights {
+        train.save_weights = true;
+    }
     train.validate().map_err(|e| ctx.err("train", Some("train"), e))?;
     let seeds = overrides.seeds.clone().or(raw.seeds.clone()).unwrap_or_else(|| vec![0]);
     if seeds.is_empty() {
@@ -598,6 +608,41 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
         }
     }
     Ok(Plan { name, description: raw.description, source_path: path.to_path_buf(), tasks, losses, optimizers, seeds, train, runs, skipped })
+}
+
+/// The plan of exactly one run, rebuilt from the resolved config in its `run.json` (for
+/// analyses of a finished run, such as `lossbench landscape`). Relative data paths of user
+/// datasets are taken from the current folder.
+pub fn plan_from_run_config(config: &serde_json::Value) -> Result<Plan> {
+    let field = |key: &str| config.get(key).cloned().ok_or_else(|| Error::input(format!("run.json: config has no `{key}`")));
+    let task = field("task")?;
+    let mut loss = field("loss")?;
+    if let Some(map) = loss.as_object_mut() {
+        // The run's merged list (recipe, task, loss entry) goes to the top level below.
+        map.remove("regularizers");
+    }
+    let mut recipe = serde_json::json!({
+        "name": config.get("recipe").and_then(|r| r.as_str()).filter(|r| !r.is_empty()).unwrap_or("run"),
+        "seeds": [field("seed")?],
+        "train": field("train")?,
+        "tasks": [{
+            "name": task.get("name").cloned().unwrap_or_default(),
+            "dataset": task.get("dataset").cloned().unwrap_or_default(),
+            "model": task.get("model").cloned().unwrap_or_default(),
+            "metrics": task.get("metrics").cloned().unwrap_or_default(),
+        }],
+        "losses": [loss],
+        "optimizers": [field("optimizer")?],
+    });
+    if let Some(regs) = config.get("regularizers") {
+        recipe["regularizers"] = regs.clone();
+    }
+    let text = serde_yaml::to_string(&recipe).map_err(|e| Error::runtime(e.to_string()))?;
+    let plan = resolve(&text, Path::new("run.json"), &Overrides { device: "cpu".into(), ..Default::default() })?;
+    if plan.runs.len() != 1 {
+        return Err(Error::input("run.json: its config does not describe exactly one run"));
+    }
+    Ok(plan)
 }
 
 /// serde_yaml appends " at line L column C" to messages; the position is already in front.

@@ -32,6 +32,8 @@ pub enum Purpose {
     Regularizer = 8,
     /// Noise injected by an optimizer (sgld, heavy_tailed_sgd).
     Optimizer = 9,
+    /// Directions and probes of analyses of a finished run (landscape, Hessian estimates).
+    Analysis = 10,
 }
 
 /// A deterministic random stream. Same key, same numbers, on every machine.

@@ -151,6 +151,46 @@ pub fn write_run(dir: &Path, record: &RunRecord, rows: &[MetricRow]) -> Result<(
     write_atomic(&dir.join(RUN_FILE), format!("{json}\n").as_bytes())
 }
 
+/// File of a run's final weights (with `train.save_weights`).
+pub const WEIGHTS_FILE: &str = "weights.safetensors";
+
+/// Name of the `i`-th model variable in the weights file.
+pub fn weight_name(i: usize) -> String {
+    format!("param.{i:04}")
+}
+
+/// Write the final weights (in `Model::vars` order) as safetensors, atomically.
+pub fn write_weights(dir: &Path, weights: &[candle_core::Tensor]) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::runtime(format!("creating {}: {e}", dir.display())))?;
+    let map: std::collections::HashMap<String, candle_core::Tensor> =
+        weights.iter().enumerate().map(|(i, t)| (weight_name(i), t.clone())).collect();
+    let tmp = dir.join(format!(".{WEIGHTS_FILE}.tmp{}", std::process::id()));
+    candle_core::safetensors::save(&map, &tmp).map_err(|e| Error::runtime(format!("writing {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, dir.join(WEIGHTS_FILE)).map_err(|e| Error::runtime(format!("writing {}: {e}", dir.display())))
+}
+
+/// Read a run's weights file: tensors in `Model::vars` order.
+pub fn read_weights(dir: &Path) -> Result<Vec<candle_core::Tensor>> {
+    let path = dir.join(WEIGHTS_FILE);
+    if !path.is_file() {
+        return Err(Error::input(format!(
+            "{} has no {WEIGHTS_FILE}; train with `--save-weights` (or `train: {{save_weights: true}}`) to keep the final weights",
+            dir.display()
+        )));
+    }
+    let map =
+        candle_core::safetensors::load(&path, &candle_core::Device::Cpu).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+    let mut out = Vec::with_capacity(map.len());
+    for i in 0..map.len() {
+        out.push(
+            map.get(&weight_name(i))
+                .cloned()
+                .ok_or_else(|| Error::input(format!("{}: missing tensor {}", path.display(), weight_name(i))))?,
+        );
+    }
+    Ok(out)
+}
+
 /// The completed run in `dir`, if there is one (a missing or unreadable `run.json` is none).
 pub fn read_record(dir: &Path) -> Option<RunRecord> {
     let text = std::fs::read_to_string(dir.join(RUN_FILE)).ok()?;

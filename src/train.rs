@@ -132,7 +132,7 @@ fn evaluate(
 
 /// The loss of a run: the resolved one, or — for losses that need per-class counts and were
 /// not given them — one rebuilt with the counts of this run's train split.
-fn run_loss(spec: &RunSpec, prepared: &Prepared) -> Result<Arc<dyn Loss>> {
+pub(crate) fn run_loss(spec: &RunSpec, prepared: &Prepared) -> Result<Arc<dyn Loss>> {
     let loss = with_class_counts(spec, prepared)?;
     let run = RunContext { seed: spec.seed, n_train: prepared.train.len() };
     Ok(loss.for_run(&run).unwrap_or(loss))
@@ -256,6 +256,8 @@ fn task_loss(
 pub struct RunResult {
     pub record: RunRecord,
     pub rows: Vec<MetricRow>,
+    /// The final weights, in `Model::vars` order, when `train.save_weights` is on.
+    pub weights: Option<Vec<Tensor>>,
 }
 
 /// Train one run. Errors (bad data, tensor failures) are returned; divergence is a result.
@@ -465,7 +467,12 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         },
         final_metrics,
     };
-    Ok(RunResult { record, rows })
+    let weights = if settings.save_weights {
+        Some(vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?)
+    } else {
+        None
+    };
+    Ok(RunResult { record, rows, weights })
 }
 
 /// How to run a sweep.
@@ -548,19 +555,23 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary> {
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         train_run(spec, &opts.device, &opts.device_name, &|e| bar.set_position(e as u64))
                     }));
-                    let (record, rows) = match outcome {
-                        Ok(Ok(result)) => (result.record, result.rows),
-                        Ok(Err(e)) => (failed_record(spec, &opts.device_name, e.to_string()), Vec::new()),
+                    let (record, rows, weights) = match outcome {
+                        Ok(Ok(result)) => (result.record, result.rows, result.weights),
+                        Ok(Err(e)) => (failed_record(spec, &opts.device_name, e.to_string()), Vec::new(), None),
                         Err(panic) => {
                             let msg = panic
                                 .downcast_ref::<String>()
                                 .cloned()
                                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                                 .unwrap_or_default();
-                            (failed_record(spec, &opts.device_name, format!("internal error: {msg}")), Vec::new())
+                            (failed_record(spec, &opts.device_name, format!("internal error: {msg}")), Vec::new(), None)
                         }
                     };
-                    if let Err(e) = run::write_run(&dir, &record, &rows) {
+                    let written = match &weights {
+                        Some(w) => run::write_weights(&dir, w),
+                        None => Ok(()),
+                    };
+                    if let Err(e) = written.and_then(|_| run::write_run(&dir, &record, &rows)) {
                         if let Ok(mut slot) = first_error.lock() {
                             slot.get_or_insert(e);
                         }

@@ -283,8 +283,20 @@ fn listings_show_and_eval() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for cmd in ["train", "check", "compare", "plot", "plot-shape", "losses", "datasets", "models", "optimizers", "regularizers", "metrics"]
-    {
+    for cmd in [
+        "train",
+        "check",
+        "compare",
+        "plot",
+        "plot-shape",
+        "landscape",
+        "losses",
+        "datasets",
+        "models",
+        "optimizers",
+        "regularizers",
+        "metrics",
+    ] {
         let out = lossbench().args([cmd, "--help"]).output().unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(out.status.success() && text.contains("Example"), "{cmd}: {text}");
@@ -570,4 +582,59 @@ losses:
     assert!(stderr_of(&out).contains("did you mean `accuracy`?"), "{}", stderr_of(&out));
     let out = lossbench().args(["compare", "--alpha", "0.2"]).arg(&res).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `train --save-weights` keeps the final weights; `landscape` rebuilds the run from its
+/// run.json, slices the loss along filter-normalised directions (the trained weights sit in a
+/// basin: the middle of the slice is lower than its ends), interpolates to another run, and
+/// writes sharpness figures. A run without weights is an input error that says what to do.
+#[test]
+fn landscape_of_a_trained_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = "name: land\ntrain: {epochs: 15, batch_size: 32}\ntasks:\n  - {name: moons, dataset: {name: two_moons, n: 300}, model: {name: mlp, hidden: [16]}}\nlosses: [cross_entropy, {name: focal, gamma: 2.0}]\n";
+    let path = tmp.path().join("land.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let res = tmp.path().join("res");
+    let out = lossbench().args(["train", "--quiet", "--save-weights", "--out"]).arg(&res).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let run_a = res.join("moons/cross_entropy/adamw/seed-0");
+    let run_b = res.join("moons/focal/adamw/seed-0");
+    assert!(run_a.join("weights.safetensors").is_file());
+    let figs = tmp.path().join("figs");
+    let out = lossbench()
+        .arg("landscape")
+        .arg(&run_a)
+        .args(["--points", "11", "--between"])
+        .arg(&run_b)
+        .arg("--out")
+        .arg(&figs)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let csv = std::fs::read_to_string(figs.join("landscape-1d.csv")).unwrap();
+    let losses: Vec<f64> = csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    assert_eq!(losses.len(), 11);
+    assert!(losses[5] < losses[0] && losses[5] < losses[10], "not a basin: {losses:?}");
+    assert!(svg_texts(&figs.join("landscape-1d.svg")).iter().any(|t| t == "train loss"));
+    let interp = std::fs::read_to_string(figs.join("interpolation.csv")).unwrap();
+    assert_eq!(interp.lines().count(), 12);
+    let sharp: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(figs.join("sharpness.json")).unwrap()).unwrap();
+    assert!(
+        sharp["hessian_top_eigenvalue"].as_f64().unwrap().is_finite() && sharp["rho_sharpness"][1][1].as_f64().unwrap() >= 0.0,
+        "{sharp}"
+    );
+    // The same analysis twice gives the same numbers (seeded directions and probes).
+    let again = tmp.path().join("again");
+    lossbench().arg("landscape").arg(&run_a).args(["--points", "11", "--out"]).arg(&again).assert().success();
+    assert_eq!(std::fs::read(again.join("landscape-1d.csv")).unwrap(), csv.as_bytes());
+    // 2-D grid.
+    let out = lossbench().arg("landscape").arg(&run_a).args(["--dims", "2", "--points", "5", "--out"]).arg(&figs).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read_to_string(figs.join("landscape-2d.csv")).unwrap().lines().count(), 26);
+    roxmltree::Document::parse(&std::fs::read_to_string(figs.join("landscape-2d.svg")).unwrap()).unwrap();
+    // Without weights.
+    std::fs::remove_file(run_b.join("weights.safetensors")).unwrap();
+    let out = lossbench().arg("landscape").arg(&run_b).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("--save-weights"), "{}", stderr_of(&out));
 }

@@ -349,6 +349,97 @@ pub fn comparison_plots(sections: &[crate::compare::Section], dir: &Path, format
     Ok(out)
 }
 
+/// Colour of `t` in [0, 1] on a perceptually ordered ramp (dark blue → teal → yellow).
+fn ramp(t: f64) -> RGBColor {
+    let stops = [(0.0, (68.0, 1.0, 84.0)), (0.33, (49.0, 104.0, 142.0)), (0.66, (53.0, 183.0, 121.0)), (1.0, (253.0, 231.0, 37.0))];
+    let t = t.clamp(0.0, 1.0);
+    let k = stops.iter().position(|s| s.0 >= t).unwrap_or(3).max(1);
+    let (t0, c0) = stops[k - 1];
+    let (t1, c1) = stops[k];
+    let u = if t1 > t0 { (t - t0) / (t1 - t0) } else { 0.0 };
+    let mix = |a: f64, b: f64| (a + (b - a) * u).round() as u8;
+    RGBColor(mix(c0.0, c1.0), mix(c0.1, c1.1), mix(c0.2, c1.2))
+}
+
+/// Contour segments of `grid[i][j]` (on coordinates `xs[i]`, `xs[j]`) at `level`, by marching
+/// squares (each cell's crossing points on its edges joined in pairs).
+pub fn contour_segments(xs: &[f64], grid: &[Vec<f64>], level: f64) -> Vec<((f64, f64), (f64, f64))> {
+    let mut out = Vec::new();
+    let n = xs.len();
+    let lerp = |a: (f64, f64, f64), b: (f64, f64, f64)| -> (f64, f64) {
+        let t = if b.2 != a.2 { (level - a.2) / (b.2 - a.2) } else { 0.5 };
+        (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)
+    };
+    for i in 0..n.saturating_sub(1) {
+        for j in 0..n.saturating_sub(1) {
+            let corners = [
+                (xs[i], xs[j], grid[i][j]),
+                (xs[i + 1], xs[j], grid[i + 1][j]),
+                (xs[i + 1], xs[j + 1], grid[i + 1][j + 1]),
+                (xs[i], xs[j + 1], grid[i][j + 1]),
+            ];
+            if corners.iter().any(|c| !c.2.is_finite()) {
+                continue;
+            }
+            let mut points = Vec::new();
+            for e in 0..4 {
+                let (a, b) = (corners[e], corners[(e + 1) % 4]);
+                if (a.2 < level) != (b.2 < level) {
+                    points.push(lerp(a, b));
+                }
+            }
+            for pair in points.chunks(2) {
+                if let [p, q] = pair {
+                    out.push((*p, *q));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn draw_contour<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, xs: &[f64], grid: &[Vec<f64>]) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let values: Vec<f64> = grid.iter().flatten().copied().filter(|v| v.is_finite()).collect();
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (x0, x1) = (xs[0], xs[xs.len() - 1]);
+    let half = (x1 - x0) / (2.0 * (xs.len() - 1).max(1) as f64);
+    let mut chart = ChartBuilder::on(root)
+        .caption(format!("{title} (loss {lo:.4} … {hi:.4})"), ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(x0 - half..x1 + half, x0 - half..x1 + half)
+        .map_err(plot_error)?;
+    chart.configure_mesh().disable_mesh().x_desc("α (direction 1)").y_desc("β (direction 2)").draw().map_err(plot_error)?;
+    // Colour by log-loss so the basin shows; NaN cells stay white.
+    let norm = |v: f64| if hi > lo { ((v - lo).ln_1p()) / ((hi - lo).ln_1p()) } else { 0.0 };
+    chart
+        .draw_series(xs.iter().enumerate().flat_map(|(i, a)| {
+            xs.iter()
+                .enumerate()
+                .filter(move |(j, _)| grid[i][*j].is_finite())
+                .map(move |(j, b)| Rectangle::new([(a - half, b - half), (a + half, b + half)], ramp(norm(grid[i][j])).filled()))
+        }))
+        .map_err(plot_error)?;
+    for k in 1..10 {
+        let level = lo + (hi - lo) * (k as f64 / 10.0).powi(2);
+        let segments = contour_segments(xs, grid, level);
+        chart.draw_series(segments.into_iter().map(|(p, q)| PathElement::new(vec![p, q], WHITE.mix(0.8)))).map_err(plot_error)?;
+    }
+    chart.draw_series(std::iter::once(Circle::new((0.0, 0.0), 4, RED.filled()))).map_err(plot_error)?;
+    Ok(())
+}
+
+/// A 2-D slice as a colour map with contour lines (levels quadratic in the loss range, so the
+/// basin gets most of them); the trained weights are the red dot at the origin.
+pub fn contour(path: &Path, title: &str, xs: &[f64], grid: &[Vec<f64>], format: ImageFormat) -> Result<()> {
+    render(path, (760, 700), format, &|root| draw_contour(root, title, xs, grid), &|root| draw_contour(root, title, xs, grid))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,5 +455,15 @@ mod tests {
         assert_eq!(taus, vec![1.0, 2.0]);
         assert_eq!(rho[0], vec![0.5, 1.0]);
         assert_eq!(rho[1], vec![0.5, 0.5]);
+        // A bowl x² + y² at level 0.5: the contour crosses the grid near radius √0.5.
+        let xs: Vec<f64> = (0..21).map(|i| -1.0 + 0.1 * i as f64).collect();
+        let grid: Vec<Vec<f64>> = xs.iter().map(|a| xs.iter().map(|b| a * a + b * b).collect()).collect();
+        let segs = contour_segments(&xs, &grid, 0.5);
+        assert!(!segs.is_empty());
+        for (p, q) in segs {
+            for (x, y) in [p, q] {
+                assert!(((x * x + y * y).sqrt() - 0.5f64.sqrt()).abs() < 0.03);
+            }
+        }
     }
 }
