@@ -333,6 +333,34 @@ mod tests {
         }
     }
 
+    /// Every optimizer reduces a convex quadratic (least squares over 6 rows, split into
+    /// micro-batches by the procedures that use them) to below half its starting value within
+    /// 300 steps of a small learning rate.
+    #[test]
+    fn every_optimizer_reduces_a_convex_quadratic() {
+        let sgd = serde_json::json!({"name": "sgd", "lr": 0.01});
+        for info in OPTIMIZERS {
+            let params = match info.name {
+                "sgld" => serde_json::json!({"lr": 0.01, "temperature": 1e-6}),
+                "heavy_tailed_sgd" => serde_json::json!({"lr": 0.01, "sigma": 1e-4}),
+                "asgd" => serde_json::json!({"lr": 0.002, "kappa": 10.0, "xi": 2.0}),
+                "momo" | "momo_adam" | "grams" | "adam" | "adamw" | "adam_l2" | "normalized_gd" => serde_json::json!({"lr": 0.01}),
+                "sgd" => serde_json::json!({"lr": 0.01}),
+                "qat" => serde_json::json!({"bits": 8, "base": sgd}),
+                _ => serde_json::json!({"base": sgd}),
+            };
+            let (spec, _) = (info.build)(&params).unwrap_or_else(|e| panic!("{}: {e}", info.name));
+            let mut problem = LeastSquares::new();
+            let start = problem.rows_eval(0, 6).unwrap().loss;
+            let mut opt = spec.instantiate(vec![problem.w.clone()], &Context { seed: 0, n_train: 6, total_steps: 300 }).unwrap();
+            for _ in 0..300 {
+                opt.step(&mut problem, spec.lr()).unwrap();
+            }
+            let end = problem.rows_eval(0, 6).unwrap().loss;
+            assert!(end < 0.5 * start, "{} {params}: {start} → {end}", info.name);
+        }
+    }
+
     #[test]
     fn clipping_scales_to_the_max_norm() {
         let v = start();
