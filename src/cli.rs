@@ -67,6 +67,26 @@ enum Command {
         #[arg(long)]
         save_weights: bool,
     },
+    /// Time fixed training workloads (ms/step, GFLOP/s, peak RSS); compare with benches/torch_twin.py.
+    #[command(
+        after_help = "Examples:\n  lossbench bench\n  lossbench bench --case digits --case mnist --threads 1 --format json\n\nCases: tiny, digits, mnist, focal, sam (MLP steps) and sweep (the quickstart recipe with --jobs 1 and 2).\nbenches/README.md explains the PyTorch twin and how to read the ratio."
+    )]
+    Bench {
+        /// Cases to run (repeatable). Default: all.
+        #[arg(long = "case")]
+        cases: Vec<String>,
+        /// Threads for matrix products (RAYON_NUM_THREADS). Default: all cores.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Timed blocks per case; the median block is reported.
+        #[arg(long, default_value_t = 7)]
+        repeats: usize,
+        /// Steps per timed block.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        #[arg(long, value_enum, default_value = "table")]
+        format: BenchFormat,
+    },
     /// Parse and resolve a recipe and print its plan (tasks × losses × optimizers × seeds), without training.
     #[command(after_help = "Example:\n  lossbench check recipes/quickstart.yaml")]
     Check {
@@ -244,6 +264,12 @@ enum LossAction {
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BenchFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum EvalDtype {
     F32,
     F64,
@@ -350,6 +376,7 @@ fn list_or_show(action: Option<ListAction>, list: impl Fn(&Option<String>) -> St
 
 /// Entry point of the binary.
 pub fn run() -> Result<()> {
+    train::user_threads();
     let cli = Cli::parse();
     match cli.command {
         Command::Train { recipe, out, device, seeds, epochs, jobs, force, quiet, format, png, save_weights } => {
@@ -447,6 +474,46 @@ pub fn run() -> Result<()> {
         Command::PlotShape { name, sets, out, png } => {
             let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
             println!("{}", crate::plot::shape::plot_shape(&name, &sets, &out, image)?.display());
+            Ok(())
+        }
+        Command::Bench { cases, threads, repeats, steps, format } => {
+            let threads = threads.unwrap_or_else(crate::train::cores);
+            if threads == 0 || repeats == 0 || steps == 0 {
+                return Err(Error::input("--threads, --repeats and --steps must be at least 1").into());
+            }
+            std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+            let known: Vec<&str> = crate::bench::CASES.iter().map(|c| c.name).chain(["sweep"]).collect();
+            for c in &cases {
+                if !known.contains(&c.as_str()) {
+                    let hint =
+                        crate::registry::suggest(c, known.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                    return Err(Error::input(format!("unknown bench case `{c}`; {hint}(cases: {})", known.join(", "))).into());
+                }
+            }
+            let wanted = |name: &str| cases.is_empty() || cases.iter().any(|c| c == name);
+            let peak = crate::bench::sgemm_peak()?;
+            let settings = crate::bench::Settings { repeats, steps, ..Default::default() };
+            let mut rows = Vec::new();
+            for case in crate::bench::CASES.iter().filter(|c| wanted(c.name)) {
+                let m = crate::bench::run_case(case, threads, &settings, peak)?;
+                if matches!(format, BenchFormat::Json) {
+                    println!("{}", serde_json::to_string(&m)?);
+                }
+                rows.push(m);
+            }
+            if wanted("sweep") {
+                for jobs in [1, 2] {
+                    let m = crate::bench::run_sweep(jobs, threads)?;
+                    if matches!(format, BenchFormat::Json) {
+                        println!("{}", serde_json::to_string(&m)?);
+                    }
+                    rows.push(m);
+                }
+                std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+            }
+            if matches!(format, BenchFormat::Table) {
+                print!("{}", crate::bench::table(&rows, peak));
+            }
             Ok(())
         }
         Command::Check { recipe, seeds, epochs } => {

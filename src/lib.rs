@@ -8,6 +8,7 @@
 //! recipe.yaml ─parse/resolve─> Plan ─train─> results/<recipe>/<task>/<loss>/<opt>/seed-<n>/ ─compare─> tables
 //! ```
 
+pub mod bench;
 pub mod cli;
 pub mod compare;
 pub mod data;

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    lossbench::train::tune_allocator();
     match lossbench::cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -277,6 +277,10 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     let init = Init { seed, dtype, device: device.clone() };
     let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
     let vars = model.vars();
+    if SINGLE_JOB.load(Ordering::SeqCst) && user_threads().is_none() {
+        let threads = matmul_threads(step_flops(model.as_ref(), spec.train.batch_size.min(prepared.train.len())), cores());
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
     let n_rows = prepared.train.len();
     let ctx = crate::optim::Context {
         seed,
@@ -536,6 +540,8 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary> {
     let next = AtomicUsize::new(0);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let jobs = opts.jobs.clamp(1, todo.len().max(1));
+    set_threads_per_run(jobs);
+    SINGLE_JOB.store(jobs == 1, Ordering::SeqCst);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
@@ -602,6 +608,78 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary> {
         return Err(e);
     }
     summary.into_inner().map_err(|_| Error::runtime("poisoned summary lock"))
+}
+
+/// Keep freed tensor buffers in the heap instead of returning them to the kernel: every tensor
+/// op allocates its result, and glibc's defaults serve large blocks with mmap/munmap, so each
+/// step paid page faults for fresh pages (a quarter of a digits step in `perf`). Raising the
+/// mmap and trim thresholds (glibc only) made `lossbench bench` steps 1.0–1.5× faster; see
+/// `benches/README.md`.
+///
+/// Also bounds how long Candle's element-wise worker threads spin waiting for work
+/// (`CANDLE_BARRIER_POOL_SPIN_LIMIT`, unless set): with the default they kept a core busy while
+/// the matrix products wanted it, and two threads were slower than one (`perf`: 36 % of a
+/// 2-thread mnist step spinning).
+pub fn tune_allocator() {
+    if std::env::var_os("CANDLE_BARRIER_POOL_SPIN_LIMIT").is_none() {
+        // Edition 2021: safe; called at start-up before any thread exists.
+        std::env::set_var("CANDLE_BARRIER_POOL_SPIN_LIMIT", "100");
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called once at start-up, before threads.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
+/// Steps cheaper than this (FLOPs, `6·batch·Σ in·out`) use one thread for matrix products:
+/// Candle's second thread made them slower here (digits 64-256-256-10, batch 128, 65 MFLOP:
+/// 0.78 ms/step with 1 thread, 0.8–1.2 ms with 2), while a 1 GFLOP step (784-512-512-10, batch
+/// 256) ran 1.5× faster with 2. See `benches/README.md`.
+pub const SMALL_STEP_FLOPS: f64 = 2e8;
+
+/// Matrix-product threads for a step of `flops`, given at most `max`.
+pub fn matmul_threads(flops: f64, max: usize) -> usize {
+    if flops < SMALL_STEP_FLOPS {
+        1
+    } else {
+        max.max(1)
+    }
+}
+
+/// FLOPs of one training step of `model` at `batch` rows (`6·batch·Σ in·out` over its linear
+/// layers; forward 2, backward 4).
+pub fn step_flops(model: &dyn crate::models::Model, batch: usize) -> f64 {
+    let macs: usize = model.linear_layers().iter().map(|(w, _)| w.elem_count()).sum();
+    6.0 * (batch * macs) as f64
+}
+
+/// Whether the sweep runs one job at a time (then a run may pick its own thread count).
+static SINGLE_JOB: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Cores of this machine.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// `RAYON_NUM_THREADS` as the user set it when lossbench started (captured on the first call,
+/// which `cli::run` makes before anything changes the variable).
+pub fn user_threads() -> Option<usize> {
+    static USER: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *USER.get_or_init(|| std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0))
+}
+
+/// Threads each run's matrix products use: `RAYON_NUM_THREADS` when the user set it, else the
+/// cores shared out among the concurrent runs (`max(1, cores / jobs)`), so `--jobs N` does not
+/// oversubscribe the machine. Candle reads the variable at every matmul.
+pub fn set_threads_per_run(jobs: usize) {
+    if user_threads().is_none() {
+        let threads = (cores() / jobs.max(1)).max(1);
+        // Edition 2021: set_var is safe; it is called before the sweep's threads start.
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
 }
 
 /// Whether progress bars should be drawn: stderr is a terminal and not `--quiet`.

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
 use crate::rng::Stream;
 use candle_core::{Tensor, Var};
-use candle_nn::{Linear, Module};
+use candle_nn::Linear;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -80,7 +80,7 @@ impl Mlp {
         let Some(layer) = self.layers.last() else { return Ok(h.clone()) };
         Ok(match self.head {
             Head::Harmonic => harmonic_logits(h, layer.weight())?,
-            Head::Linear => layer.forward(h)?,
+            Head::Linear => super::ops::linear(h, layer.weight(), layer.bias())?,
         })
     }
 
@@ -97,7 +97,7 @@ impl Mlp {
             if i == last {
                 embedding = h.clone();
             }
-            h = if i == last { self.apply_head(&h)? } else { layer.forward(&h)? };
+            h = if i == last { self.apply_head(&h)? } else { super::ops::linear(&h, layer.weight(), layer.bias())? };
             if i < last {
                 h = self.activation.apply(&h)?;
                 if let Some(rng) = rng.as_deref_mut() {

@@ -5,6 +5,7 @@
 pub mod embed_mlp;
 pub mod linear;
 pub mod mlp;
+pub mod ops;
 
 use crate::data::InputKind;
 use crate::error::{Error, Result};
@@ -98,7 +99,7 @@ pub fn harmonic_logits(h: &Tensor, w: &Tensor) -> Result<Tensor> {
 impl Activation {
     pub fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
-            Activation::Relu => x.relu(),
+            Activation::Relu => ops::relu(x).map_err(|e| candle_core::Error::Msg(e.to_string())),
             // Exact (erf) GELU, PyTorch's default.
             Activation::Gelu => x.gelu_erf(),
             Activation::Tanh => x.tanh(),

@@ -164,16 +164,45 @@ impl OptimizerSpec for Params {
         self.lr
     }
     fn instantiate(&self, vars: Vec<Var>, _ctx: &Context) -> Result<Box<dyn Optimizer>> {
-        let moments = vars.iter().map(|v| Ok((zeros_like(v)?, zeros_like(v)?))).collect::<Result<Vec<_>>>()?;
-        Ok(Box::new(Adam { params: self.clone(), vars, moments, t: 0 }))
+        Adam::new(self.clone(), vars, true)
     }
+}
+
+/// Moments of one parameter: flat host buffers for the fused CPU update, or tensors.
+enum Moments {
+    Host(super::fused::Buffer, super::fused::Buffer),
+    Tensors(Tensor, Tensor),
 }
 
 pub struct Adam {
     params: Params,
     vars: Vec<Var>,
-    moments: Vec<(Tensor, Tensor)>,
+    moments: Vec<Moments>,
     t: i32,
+}
+
+impl Adam {
+    /// `fused`: update CPU parameters in place (the default); false keeps the tensor-op path
+    /// everywhere (for tests that compare the two).
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(params: Params, vars: Vec<Var>, fused: bool) -> Result<Box<dyn Optimizer>> {
+        let moments = vars
+            .iter()
+            .map(|v| {
+                let t = v.as_tensor();
+                let host = (fused && t.device().is_cpu() && t.is_contiguous())
+                    .then(|| {
+                        super::fused::Buffer::zeros(t.dtype(), t.elem_count()).zip(super::fused::Buffer::zeros(t.dtype(), t.elem_count()))
+                    })
+                    .flatten();
+                Ok(match host {
+                    Some((m, v)) => Moments::Host(m, v),
+                    None => Moments::Tensors(zeros_like(v)?, zeros_like(v)?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Box::new(Adam { params, vars, moments, t: 0 }))
+    }
 }
 
 impl Optimizer for Adam {
@@ -183,8 +212,31 @@ impl Optimizer for Adam {
         self.t += 1;
         let bias1 = 1.0 - p.beta1.powi(self.t);
         let bias2 = 1.0 - p.beta2.powi(self.t);
-        for (var, (m, v)) in self.vars.iter().zip(self.moments.iter_mut()) {
+        for (var, moments) in self.vars.iter().zip(self.moments.iter_mut()) {
             let Some(g) = grads.get(var.as_tensor()) else { continue };
+            if let Moments::Host(m, v) = moments {
+                if super::fused::eligible(var.as_tensor(), g) {
+                    let op = super::fused::AdamStep {
+                        m: std::cell::RefCell::new(m),
+                        v: std::cell::RefCell::new(v),
+                        beta1: p.beta1,
+                        beta2: p.beta2,
+                        eps: p.eps,
+                        weight_decay: p.weight_decay,
+                        decoupled: p.decoupled,
+                        lr,
+                        bias1,
+                        bias2,
+                    };
+                    var.as_tensor().inplace_op2(g, &op)?;
+                    continue;
+                }
+                // A gradient the kernel cannot read in place: move the moments to tensors.
+                let t = var.as_tensor();
+                let (mt, vt) = (m.to_tensor(t)?, v.to_tensor(t)?);
+                *moments = Moments::Tensors(mt, vt);
+            }
+            let Moments::Tensors(m, v) = moments else { continue };
             let mut theta = var.as_tensor().clone();
             let mut g = g.clone();
             if p.weight_decay != 0.0 {

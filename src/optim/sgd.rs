@@ -68,8 +68,7 @@ impl OptimizerSpec for Params {
         self.lr
     }
     fn instantiate(&self, vars: Vec<Var>, _ctx: &Context) -> Result<Box<dyn Optimizer>> {
-        let buffers = vec![None; vars.len()];
-        Ok(Box::new(Sgd { params: self.clone(), vars, buffers }))
+        Ok(Box::new(Sgd::new(self.clone(), vars, true)))
     }
 }
 
@@ -77,12 +76,48 @@ pub struct Sgd {
     params: Params,
     vars: Vec<Var>,
     buffers: Vec<Option<Tensor>>,
+    /// Flat momentum buffers of the fused CPU update, and whether each holds a value yet.
+    host: Option<Vec<(Vec<f64>, bool)>>,
+}
+
+impl Sgd {
+    /// `fused`: update CPU parameters in place (the default); false keeps the tensor-op path.
+    pub fn new(params: Params, vars: Vec<Var>, fused: bool) -> Sgd {
+        let all_cpu = vars.iter().all(|v| v.as_tensor().device().is_cpu() && v.as_tensor().is_contiguous());
+        let host = (fused && all_cpu).then(|| vars.iter().map(|v| (vec![0.0; v.as_tensor().elem_count()], false)).collect());
+        let buffers = vec![None; vars.len()];
+        Sgd { params, vars, buffers, host }
+    }
 }
 
 impl Optimizer for Sgd {
     fn step(&mut self, objective: &mut dyn Objective, lr: f64) -> Result<f64> {
         let Evaluation { loss, grads } = objective.eval()?;
         let p = &self.params;
+        if let Some(host) = self.host.as_mut() {
+            if self.vars.iter().all(|v| grads.get(v.as_tensor()).is_none_or(|g| super::fused::eligible(v.as_tensor(), g))) {
+                for (var, (buf, started)) in self.vars.iter().zip(host.iter_mut()) {
+                    let Some(g) = grads.get(var.as_tensor()) else { continue };
+                    let op = super::fused::SgdStep {
+                        buffer: std::cell::RefCell::new((buf.as_mut_slice(), started)),
+                        momentum: p.momentum,
+                        nesterov: p.nesterov,
+                        weight_decay: p.weight_decay,
+                        lr,
+                    };
+                    var.as_tensor().inplace_op2(g, &op)?;
+                }
+                return Ok(loss);
+            }
+            // Gradients the kernel cannot read in place: continue on the tensor path.
+            for ((var, (buf, started)), slot) in self.vars.iter().zip(host.iter()).zip(self.buffers.iter_mut()) {
+                if *started {
+                    let t = var.as_tensor();
+                    *slot = Some(Tensor::from_slice(buf, t.shape(), t.device())?.to_dtype(t.dtype())?);
+                }
+            }
+            self.host = None;
+        }
         for (var, buffer) in self.vars.iter().zip(self.buffers.iter_mut()) {
             let Some(g) = grads.get(var.as_tensor()) else { continue };
             let theta = var.as_tensor();
