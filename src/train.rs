@@ -316,14 +316,20 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     'epochs: for epoch in 1..=settings.epochs {
         let order = Stream::new(seed, Purpose::Shuffle, epoch as u64).permutation(n);
         let mut dropout_rng = Stream::new(seed, Purpose::Dropout, epoch as u64);
+        // The epoch's shuffled copy of the training data, gathered once; batches are slices.
+        let all: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+        let all = Tensor::from_vec(all, n, train.x.device())?;
+        let x_epoch = train.x.index_select(&all, 0)?;
+        let y_epoch = match &train.target {
+            Target::Classes(t) => Target::Classes(t.index_select(&all, 0)?),
+            Target::Values(t) => Target::Values(t.index_select(&all, 0)?),
+        };
         for b in 0..steps_per_epoch {
             let rows = &order[b * batch..((b + 1) * batch).min(n)];
-            let idx: Vec<u32> = rows.iter().map(|&i| i as u32).collect();
-            let idx = Tensor::from_vec(idx, (rows.len(),), train.x.device())?;
-            let xb = train.x.index_select(&idx, 0)?;
-            let yb = match &train.target {
-                Target::Classes(t) => Target::Classes(t.index_select(&idx, 0)?),
-                Target::Values(t) => Target::Values(t.index_select(&idx, 0)?),
+            let xb = x_epoch.narrow(0, b * batch, rows.len())?;
+            let yb = match &y_epoch {
+                Target::Classes(t) => Target::Classes(t.narrow(0, b * batch, rows.len())?),
+                Target::Values(t) => Target::Values(t.narrow(0, b * batch, rows.len())?),
             };
             let lr = base_lr * settings.schedule.factor(step, epoch - 1, total_steps, settings.warmup);
             // Mixing (mixup) is drawn once per step: every evaluation of the step sees one batch.

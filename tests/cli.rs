@@ -638,3 +638,25 @@ fn landscape_of_a_trained_run() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("--save-weights"), "{}", stderr_of(&out));
 }
+
+/// `bench --format json` prints one object per case with the documented keys; a typo in a case
+/// name is an input error with a suggestion. (Timings are reported, never asserted.)
+#[test]
+fn bench_reports_json_and_rejects_unknown_cases() {
+    let out = lossbench()
+        .args(["bench", "--case", "tiny", "--case", "digits", "--steps", "2", "--repeats", "1", "--threads", "1", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    for (row, case) in rows.iter().zip(["tiny", "digits"]) {
+        assert_eq!(row["case"], case);
+        assert_eq!(row["threads"], 1);
+        assert!(row["ms_per_step"].as_f64().unwrap() > 0.0 && row["steps_per_s"].as_f64().unwrap() > 0.0, "{row}");
+        assert!(row["gflops"].as_f64().unwrap() > 0.0, "{row}");
+    }
+    let out = lossbench().args(["bench", "--case", "mnsit"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("did you mean `mnist`?"), "{}", stderr_of(&out));
+}
