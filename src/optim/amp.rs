@@ -16,12 +16,11 @@
 //! Perturbation*, CVPR 2021 (S182); hiyouga/AMP-Regularizer `amp.py::AMP.step` [code; the
 //! fixture replays a transcription of it].
 
-use super::{base_step, grads_of, parse_wrapped, Context, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
+use super::{base_step, build_wrapped, grads_of, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
 use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "amp",
@@ -65,25 +64,12 @@ impl Validate for Params {
     }
 }
 
-pub struct Spec {
-    params: Params,
-    base: Arc<dyn OptimizerSpec>,
-}
-
 fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let default_base = serde_json::json!({"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": true, "weight_decay": 1e-4});
-    let (params, base, canonical) = parse_wrapped::<Params>(value, default_base)?;
-    Ok((Arc::new(Spec { params, base }), canonical))
-}
-
-impl OptimizerSpec for Spec {
-    fn lr(&self) -> f64 {
-        self.base.lr()
-    }
-    fn instantiate(&self, vars: Vec<Var>, ctx: &Context) -> Result<Box<dyn Optimizer>> {
-        let base = self.base.instantiate(vars.clone(), ctx)?;
-        Ok(Box::new(Amp { params: self.params.clone(), vars, base }))
-    }
+    build_wrapped::<Params>(
+        value,
+        serde_json::json!({"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": true, "weight_decay": 1e-4}),
+        |p, vars, base, _ctx| Box::new(Amp { params: p.clone(), vars, base }),
+    )
 }
 
 pub struct Amp {
@@ -128,6 +114,7 @@ impl Optimizer for Amp {
 mod tests {
     use super::*;
     use crate::optim::testing::{rosenbrock, start};
+    use crate::optim::Context;
 
     #[test]
     fn epsilon_zero_is_the_base_optimizer_step_by_step() {

@@ -17,12 +17,11 @@
 //! `perturb`, `restore`) and `train_cifar10.py` (γ = 0.01, proxy SGD lr 0.01, outer SGD
 //! momentum 0.9, wd 5e-4) [code, read in the fork tokaka22/AWP].
 
-use super::{base_step, grads_of, parse_wrapped, Context, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
+use super::{base_step, build_wrapped, grads_of, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
 use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{DType, Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "awp",
@@ -64,25 +63,12 @@ impl Validate for Params {
     }
 }
 
-pub struct Spec {
-    params: Params,
-    base: Arc<dyn OptimizerSpec>,
-}
-
 fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let default_base = serde_json::json!({"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4});
-    let (params, base, canonical) = parse_wrapped::<Params>(value, default_base)?;
-    Ok((Arc::new(Spec { params, base }), canonical))
-}
-
-impl OptimizerSpec for Spec {
-    fn lr(&self) -> f64 {
-        self.base.lr()
-    }
-    fn instantiate(&self, vars: Vec<Var>, ctx: &Context) -> Result<Box<dyn Optimizer>> {
-        let base = self.base.instantiate(vars.clone(), ctx)?;
-        Ok(Box::new(Awp { params: self.params.clone(), vars, base }))
-    }
+    build_wrapped::<Params>(
+        value,
+        serde_json::json!({"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4}),
+        |p, vars, base, _ctx| Box::new(Awp { params: p.clone(), vars, base }),
+    )
 }
 
 pub struct Awp {
@@ -132,6 +118,7 @@ impl Optimizer for Awp {
 mod tests {
     use super::*;
     use crate::optim::testing::LeastSquares;
+    use crate::optim::Context;
 
     /// γ = 0 is the base optimizer; biases (1-D tensors) are never perturbed.
     #[test]

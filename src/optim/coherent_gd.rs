@@ -23,14 +23,11 @@
 //! `iclr_2020_paper/utils.py` (winsorize_sum with `np.percentile(…, interpolation='nearest')`,
 //! c = `winsorize_pct`, default 10) [code].
 
-use super::{
-    base_step, grads_of, parse_wrapped, part_range, with_grads, Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec,
-};
+use super::{base_step, build_wrapped, grads_of, part_range, with_grads, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
 use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{DType, Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "coherent_gd",
@@ -71,24 +68,10 @@ impl Validate for Params {
     }
 }
 
-pub struct Spec {
-    params: Params,
-    base: Arc<dyn OptimizerSpec>,
-}
-
 fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let (params, base, canonical) = parse_wrapped::<Params>(value, serde_json::json!({"name": "sgd", "lr": 0.1}))?;
-    Ok((Arc::new(Spec { params, base }), canonical))
-}
-
-impl OptimizerSpec for Spec {
-    fn lr(&self) -> f64 {
-        self.base.lr()
-    }
-    fn instantiate(&self, vars: Vec<Var>, ctx: &Context) -> Result<Box<dyn Optimizer>> {
-        let base = self.base.instantiate(vars.clone(), ctx)?;
-        Ok(Box::new(CoherentGd { params: self.params.clone(), vars, base }))
-    }
+    build_wrapped::<Params>(value, serde_json::json!({"name": "sgd", "lr": 0.1}), |p, vars, base, _ctx| {
+        Box::new(CoherentGd { params: p.clone(), vars, base })
+    })
 }
 
 pub struct CoherentGd {
@@ -187,6 +170,7 @@ impl Optimizer for CoherentGd {
 mod tests {
     use super::*;
     use crate::optim::testing::LeastSquares;
+    use crate::optim::Context;
 
     fn step(params: serde_json::Value) -> Vec<f64> {
         let (spec, _) = build(&params).unwrap();

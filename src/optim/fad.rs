@@ -21,12 +21,11 @@
 //! r = ρ, α = β = 1 are our choice].
 
 use super::hvp::evaluate_at;
-use super::{base_step, grads_of, norm_of, parse_wrapped, with_grads, Context, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
+use super::{base_step, build_wrapped, grads_of, norm_of, with_grads, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
 use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "fad",
@@ -72,24 +71,10 @@ impl Validate for Params {
     }
 }
 
-pub struct Spec {
-    params: Params,
-    base: Arc<dyn OptimizerSpec>,
-}
-
 fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let (params, base, canonical) = parse_wrapped::<Params>(value, serde_json::json!({"name": "sgd", "lr": 0.1, "momentum": 0.9}))?;
-    Ok((Arc::new(Spec { params, base }), canonical))
-}
-
-impl OptimizerSpec for Spec {
-    fn lr(&self) -> f64 {
-        self.base.lr()
-    }
-    fn instantiate(&self, vars: Vec<Var>, ctx: &Context) -> Result<Box<dyn Optimizer>> {
-        let base = self.base.instantiate(vars.clone(), ctx)?;
-        Ok(Box::new(Fad { params: self.params.clone(), vars, base }))
-    }
+    build_wrapped::<Params>(value, serde_json::json!({"name": "sgd", "lr": 0.1, "momentum": 0.9}), |p, vars, base, _ctx| {
+        Box::new(Fad { params: p.clone(), vars, base })
+    })
 }
 
 pub struct Fad {
@@ -136,8 +121,8 @@ impl Optimizer for Fad {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::optim::testing::{rosenbrock, start};
+    use crate::optim::Context;
 
     fn trajectory(params: serde_json::Value, name: &str, steps: usize) -> Vec<Vec<f64>> {
         let info = crate::optim::OPTIMIZERS.iter().find(|i| i.name == name).unwrap();

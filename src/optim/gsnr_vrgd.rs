@@ -16,14 +16,11 @@
 //! as defined by Liu et al., ICLR 2020; the per-tensor normalisation, the bounds 0.1 and 10 and
 //! k = 4 are our reconstruction].
 
-use super::{
-    base_step, grads_of, parse_wrapped, part_range, with_grads, Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec,
-};
+use super::{base_step, build_wrapped, grads_of, part_range, with_grads, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::{Error, Result};
 use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "gsnr_vrgd",
@@ -66,24 +63,10 @@ impl Validate for Params {
     }
 }
 
-pub struct Spec {
-    params: Params,
-    base: Arc<dyn OptimizerSpec>,
-}
-
 fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let (params, base, canonical) = parse_wrapped::<Params>(value, serde_json::json!({"name": "sgd", "lr": 0.1, "momentum": 0.9}))?;
-    Ok((Arc::new(Spec { params, base }), canonical))
-}
-
-impl OptimizerSpec for Spec {
-    fn lr(&self) -> f64 {
-        self.base.lr()
-    }
-    fn instantiate(&self, vars: Vec<Var>, ctx: &Context) -> Result<Box<dyn Optimizer>> {
-        let base = self.base.instantiate(vars.clone(), ctx)?;
-        Ok(Box::new(Gsnr { params: self.params.clone(), vars, base }))
-    }
+    build_wrapped::<Params>(value, serde_json::json!({"name": "sgd", "lr": 0.1, "momentum": 0.9}), |p, vars, base, _ctx| {
+        Box::new(Gsnr { params: p.clone(), vars, base })
+    })
 }
 
 pub struct Gsnr {
@@ -143,6 +126,7 @@ impl Optimizer for Gsnr {
 mod tests {
     use super::*;
     use crate::optim::testing::LeastSquares;
+    use crate::optim::Context;
 
     /// The multiplier, recomputed on the host from the micro-batch gradients (2 parts of 3 rows).
     #[test]

@@ -176,6 +176,41 @@ where
     Ok((params, spec, serde_json::Value::Object(json)))
 }
 
+/// Builds a procedure's optimizer from its parameters, the variables, its base optimizer
+/// (already instantiated on the same variables) and the run's context.
+pub(crate) type MakeWrapped<P> = fn(&P, Vec<Var>, Box<dyn Optimizer>, &Context) -> Box<dyn Optimizer>;
+
+/// The spec of a procedure around a base optimizer: its parameters, the base's spec, and how
+/// to build an instance. Its learning rate is the base's.
+pub(crate) struct WrappedSpec<P> {
+    params: P,
+    base: Arc<dyn OptimizerSpec>,
+    make: MakeWrapped<P>,
+}
+
+impl<P: Send + Sync> OptimizerSpec for WrappedSpec<P> {
+    fn lr(&self) -> f64 {
+        self.base.lr()
+    }
+    fn instantiate(&self, vars: Vec<Var>, ctx: &Context) -> Result<Box<dyn Optimizer>> {
+        let base = self.base.instantiate(vars.clone(), ctx)?;
+        Ok((self.make)(&self.params, vars, base, ctx))
+    }
+}
+
+/// `build` of a procedure around a base optimizer ([`parse_wrapped`] + [`WrappedSpec`]).
+pub(crate) fn build_wrapped<P>(
+    value: &serde_json::Value,
+    default_base: serde_json::Value,
+    make: MakeWrapped<P>,
+) -> crate::registry::Built<dyn OptimizerSpec>
+where
+    P: serde::de::DeserializeOwned + serde::Serialize + crate::registry::Validate + Send + Sync + 'static,
+{
+    let (params, base, canonical) = parse_wrapped::<P>(value, default_base)?;
+    Ok((Arc::new(WrappedSpec { params, base, make }), canonical))
+}
+
 /// Hand a computed evaluation to a base optimizer for one step.
 pub(crate) fn base_step(base: &mut dyn Optimizer, evaluation: Evaluation, lr: f64, who: &str) -> Result<f64> {
     let mut slot = Some(evaluation);

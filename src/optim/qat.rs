@@ -17,12 +17,11 @@
 //! Training of Neural Networks for Efficient Integer-Arithmetic-Only Inference*, CVPR 2018;
 //! Bengio, Léonard & Courville 2013 (straight-through estimator).
 
-use super::{base_step, parse_wrapped, Context, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
+use super::{base_step, build_wrapped, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
 use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{DType, Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "qat",
@@ -62,25 +61,11 @@ impl Validate for Params {
     }
 }
 
-pub struct Spec {
-    params: Params,
-    base: Arc<dyn OptimizerSpec>,
-}
-
 fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let (params, base, canonical) = parse_wrapped::<Params>(value, serde_json::json!({"name": "adamw"}))?;
-    Ok((Arc::new(Spec { params, base }), canonical))
-}
-
-impl OptimizerSpec for Spec {
-    fn lr(&self) -> f64 {
-        self.base.lr()
-    }
-    fn instantiate(&self, vars: Vec<Var>, ctx: &Context) -> Result<Box<dyn Optimizer>> {
-        let base = self.base.instantiate(vars.clone(), ctx)?;
-        let start = (self.params.start_fraction * ctx.total_steps as f64).floor() as usize;
-        Ok(Box::new(Qat { bits: self.params.bits, start, step: 0, vars, base }))
-    }
+    build_wrapped::<Params>(value, serde_json::json!({"name": "adamw"}), |p, vars, base, ctx| {
+        let start = (p.start_fraction * ctx.total_steps as f64).floor() as usize;
+        Box::new(Qat { bits: p.bits, start, step: 0, vars, base })
+    })
 }
 
 pub struct Qat {
