@@ -281,3 +281,67 @@ pub fn table(rows: &[Measurement], peak: f64) -> String {
     }
     out
 }
+
+/// The seed-batching experiment: `k` copies of the digits MLP (k seeds of one configuration)
+/// trained either one after another (k models, k steps) or as one batched model (weights
+/// `[k, out, in]`, batched matmuls, the per-model mean losses summed so each model gets its own
+/// gradient). Returns (sequential, batched) milliseconds per round of k model-steps.
+pub fn seed_batching(k: usize, settings: &Settings) -> Result<(f64, f64)> {
+    use crate::models::ops::relu;
+    let dev = Device::Cpu;
+    let widths = [64usize, 256, 256, 10];
+    let batch = 128;
+    let mut rng = crate::rng::Stream::new(0, crate::rng::Purpose::Data, 0xBF);
+    let mut randn = |shape: &[usize], scale: f64| -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| (rng.normal() * scale) as f32).collect();
+        Ok(Tensor::from_vec(v, shape, &dev)?)
+    };
+    let x = randn(&[k, batch, widths[0]], 1.0)?;
+    let y: Vec<u32> = (0..k * batch).map(|i| (i % 10) as u32).collect();
+    let y = Tensor::from_vec(y, k * batch, &dev)?;
+    // Stacked parameters [k, out, in] and [k, 1, out].
+    let mut vars = Vec::new();
+    for w in widths.windows(2) {
+        let scale = 1.0 / (w[0] as f64).sqrt();
+        vars.push(candle_core::Var::from_tensor(&randn(&[k, w[1], w[0]], scale)?)?);
+        vars.push(candle_core::Var::from_tensor(&randn(&[k, 1, w[1]], scale)?)?);
+    }
+    let adamw = crate::optim::adam::Params { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01, decoupled: true };
+    let mut opt = crate::optim::adam::Adam::new(adamw, vars.clone(), true)?;
+    let ones = Tensor::ones((k, batch, 1), DType::F32, &dev)?;
+    let mut batched_step = || -> Result<f64> {
+        let mut objective = || -> Result<Evaluation> {
+            let mut h = x.clone();
+            for (l, pair) in vars.chunks(2).enumerate() {
+                h = (h.matmul(&pair[0].as_tensor().transpose(1, 2)?)? + ones.matmul(pair[1].as_tensor())?)?;
+                if l < 2 {
+                    h = relu(&h)?;
+                }
+            }
+            let logits = h.reshape((k * batch, 10))?;
+            let per = candle_nn::loss::cross_entropy(&logits, &y)?; // mean over k·batch
+            let loss = (per * k as f64)?; // = Σ_k (mean over that model's batch)
+            Ok(Evaluation { loss: loss.to_scalar::<f32>()? as f64, grads: loss.backward()? })
+        };
+        opt.step(&mut objective, 1e-3)
+    };
+    let case = CASES.iter().find(|c| c.name == "digits").ok_or_else(|| Error::runtime("digits case missing"))?;
+    let time_it = |f: &mut dyn FnMut() -> Result<f64>| -> Result<f64> {
+        for _ in 0..settings.warmup {
+            f()?;
+        }
+        let mut times = Vec::new();
+        for _ in 0..settings.repeats {
+            let t = Instant::now();
+            for _ in 0..settings.steps {
+                f()?;
+            }
+            times.push(t.elapsed().as_secs_f64() / settings.steps as f64);
+        }
+        Ok(median(times) * 1e3)
+    };
+    let batched = time_it(&mut batched_step)?;
+    let single = run_case(case, 1, settings, 0.0)?.ms_per_step;
+    Ok((single * k as f64, batched))
+}

@@ -69,7 +69,7 @@ enum Command {
     },
     /// Time fixed training workloads (ms/step, GFLOP/s, peak RSS); compare with benches/torch_twin.py.
     #[command(
-        after_help = "Examples:\n  lossbench bench\n  lossbench bench --case digits --case mnist --threads 1 --format json\n\nCases: tiny, digits, mnist, focal, sam (MLP steps) and sweep (the quickstart recipe with --jobs 1 and 2).\nbenches/README.md explains the PyTorch twin and how to read the ratio."
+        after_help = "Examples:\n  lossbench bench\n  lossbench bench --case digits --case mnist --threads 1 --format json\n\nCases: tiny, digits, mnist, focal, digits_sgd, sam (MLP steps), sweep (the quickstart recipe with --jobs 1 and 2),\nand seeds (only when named: k digits models stepped one after another vs as one batched model).\nbenches/README.md explains the PyTorch twin and how to read the ratio."
     )]
     Bench {
         /// Cases to run (repeatable). Default: all.
@@ -482,7 +482,7 @@ pub fn run() -> Result<()> {
                 return Err(Error::input("--threads, --repeats and --steps must be at least 1").into());
             }
             std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-            let known: Vec<&str> = crate::bench::CASES.iter().map(|c| c.name).chain(["sweep"]).collect();
+            let known: Vec<&str> = crate::bench::CASES.iter().map(|c| c.name).chain(["sweep", "seeds"]).collect();
             for c in &cases {
                 if !known.contains(&c.as_str()) {
                     let hint =
@@ -501,6 +501,17 @@ pub fn run() -> Result<()> {
                 }
                 rows.push(m);
             }
+            // The seed-batching experiment runs only when asked for (`--case seeds`).
+            if cases.iter().any(|c| c == "seeds") {
+                for k in [2, 4] {
+                    let (seq, batched) = crate::bench::seed_batching(k, &settings)?;
+                    if matches!(format, BenchFormat::Json) {
+                        println!("{}", serde_json::json!({"case": "seeds", "models": k, "sequential_ms": seq, "batched_ms": batched}));
+                    } else {
+                        println!("seeds: {k} digits models, one step each: {seq:.3} ms one after another, {batched:.3} ms as one batched model ({:.2}×)", seq / batched);
+                    }
+                }
+            }
             if wanted("sweep") {
                 for jobs in [1, 2] {
                     let m = crate::bench::run_sweep(jobs, threads)?;
@@ -511,7 +522,7 @@ pub fn run() -> Result<()> {
                 }
                 std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
             }
-            if matches!(format, BenchFormat::Table) {
+            if matches!(format, BenchFormat::Table) && !rows.is_empty() {
                 print!("{}", crate::bench::table(&rows, peak));
             }
             Ok(())
