@@ -855,6 +855,34 @@ impl Plan {
             self.optimizers.len(),
             self.optimizers.iter().map(|o| o.label.as_str()).collect::<Vec<_>>().join(", ")
         ));
+        // Regularizers by where they apply (the run's list is recipe + task + loss entry).
+        let mut regs: Vec<String> = Vec::new();
+        for t in &self.tasks {
+            if !t.regularizers.is_empty() {
+                regs.push(format!("{}: {}", t.name, t.regularizers.iter().map(|r| r.label.as_str()).collect::<Vec<_>>().join(" + ")));
+            }
+        }
+        for l in &self.losses {
+            if !l.regularizers.is_empty() {
+                regs.push(format!("{}: {}", l.label, l.regularizers.iter().map(|r| r.label.as_str()).collect::<Vec<_>>().join(" + ")));
+            }
+        }
+        if let Some(run) = self.runs.first() {
+            let everywhere: Vec<&str> = run
+                .regularizers
+                .iter()
+                .filter(|r| {
+                    !run.task.regularizers.iter().any(|t| Arc::ptr_eq(t, r)) && !run.loss.regularizers.iter().any(|l| Arc::ptr_eq(l, r))
+                })
+                .map(|r| r.label.as_str())
+                .collect();
+            if !everywhere.is_empty() {
+                regs.insert(0, format!("every run: {}", everywhere.join(" + ")));
+            }
+        }
+        if !regs.is_empty() {
+            out.push_str(&format!("  regularizers: {}\n", regs.join("; ")));
+        }
         out.push_str(&format!(
             "  seeds ({}): {}\n",
             self.seeds.len(),
