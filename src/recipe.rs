@@ -236,6 +236,8 @@ pub struct ResolvedTask {
     pub kind: TaskKind,
     /// Whether the model's output layer is the harmonic distance head.
     pub harmonic_head: bool,
+    /// Whether the inputs are token ids (no input-space perturbation or mixing makes sense).
+    pub token_inputs: bool,
     pub source: Arc<dyn Source>,
     pub transforms: Transforms,
     pub model: Arc<dyn ModelSpec>,
@@ -566,6 +568,18 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
             let regularizers: Vec<Arc<Resolved>> =
                 recipe_regs.iter().chain(&task.regularizers).chain(&loss.regularizers).cloned().collect();
             let refs: Vec<&Resolved> = regularizers.iter().map(|r| r.as_ref()).collect();
+            if task.token_inputs {
+                if let Some(r) = refs.iter().find(|r| ["mixup", "vat"].contains(&r.info.name)) {
+                    return Err(ctx.err(
+                        &format!("regularizers of task `{}` with loss `{}`", task.name, loss.label),
+                        Some(&r.label),
+                        Error::input(format!(
+                            "regularizer `{}` perturbs or mixes the inputs, but task `{}` has token-id inputs",
+                            r.info.name, task.name
+                        )),
+                    ));
+                }
+            }
             crate::regularizers::check_combination(&refs, task.kind.family()).map_err(|e| {
                 ctx.err(&format!("regularizers of task `{}` with loss `{}`", task.name, loss.label), Some("regularizers"), e)
             })?;
@@ -760,7 +774,8 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
     });
     let harmonic_head = model_json.get("head").and_then(|h| h.as_str()) == Some("harmonic");
     let regularizers = resolve_regularizers(ctx, &format!("{path}.regularizers"), t.regularizers.as_deref().unwrap_or_default())?;
-    Ok(ResolvedTask { name: t.name.clone(), kind, harmonic_head, source, transforms, model, metrics, regularizers, config })
+    let token_inputs = matches!(raw.input, crate::data::InputKind::Tokens { .. });
+    Ok(ResolvedTask { name: t.name.clone(), kind, harmonic_head, token_inputs, source, transforms, model, metrics, regularizers, config })
 }
 
 /// Look up and parse a list of regularizer components written at `path`.

@@ -507,6 +507,10 @@ fn bad_regularizers_are_input_errors_naming_the_place() {
     let (code, err) = check_fails(&with("5"), None);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("must be a list"), "{err}");
+    let tokens = "tasks:\n  - name: t\n    dataset: {name: modular_arith, p: 7, encoding: tokens}\n    model: {name: embed_mlp}\nlosses: [cross_entropy]\nregularizers: [mixup]\n";
+    let (code, err) = check_fails(tokens, None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("regularizer `mixup` perturbs or mixes the inputs, but task `t` has token-id inputs"), "{err}");
     let regression = "tasks:\n  - name: r\n    dataset: {name: diabetes}\nlosses: [mse]\nregularizers: [vat]\n";
     let (code, err) = check_fails(regression, None);
     assert_eq!(code, 2, "{err}");
