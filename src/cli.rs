@@ -642,7 +642,7 @@ pub fn run() -> Result<()> {
         ),
         Command::Optimizers { action } => list_or_show(
             action,
-            |pattern| OPTIMIZERS.iter().filter(|o| matches(o.name, pattern)).map(|o| format!("{:<14} {}\n", o.name, o.summary)).collect(),
+            |pattern| OPTIMIZERS.iter().filter(|o| matches(o.name, pattern)).map(|o| format!("{:<17} {}\n", o.name, o.summary)).collect(),
             |name| {
                 let o = lookup("optimizer", "optimizers", OPTIMIZERS, name)?;
                 Ok(format!(
