@@ -372,11 +372,13 @@ pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>
             match &r.record.status {
                 Status::Failed { .. } => cell.failed += 1,
                 Status::Diverged { .. } => cell.diverged += 1,
-                Status::Finished => {
-                    if let Some(v) = pick(r, &metric, &opts.split, &opts.select)? {
-                        cell.values.push((r.record.seed, v));
-                    }
-                }
+                Status::Finished => match pick(r, &metric, &opts.split, &opts.select)? {
+                    Some(v) if v.is_finite() => cell.values.push((r.record.seed, v)),
+                    // A finished run whose metric is not finite (NaN outputs at evaluation)
+                    // counts with the diverged ones, never in a mean or a paired test.
+                    Some(_) => cell.diverged += 1,
+                    None => {}
+                },
             }
         }
         for cell in cells.values_mut() {
@@ -980,6 +982,23 @@ mod tests {
         assert!(md.contains("| good | a | +0.0210 ± 0.0010 |") && md.contains("undecided"), "{md}");
         let tex = render(std::slice::from_ref(s), Format::Latex).unwrap();
         assert!(tex.contains("\\toprule") && tex.contains("undecided") && tex.contains("$\\pm"), "{tex}");
+    }
+
+    /// A finished run whose metric is NaN is counted with the diverged runs, never averaged or
+    /// paired.
+    #[test]
+    fn non_finite_metrics_count_as_diverged() {
+        let runs = vec![
+            fake("a", "ce", 0, 0.9, Status::Finished),
+            fake("a", "ce", 1, 0.8, Status::Finished),
+            fake("a", "x", 0, f64::NAN, Status::Finished),
+            fake("a", "x", 1, 0.85, Status::Finished),
+        ];
+        let s = &compare(&runs, &CompareOptions { baseline: Some("ce".into()), ..Default::default() }).unwrap()[0];
+        let x = s.cell("a", "x").unwrap();
+        assert_eq!((x.values.len(), x.diverged), (1, 1));
+        assert_eq!(x.paired.as_ref().unwrap().n, 1);
+        assert!(x.mean.unwrap().is_finite());
     }
 
     /// Friedman and the critical difference appear with ≥ 2 tasks and ≥ 3 methods.

@@ -191,7 +191,8 @@ fn dot(a: &[Tensor], b: &[Tensor]) -> Result<f64> {
 const HVP_STEP: f64 = 1e-4;
 
 /// Largest-magnitude Hessian eigenvalue at the current weights by power iteration with
-/// finite-difference Hessian-vector products (Rayleigh quotient of the last iterate).
+/// finite-difference Hessian-vector products (Rayleigh quotient of the last iterate). At a
+/// minimum this is the top eigenvalue; away from one it can be a negative eigenvalue.
 pub fn top_eigenvalue(vars: &[Var], evaluate: &mut dyn FnMut() -> Result<Evaluation>, iters: usize, rng: &mut Stream) -> Result<f64> {
     let mut v: Vec<Tensor> = vars
         .iter()

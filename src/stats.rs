@@ -90,6 +90,9 @@ fn signed_rank_counts(n: usize) -> Vec<f64> {
     counts
 }
 
+/// Largest sample for the exact null distribution.
+pub const EXACT_MAX: usize = 1000;
+
 /// Two-sided Wilcoxon signed-rank test of the paired differences `d` (`None` when every
 /// difference is zero or there are none).
 pub fn wilcoxon(d: &[f64]) -> Option<Wilcoxon> {
@@ -106,7 +109,9 @@ pub fn wilcoxon(d: &[f64]) -> Option<Wilcoxon> {
     let ties = tie_groups(&abs);
     let zeros = total - n;
     let statistic = r_plus.min(r_minus);
-    let (p, method) = if ties.is_empty() && zeros == 0 {
+    // SciPy's exact branch has no size limit; the counts here would overflow f64 past n ≈ 1000,
+    // so larger samples (far beyond any seed count) use the normal approximation.
+    let (p, method) = if ties.is_empty() && zeros == 0 && n <= EXACT_MAX {
         let counts = signed_rank_counts(n);
         let all: f64 = counts.iter().sum();
         let t = r_plus.round() as usize;

@@ -234,6 +234,7 @@ impl Regularizers {
 }
 
 /// Per-example task losses: a forward-kind regularizer's (multi_sample_dropout) or the loss's.
+#[allow(clippy::too_many_arguments)]
 fn task_loss(
     regs: &mut [(String, Box<dyn Active>, Log)],
     model: &dyn crate::models::Model,
@@ -242,9 +243,10 @@ fn task_loss(
     base: TaskLoss,
     seed: u64,
     step: usize,
+    part_key: u64,
 ) -> Result<Tensor> {
     for (i, (_, r, _)) in regs.iter_mut().enumerate() {
-        let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i) | 0x40);
+        let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i) | 0x40 | part_key);
         if let Some(per) = r.task_loss(model, pred, target, base, &mut rng)? {
             return Ok(per);
         }
@@ -352,6 +354,9 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                     None => (0, rows.len()),
                 };
                 let whole = (lo, hi) == (0, rows.len());
+                // Regularizer streams differ between micro-batches (keyed by the first row), and
+                // repeat for repeated evaluations of the same rows (SAM-type optimizers).
+                let part_key = if whole { 0 } else { (lo as u64 + 1) << 40 };
                 let cut = |t: &Tensor| -> Result<Tensor> { Ok(if whole { t.clone() } else { t.narrow(0, lo, hi - lo)? }) };
                 let cut_target = |t: &Target| -> Result<Target> {
                     Ok(match t {
@@ -365,9 +370,9 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 let pred = Prediction { out, ids: Some(rows[lo..hi].to_vec()), embedding };
                 let access = ModelAccess { model: model.as_ref(), x: &x_part };
                 let base = |p: &Prediction, t: &Target| loss_fn.forward_with_model(p, t, &access);
-                let mut per = task_loss(others, model.as_ref(), &pred, &y_part, &base, seed, step)?;
+                let mut per = task_loss(others, model.as_ref(), &pred, &y_part, &base, seed, step, part_key)?;
                 if let (Some(m), Some(y2)) = (&mix, &yb_mixed) {
-                    let per2 = task_loss(others, model.as_ref(), &pred, &cut_target(y2)?, &base, seed, step)?;
+                    let per2 = task_loss(others, model.as_ref(), &pred, &cut_target(y2)?, &base, seed, step, part_key)?;
                     per = ((per * m.lambda)? + (per2 * (1.0 - m.lambda))?)?;
                 }
                 for (_, r, _) in others.iter_mut() {
@@ -380,7 +385,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                     loss = r.transform_loss(loss)?;
                 }
                 for (i, (_, r, _)) in others.iter_mut().enumerate() {
-                    let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i));
+                    let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i) | part_key);
                     let mut batch =
                         Batch { model: model.as_ref(), x: &x_part, pred: &pred, target: &y_part, step, epoch: epoch - 1, rng: &mut rng };
                     if let Some(p) = r.penalty(&mut batch)? {
@@ -400,15 +405,25 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 Ok(Evaluation { loss: value, grads: loss.backward()? })
             };
             let mut observed: Option<(Vec<Tensor>, Vec<Tensor>)> = None;
+            // Procedures that only evaluate micro-batches: their first evaluation of each part,
+            // size-weighted, stands for the batch gradient.
+            let mut part_sum: Option<(Vec<Tensor>, Vec<Tensor>)> = None;
+            let mut parts_seen: Vec<usize> = Vec::new();
+            let mut gradient_logged = false;
+            let n_rows = rows.len();
             let full = |part: Option<(usize, usize)>| -> Result<Evaluation> {
                 let mut e = match gradient.as_mut() {
                     Some((_, r, log)) => {
                         let e = r
                             .gradient(&mut || objective(part), &vars)?
                             .ok_or_else(|| Error::runtime("gradient regularizer without a gradient"))?;
-                        if let Some(v) = r.logged() {
-                            log.0 += v;
-                            log.1 += 1;
+                        // Logged once per step, like the other regularizers' values.
+                        if !gradient_logged {
+                            if let Some(v) = r.logged() {
+                                log.0 += v;
+                                log.1 += 1;
+                            }
+                            gradient_logged = true;
                         }
                         e
                     }
@@ -417,13 +432,34 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 if let Some(max_norm) = settings.grad_clip {
                     clip_grad_norm(&vars, &mut e.grads, max_norm)?;
                 }
-                if observing && observed.is_none() && part.is_none() {
-                    let weights = vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
-                    observed = Some((weights, crate::optim::grads_of(&vars, &e.grads)?));
+                if observing && observed.is_none() {
+                    match part {
+                        None => {
+                            let weights = vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
+                            observed = Some((weights, crate::optim::grads_of(&vars, &e.grads)?));
+                        }
+                        Some((i, k)) if !parts_seen.contains(&i) => {
+                            parts_seen.push(i);
+                            let (lo, hi) = crate::optim::part_range(i, k, n_rows);
+                            let share = (hi - lo) as f64 / n_rows as f64;
+                            let g = crate::optim::grads_of(&vars, &e.grads)?;
+                            part_sum = Some(match part_sum.take() {
+                                None => {
+                                    let weights = vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
+                                    (weights, g.iter().map(|t| t * share).collect::<candle_core::Result<Vec<_>>>()?)
+                                }
+                                Some((w, sum)) => {
+                                    (w, sum.iter().zip(&g).map(|(a, b)| a + (b * share)?).collect::<candle_core::Result<Vec<_>>>()?)
+                                }
+                            });
+                        }
+                        Some(_) => {}
+                    }
                 }
                 Ok(e)
             };
             let loss = optimizer.step(&mut StepObjective { eval: full, rows: rows.len() }, lr)?;
+            let observed = observed.or(part_sum);
             for (_, r, _) in regs.others.iter_mut() {
                 if let Some((weights, grads)) = &observed {
                     r.observe(weights, grads)?;
@@ -547,6 +583,8 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary> {
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let jobs = opts.jobs.clamp(1, todo.len().max(1));
     set_threads_per_run(jobs);
+    // With one job the single worker may pick its run's thread count (`train_run`); nothing
+    // else runs matrix products meanwhile. Reset when the sweep ends.
     SINGLE_JOB.store(jobs == 1, Ordering::SeqCst);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -610,6 +648,7 @@ pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary> {
         }
     });
     overall.finish_and_clear();
+    SINGLE_JOB.store(false, Ordering::SeqCst);
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
     }
@@ -683,7 +722,7 @@ pub fn user_threads() -> Option<usize> {
 pub fn set_threads_per_run(jobs: usize) {
     if user_threads().is_none() {
         let threads = (cores() / jobs.max(1)).max(1);
-        // Edition 2021: set_var is safe; it is called before the sweep's threads start.
+        // Edition 2021: set_var is safe; called before the sweep's worker threads start.
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     }
 }

@@ -40,6 +40,16 @@ fn every_regularizer_trains_and_logs() {
     }
 }
 
+/// Regularizers that observe gradients also work with optimizers that only evaluate
+/// micro-batches (coherent_gd): irrelevant_weight_decay still finds and prunes weights.
+#[test]
+fn gradient_observers_work_with_micro_batch_optimizers() {
+    let reg = "regularizers: [{name: irrelevant_weight_decay, every: 1, threshold: 0.5}]\n";
+    let result = run(reg, "{name: coherent_gd, base: {name: adamw, lr: 0.01}}");
+    let pruned = result.rows.iter().rev().find(|r| r.metric == "reg_irrelevant_weight_decay").unwrap().value;
+    assert!(pruned > 0.0, "nothing pruned: the regularizer never saw a gradient");
+}
+
 #[test]
 fn every_optimizer_trains_and_repeats_bit_for_bit() {
     for info in OPTIMIZERS {

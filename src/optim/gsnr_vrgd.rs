@@ -112,8 +112,14 @@ impl Optimizer for Gsnr {
                 var = (var + ((&g[j] - &mean)?.sqr()? * *w)?)?;
             }
             let r = (mean.sqr()? / (var + 1e-12)?)?;
-            let r_mean = r.mean_all()?;
-            let scale = r.broadcast_div(&(r_mean + 1e-300)?)?.clamp(self.params.min_scale, self.params.max_scale)?;
+            // The mean on the host in f64: a tensor whose gradient is zero on every micro-batch
+            // has r = 0 everywhere, and then gets the plain gradient (multiplier 1), not 0/0.
+            let r_mean = r.mean_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+            let scale = if r_mean > 0.0 && r_mean.is_finite() {
+                (r / r_mean)?.clamp(self.params.min_scale, self.params.max_scale)?
+            } else {
+                r.ones_like()?
+            };
             combined.push((scale * &mean)?);
         }
         let e = with_grads(Evaluation { loss, grads: carrier.grads }, &self.vars, combined);
@@ -127,6 +133,19 @@ mod tests {
     use super::*;
     use crate::optim::testing::LeastSquares;
     use crate::optim::Context;
+
+    /// A parameter the loss does not touch (zero gradient on every part) is left alone rather
+    /// than turned into NaN by 0/0 (f32, as in training).
+    #[test]
+    fn a_zero_gradient_gives_a_finite_step() {
+        let (spec, _) = build(&serde_json::json!({"parts": 2, "base": {"name": "sgd", "lr": 0.1}})).unwrap();
+        let mut problem = LeastSquares::new();
+        let idle = Var::from_vec(vec![1.0f32, 2.0], 2, &candle_core::Device::Cpu).unwrap();
+        let mut opt = spec.instantiate(vec![problem.w.clone(), idle.clone()], &Context::default()).unwrap();
+        opt.step(&mut problem, 0.1).unwrap();
+        assert_eq!(idle.as_tensor().to_vec1::<f32>().unwrap(), vec![1.0, 2.0]);
+        assert!(problem.w.as_tensor().to_vec1::<f64>().unwrap().iter().all(|v| v.is_finite()));
+    }
 
     /// The multiplier, recomputed on the host from the micro-batch gradients (2 parts of 3 rows).
     #[test]
