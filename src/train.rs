@@ -254,6 +254,72 @@ fn task_loss(
     base(pred, target)
 }
 
+/// USEFUL's first phase: train a fresh copy of the run's model (same initial weights, data
+/// order and optimizer; base learning rate, no regularizers) for `epochs` epochs, then
+/// duplicate the slow-learnable rows of each class in the training set. Returns the number of
+/// rows added.
+fn upsample_slow(spec: &RunSpec, prepared: &mut Prepared, epochs: usize, device: &Device, dtype: DType) -> Result<usize> {
+    let seed = spec.seed;
+    let Labels::Classes(labels) = &prepared.train.y else {
+        return Err(Error::input("regularizer `useful` needs class labels"));
+    };
+    let labels = labels.clone();
+    let loss_fn = run_loss(spec, prepared)?;
+    let train = to_device("train", &prepared.train, prepared, dtype, device)?;
+    let init = Init { seed, dtype, device: device.clone() };
+    let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
+    let vars = model.vars();
+    let n = train.len;
+    let batch = spec.train.batch_size.min(n).max(1);
+    let ctx = crate::optim::Context { seed, n_train: n, total_steps: n.div_ceil(batch) * epochs };
+    let mut optimizer = spec.optimizer.spec.instantiate(vars, &ctx)?;
+    let lr = spec.optimizer.spec.lr();
+    for epoch in 1..=epochs {
+        let order = Stream::new(seed, Purpose::Shuffle, epoch as u64).permutation(n);
+        let mut dropout_rng = Stream::new(seed, Purpose::Dropout, epoch as u64);
+        for rows in order.chunks(batch) {
+            let idx = Tensor::from_vec(rows.iter().map(|&i| i as u32).collect::<Vec<_>>(), rows.len(), device)?;
+            let xb = train.x.index_select(&idx, 0)?;
+            let yb = match &train.target {
+                Target::Classes(t) => Target::Classes(t.index_select(&idx, 0)?),
+                Target::Values(t) => Target::Values(t.index_select(&idx, 0)?),
+            };
+            let mut objective = || -> Result<Evaluation> {
+                let (out, embedding) = model.forward_with_embedding(&xb, Some(&mut dropout_rng))?;
+                let pred = Prediction { out, ids: Some(rows.to_vec()), embedding };
+                let access = ModelAccess { model: model.as_ref(), x: &xb };
+                let loss = loss_fn.forward_with_model(&pred, &yb, &access)?.mean_all()?;
+                Ok(Evaluation { loss: loss.to_dtype(DType::F64)?.to_scalar::<f64>()?, grads: loss.backward()? })
+            };
+            optimizer.step(&mut objective, lr)?;
+        }
+    }
+    let (out, embedding) = model.forward_with_embedding(&train.x, None)?;
+    let width = out.dim(1)?;
+    let per = loss_fn.monitor(&Prediction { out: out.clone(), ids: None, embedding }, &train.target)?;
+    let outputs = out.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+    let losses = per.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+    let slow = crate::regularizers::useful::slow_rows(&outputs, width, &labels, &losses);
+    let table = &mut prepared.train;
+    let d = table.d;
+    let mut x = table.x.clone();
+    let mut y = labels.clone();
+    for &i in &slow {
+        x.extend_from_slice(&table.x[i * d..(i + 1) * d]);
+        y.push(labels[i]);
+        if prepared.noisy.contains(&i) {
+            prepared.noisy.push(y.len() - 1);
+        }
+        if let Some(clean) = prepared.clean_train.as_mut() {
+            let c = clean[i];
+            clean.push(c);
+        }
+    }
+    table.x = x;
+    table.y = Labels::Classes(y);
+    Ok(slow.len())
+}
+
 /// The result of one run: its record and its metric rows.
 pub struct RunResult {
     pub record: RunRecord,
@@ -268,8 +334,16 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     let started_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let seed = spec.seed;
     let raw = spec.task.source.load(seed)?;
-    let prepared = transforms::prepare(raw, &spec.task.transforms, seed)?;
+    let mut prepared = transforms::prepare(raw, &spec.task.transforms, seed)?;
     let dtype = spec.train.dtype.dtype();
+    // USEFUL: a first short training phase decides which rows to duplicate.
+    let useful_added = match spec.regularizers.iter().find(|r| r.info.name == "useful") {
+        Some(r) => {
+            let epochs = crate::regularizers::useful::separation_epochs(&r.config, spec.train.epochs);
+            Some(upsample_slow(spec, &mut prepared, epochs, device, dtype)?)
+        }
+        None => None,
+    };
     let splits = [
         to_device("train", &prepared.train, &prepared, dtype, device)?,
         to_device("val", &prepared.val, &prepared, dtype, device)?,
@@ -291,6 +365,13 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     };
     let mut optimizer = spec.optimizer.spec.instantiate(vars.clone(), &ctx)?;
     let mut regs = Regularizers::start(spec, model.as_ref(), transforms::train_class_counts(&prepared), prepared.train.len())?;
+    if let Some(added) = useful_added {
+        for (label, r, _) in regs.others.iter_mut() {
+            if spec.regularizers.iter().any(|s| &s.label == label && s.info.name == "useful") {
+                r.set_logged(added as f64);
+            }
+        }
+    }
     let base_lr = spec.optimizer.spec.lr();
     let settings = &spec.train;
 

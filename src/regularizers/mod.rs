@@ -38,6 +38,7 @@ pub mod orthogonal_reg;
 pub mod rationale_invariance;
 pub mod saf;
 pub mod spectral_reg;
+pub mod useful;
 pub mod vat;
 pub mod wasserstein_init_reg;
 pub mod weight_decay_l2;
@@ -63,6 +64,8 @@ pub enum Kind {
     Gradient,
     /// Weights the per-example losses (training procedures: group_dro, drw).
     Reweight,
+    /// Changes the run itself (useful: a first training phase decides the training set).
+    Procedure,
 }
 
 impl Kind {
@@ -73,6 +76,7 @@ impl Kind {
             Kind::Forward => "forward",
             Kind::Gradient => "gradient",
             Kind::Reweight => "reweight",
+            Kind::Procedure => "procedure",
         }
     }
 }
@@ -112,6 +116,7 @@ pub static REGULARIZERS: &[&RegularizerInfo] = &[
     &rationale_invariance::INFO,
     &saf::INFO,
     &spectral_reg::INFO,
+    &useful::INFO,
     &vat::INFO,
     &wasserstein_init_reg::INFO,
     &weight_decay_l2::INFO,
@@ -222,6 +227,8 @@ pub trait Active: Send {
     fn logged(&self) -> Option<f64> {
         None
     }
+    /// Set the logged value from outside (the trainer reports procedure outcomes this way).
+    fn set_logged(&mut self, _value: f64) {}
 }
 
 /// A resolved regularizer of a run: its label, registry entry and parsed spec.
@@ -257,6 +264,7 @@ pub fn check_combination(list: &[&Resolved], family: Family) -> Result<()> {
         ("replace the task loss", &["multi_sample_dropout"][..]),
         ("wrap the gradient", &["gr_fd"][..]),
         ("reweight the examples", &["drw", "group_dro"][..]),
+        ("retrain the run", &["useful"][..]),
     ] {
         let hits: Vec<&str> = list.iter().filter(|r| names.contains(&r.info.name)).map(|r| r.label.as_str()).collect();
         if hits.len() > 1 {
