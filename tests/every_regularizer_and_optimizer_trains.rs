@@ -25,6 +25,7 @@ fn every_regularizer_trains_and_logs() {
         // saf starts comparing after its `start` epoch; use an early start so the penalty acts.
         let reg = match info.name {
             "saf" => "{name: saf, epochs_back: 1, start: 0}".to_string(),
+            "mesa" => "{name: mesa, start: 0}".to_string(),
             "drw" => "{name: drw, start_fraction: 0.5}".to_string(),
             "irrelevant_weight_decay" => "{name: irrelevant_weight_decay, every: 1, threshold: 0.5}".to_string(),
             name => name.to_string(),

@@ -31,6 +31,7 @@ pub mod gr_fd;
 pub mod group_dro;
 pub mod irrelevant_weight_decay;
 pub mod l2_init_reg;
+pub mod mesa;
 pub mod mixup;
 pub mod multi_sample_dropout;
 pub mod nc_lt_reg;
@@ -109,6 +110,7 @@ pub static REGULARIZERS: &[&RegularizerInfo] = &[
     &group_dro::INFO,
     &irrelevant_weight_decay::INFO,
     &l2_init_reg::INFO,
+    &mesa::INFO,
     &mixup::INFO,
     &multi_sample_dropout::INFO,
     &nc_lt_reg::INFO,
