@@ -238,6 +238,7 @@ impl Regularizers {
 fn task_loss(
     regs: &mut [(String, Box<dyn Active>, Log)],
     model: &dyn crate::models::Model,
+    x: &Tensor,
     pred: &Prediction,
     target: &Target,
     base: TaskLoss,
@@ -247,7 +248,7 @@ fn task_loss(
 ) -> Result<Tensor> {
     for (i, (_, r, _)) in regs.iter_mut().enumerate() {
         let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i) | 0x40 | part_key);
-        if let Some(per) = r.task_loss(model, pred, target, base, &mut rng)? {
+        if let Some(per) = r.task_loss(model, x, pred, target, base, &mut rng)? {
             return Ok(per);
         }
     }
@@ -451,9 +452,9 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 let pred = Prediction { out, ids: Some(rows[lo..hi].to_vec()), embedding };
                 let access = ModelAccess { model: model.as_ref(), x: &x_part };
                 let base = |p: &Prediction, t: &Target| loss_fn.forward_with_model(p, t, &access);
-                let mut per = task_loss(others, model.as_ref(), &pred, &y_part, &base, seed, step, part_key)?;
+                let mut per = task_loss(others, model.as_ref(), &x_part, &pred, &y_part, &base, seed, step, part_key)?;
                 if let (Some(m), Some(y2)) = (&mix, &yb_mixed) {
-                    let per2 = task_loss(others, model.as_ref(), &pred, &cut_target(y2)?, &base, seed, step, part_key)?;
+                    let per2 = task_loss(others, model.as_ref(), &x_part, &pred, &cut_target(y2)?, &base, seed, step, part_key)?;
                     per = ((per * m.lambda)? + (per2 * (1.0 - m.lambda))?)?;
                 }
                 for (_, r, _) in others.iter_mut() {

@@ -123,6 +123,20 @@ impl Model for Mlp {
     fn head(&self, h: &Tensor) -> Result<Option<Tensor>> {
         self.apply_head(h).map(Some)
     }
+    fn forward_local(&self, x: &Tensor, mut rng: Option<&mut Stream>) -> Result<Option<(Vec<Tensor>, Tensor)>> {
+        let last = self.layers.len() - 1;
+        let mut h = x.clone();
+        let mut hidden = Vec::with_capacity(last);
+        for layer in &self.layers[..last] {
+            let mut a = self.activation.apply(&super::ops::linear(&h.detach(), layer.weight(), layer.bias())?)?;
+            if let Some(rng) = rng.as_deref_mut() {
+                a = dropout(&a, self.dropout, rng)?;
+            }
+            hidden.push(a.clone());
+            h = a;
+        }
+        Ok(Some((hidden, self.apply_head(&h.detach())?)))
+    }
     fn linear_layers(&self) -> Vec<(Tensor, Option<Tensor>)> {
         self.layers.iter().map(|l| (l.weight().clone(), l.bias().cloned())).collect()
     }

@@ -31,6 +31,12 @@ pub trait Model: Send {
     fn head(&self, _h: &Tensor) -> Result<Option<Tensor>> {
         Ok(None)
     }
+    /// A forward pass in which every layer's input is detached (for layer-local training,
+    /// `tpsgd`): the hidden activations (after the nonlinearity) and the outputs. Values equal
+    /// the ordinary forward pass; gradients stop at each layer. `None` when not supported.
+    fn forward_local(&self, _x: &Tensor, _dropout: Option<&mut Stream>) -> Result<Option<(Vec<Tensor>, Tensor)>> {
+        Ok(None)
+    }
     /// The linear layers as `(weight [out, in], bias [out])`, input to output; the last one is
     /// the output layer. Regularizers on weight matrices (spectral_reg, orthogonal_reg,
     /// rationale_invariance) read them.

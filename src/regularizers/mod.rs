@@ -39,6 +39,7 @@ pub mod orthogonal_reg;
 pub mod rationale_invariance;
 pub mod saf;
 pub mod spectral_reg;
+pub mod tpsgd;
 pub mod useful;
 pub mod vat;
 pub mod wasserstein_init_reg;
@@ -118,6 +119,7 @@ pub static REGULARIZERS: &[&RegularizerInfo] = &[
     &rationale_invariance::INFO,
     &saf::INFO,
     &spectral_reg::INFO,
+    &tpsgd::INFO,
     &useful::INFO,
     &vat::INFO,
     &wasserstein_init_reg::INFO,
@@ -187,10 +189,13 @@ pub trait Active: Send {
     fn mix(&mut self, _x: &Tensor, _rng: &mut Stream) -> Result<Option<Mix>> {
         Ok(None)
     }
-    /// Replace the per-example task loss (multi_sample_dropout). `None`: the plain loss.
+    /// Replace the per-example task loss (multi_sample_dropout, tpsgd); `x` is the batch's
+    /// input. `None`: the plain loss.
+    #[allow(clippy::too_many_arguments)]
     fn task_loss(
         &mut self,
         _model: &dyn Model,
+        _x: &Tensor,
         _pred: &Prediction,
         _target: &Target,
         _loss: TaskLoss,
@@ -263,7 +268,7 @@ pub fn check_combination(list: &[&Resolved], family: Family) -> Result<()> {
     }
     for (what, names) in [
         ("mix the inputs", &["mixup"][..]),
-        ("replace the task loss", &["multi_sample_dropout"][..]),
+        ("replace the task loss", &["multi_sample_dropout", "tpsgd"][..]),
         ("wrap the gradient", &["gr_fd"][..]),
         ("reweight the examples", &["drw", "group_dro"][..]),
         ("retrain the run", &["useful"][..]),

@@ -77,6 +77,7 @@ impl Active for State {
     fn task_loss(
         &mut self,
         model: &dyn Model,
+        _x: &Tensor,
         pred: &Prediction,
         target: &Target,
         loss: TaskLoss,
@@ -121,12 +122,12 @@ mod tests {
         let loss = |p: &Prediction, t: &crate::task::Target| ce.forward(p, t);
         let mut reg = start("multi_sample_dropout", serde_json::json!({"p": 0.0, "samples": 3}), model.as_ref());
         let mut rng = Stream::new(0, Purpose::Regularizer, 0);
-        let got = reg.task_loss(model.as_ref(), &pred, &y, &loss, &mut rng).unwrap().unwrap().to_vec1::<f64>().unwrap();
+        let got = reg.task_loss(model.as_ref(), &x, &pred, &y, &loss, &mut rng).unwrap().unwrap().to_vec1::<f64>().unwrap();
         for (a, b) in got.iter().zip(&plain) {
             assert!((a - b).abs() < 1e-12);
         }
         let mut reg = start("multi_sample_dropout", serde_json::json!({"p": 0.5, "samples": 4}), model.as_ref());
-        let got = reg.task_loss(model.as_ref(), &pred, &y, &loss, &mut rng).unwrap().unwrap().to_vec1::<f64>().unwrap();
+        let got = reg.task_loss(model.as_ref(), &x, &pred, &y, &loss, &mut rng).unwrap().unwrap().to_vec1::<f64>().unwrap();
         assert!(got.iter().zip(&plain).any(|(a, b)| (a - b).abs() > 1e-6));
     }
 }
