@@ -89,7 +89,9 @@ impl ModelSpec for Params {
     }
     fn instantiate(&self, input: InputKind, outputs: usize, init: &Init) -> Result<Box<dyn Model>> {
         self.check(input)?;
-        let InputKind::Tokens { vocab, len } = input else { unreachable!("checked above") };
+        let InputKind::Tokens { vocab, len } = input else {
+            return Err(crate::error::Error::input("model `embed_mlp` needs token ids"));
+        };
         let table = init.normal(&[vocab, self.embed_dim], 1.0, 1000)?;
         let (map, vb) = init.var_builder(vec![("embedding".to_string(), table)])?;
         let embedding = Embedding::new(vb.get((vocab, self.embed_dim), "embedding")?, self.embed_dim);

@@ -286,6 +286,21 @@ pub fn check_combination(list: &[&Resolved], family: Family) -> Result<()> {
     Ok(())
 }
 
+/// Parse the parameters of a regularizer whose only parameter is its `weight` (range 0–10,
+/// `default` when absent). Returns the weight and the canonical JSON `{"weight": w}`.
+pub(crate) fn parse_weight(value: &serde_json::Value, default: f64) -> Result<(f64, serde_json::Value)> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        weight: Option<f64>,
+    }
+    let value = if value.is_null() { serde_json::json!({}) } else { value.clone() };
+    let raw: Raw = serde_json::from_value(value).map_err(crate::registry::serde_input_error)?;
+    let weight = raw.weight.unwrap_or(default);
+    crate::registry::check_range("weight", weight, 0.0, 10.0)?;
+    Ok((weight, serde_json::json!({ "weight": weight })))
+}
+
 /// `Σ_l` over the weight matrices (2-D parameters) of a model.
 pub(crate) fn weight_matrices(model: &dyn Model) -> Vec<Tensor> {
     model.linear_layers().into_iter().map(|(w, _)| w).collect()

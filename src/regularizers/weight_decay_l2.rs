@@ -8,9 +8,8 @@
 
 use super::{scalar_zero, Active, Batch, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::ParamDoc;
 use candle_core::{Tensor, Var};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
@@ -24,27 +23,14 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
     build,
 };
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// The only parameter: the weight of the penalty.
 pub struct Params {
     pub weight: f64,
 }
 
-impl Default for Params {
-    fn default() -> Self {
-        Params { weight: 5e-4 }
-    }
-}
-
-impl Validate for Params {
-    fn validate(&self) -> Result<()> {
-        check_range("weight", self.weight, 0.0, 10.0)
-    }
-}
-
 fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
+    let (weight, canonical) = super::parse_weight(value, 5e-4)?;
+    Ok((Arc::new(Params { weight }), canonical))
 }
 
 impl Regularizer for Params {
