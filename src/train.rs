@@ -15,7 +15,7 @@ use crate::losses::{Loss, ModelAccess, Prop, RunContext};
 use crate::metrics::{HostTarget, Outputs};
 use crate::models::{Init, Model};
 use crate::optim::{clip_grad_norm, Evaluation, Objective};
-use crate::recipe::{Plan, RunSpec};
+use crate::recipe::{Plan, RunSpec, TrainSettings};
 use crate::regularizers::{Active, Batch, Kind, Mix, Start as RegStart, TaskLoss};
 use crate::rng::{Purpose, Stream};
 use crate::run::{self, DataSummary, MetricRow, RunRecord, Status, Timings};
@@ -255,46 +255,51 @@ fn task_loss(
     base(pred, target)
 }
 
-/// USEFUL's first phase: train a fresh copy of the run's model (same initial weights, data
-/// order and optimizer; base learning rate, no regularizers) for `epochs` epochs, then
-/// duplicate the slow-learnable rows of each class in the training set. Returns the number of
-/// rows added.
-fn upsample_slow(spec: &RunSpec, prepared: &mut Prepared, epochs: usize, device: &Device, dtype: DType) -> Result<usize> {
-    let seed = spec.seed;
+/// USEFUL's first phase: this run itself, shortened to `epochs` epochs (same initial weights,
+/// data order, loss and optimizer; constant base learning rate, no warm-up, clipping or
+/// regularizers), then every class's slow-learnable rows duplicated in the training set.
+/// Returns the number of rows added.
+fn upsample_slow(
+    spec: &RunSpec,
+    prepared: &mut Prepared,
+    epochs: usize,
+    device: &Device,
+    device_name: &str,
+    dtype: DType,
+) -> Result<usize> {
     let Labels::Classes(labels) = &prepared.train.y else {
         return Err(Error::input("regularizer `useful` needs class labels"));
     };
     let labels = labels.clone();
+    let settings = TrainSettings {
+        epochs,
+        schedule: crate::optim::schedule::Schedule::Constant,
+        warmup: 0,
+        grad_clip: None,
+        save_weights: true,
+        ..spec.train.clone()
+    };
+    let first = RunSpec {
+        task: spec.task.clone(),
+        loss: spec.loss.clone(),
+        optimizer: spec.optimizer.clone(),
+        regularizers: Vec::new(),
+        seed: spec.seed,
+        train: settings,
+        rel_dir: spec.rel_dir.clone(),
+        config: spec.config.clone(),
+        hash: spec.hash.clone(),
+    };
+    let weights = train_run(&first, device, device_name, &|_| {})?
+        .weights
+        .ok_or_else(|| Error::runtime("useful: the first phase kept no weights"))?;
+    let init = Init { seed: spec.seed, dtype, device: device.clone() };
+    let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
+    for (v, w) in model.vars().iter().zip(&weights) {
+        v.set(w)?;
+    }
     let loss_fn = run_loss(spec, prepared)?;
     let train = to_device("train", &prepared.train, prepared, dtype, device)?;
-    let init = Init { seed, dtype, device: device.clone() };
-    let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
-    let vars = model.vars();
-    let n = train.len;
-    let batch = spec.train.batch_size.min(n).max(1);
-    let ctx = crate::optim::Context { seed, n_train: n, total_steps: n.div_ceil(batch) * epochs };
-    let mut optimizer = spec.optimizer.spec.instantiate(vars, &ctx)?;
-    let lr = spec.optimizer.spec.lr();
-    for epoch in 1..=epochs {
-        let order = Stream::new(seed, Purpose::Shuffle, epoch as u64).permutation(n);
-        let mut dropout_rng = Stream::new(seed, Purpose::Dropout, epoch as u64);
-        for rows in order.chunks(batch) {
-            let idx = Tensor::from_vec(rows.iter().map(|&i| i as u32).collect::<Vec<_>>(), rows.len(), device)?;
-            let xb = train.x.index_select(&idx, 0)?;
-            let yb = match &train.target {
-                Target::Classes(t) => Target::Classes(t.index_select(&idx, 0)?),
-                Target::Values(t) => Target::Values(t.index_select(&idx, 0)?),
-            };
-            let mut objective = || -> Result<Evaluation> {
-                let (out, embedding) = model.forward_with_embedding(&xb, Some(&mut dropout_rng))?;
-                let pred = Prediction { out, ids: Some(rows.to_vec()), embedding };
-                let access = ModelAccess { model: model.as_ref(), x: &xb };
-                let loss = loss_fn.forward_with_model(&pred, &yb, &access)?.mean_all()?;
-                Ok(Evaluation { loss: loss.to_dtype(DType::F64)?.to_scalar::<f64>()?, grads: loss.backward()? })
-            };
-            optimizer.step(&mut objective, lr)?;
-        }
-    }
     let (out, embedding) = model.forward_with_embedding(&train.x, None)?;
     let width = out.dim(1)?;
     let per = loss_fn.monitor(&Prediction { out: out.clone(), ids: None, embedding }, &train.target)?;
@@ -341,7 +346,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     let useful_added = match spec.regularizers.iter().find(|r| r.info.name == "useful") {
         Some(r) => {
             let epochs = crate::regularizers::useful::separation_epochs(&r.config, spec.train.epochs);
-            Some(upsample_slow(spec, &mut prepared, epochs, device, dtype)?)
+            Some(upsample_slow(spec, &mut prepared, epochs, device, device_name, dtype)?)
         }
         None => None,
     };
