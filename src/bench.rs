@@ -131,6 +131,23 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Seconds per step of `step`: `warmup` untimed steps, then the median over `repeats` timed
+/// blocks of `steps` steps.
+fn time_steps(settings: &Settings, step: &mut dyn FnMut() -> Result<f64>) -> Result<f64> {
+    for _ in 0..settings.warmup {
+        step()?;
+    }
+    let mut times = Vec::with_capacity(settings.repeats);
+    for _ in 0..settings.repeats {
+        let t = Instant::now();
+        for _ in 0..settings.steps {
+            step()?;
+        }
+        times.push(t.elapsed().as_secs_f64() / settings.steps as f64);
+    }
+    Ok(median(times))
+}
+
 /// Measured f32 matmul throughput (GFLOP/s) on 512×512 matrices with the current threads.
 pub fn sgemm_peak() -> Result<f64> {
     let n = 512;
@@ -189,18 +206,7 @@ pub fn run_case(case: &Case, threads: usize, settings: &Settings, peak: f64) -> 
         };
         opt.step(&mut objective, lr)
     };
-    for _ in 0..settings.warmup {
-        step()?;
-    }
-    let mut times = Vec::with_capacity(settings.repeats);
-    for _ in 0..settings.repeats {
-        let t = Instant::now();
-        for _ in 0..settings.steps {
-            step()?;
-        }
-        times.push(t.elapsed().as_secs_f64() / settings.steps as f64);
-    }
-    let s = median(times);
+    let s = time_steps(settings, &mut step)?;
     let macs: usize = case.widths.windows(2).map(|w| w[0] * w[1]).sum();
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     let gflops = 6.0 * (case.batch * macs) as f64 * passes / s / 1e9;
@@ -327,21 +333,7 @@ pub fn seed_batching(k: usize, settings: &Settings) -> Result<(f64, f64)> {
         opt.step(&mut objective, 1e-3)
     };
     let case = CASES.iter().find(|c| c.name == "digits").ok_or_else(|| Error::runtime("digits case missing"))?;
-    let time_it = |f: &mut dyn FnMut() -> Result<f64>| -> Result<f64> {
-        for _ in 0..settings.warmup {
-            f()?;
-        }
-        let mut times = Vec::new();
-        for _ in 0..settings.repeats {
-            let t = Instant::now();
-            for _ in 0..settings.steps {
-                f()?;
-            }
-            times.push(t.elapsed().as_secs_f64() / settings.steps as f64);
-        }
-        Ok(median(times) * 1e3)
-    };
-    let batched = time_it(&mut batched_step)?;
+    let batched = time_steps(settings, &mut batched_step)? * 1e3;
     let single = run_case(case, 1, settings, 0.0)?.ms_per_step;
     Ok((single * k as f64, batched))
 }

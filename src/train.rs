@@ -371,6 +371,8 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     };
     let mut optimizer = spec.optimizer.spec.instantiate(vars.clone(), &ctx)?;
     let mut regs = Regularizers::start(spec, model.as_ref(), transforms::train_class_counts(&prepared), prepared.train.len())?;
+    // Whether a regularizer wants each step's weights and gradients (a copy per step).
+    let observing = regs.others.iter().any(|(_, r, _)| r.observes());
     if let Some(added) = useful_added {
         for (label, r, _) in regs.others.iter_mut() {
             if spec.regularizers.iter().any(|s| &s.label == label && s.info.name == "useful") {
@@ -432,7 +434,6 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 None => None,
             };
             let mut evaluations = 0usize;
-            let observing = regs.others.iter().any(|(_, r, _)| r.observes());
             let Regularizers { others, gradient, .. } = &mut regs;
             // One evaluation on the whole batch (`None`) or on micro-batch i of k.
             let mut objective = |part: Option<(usize, usize)>| -> Result<Evaluation> {
