@@ -13,10 +13,9 @@
 
 use super::{classification_inputs, terms, Loss, LossInfo, Prop};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{parse_params, ParamDoc};
 use crate::task::{Family, Prediction, Target};
 use candle_core::Tensor;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub static INFO: LossInfo = LossInfo {
@@ -32,24 +31,8 @@ pub static INFO: LossInfo = LossInfo {
     build,
 };
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Params {
-    pub scale: f64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params { scale: 1.0 }
-    }
-}
-
-impl Validate for Params {
-    fn validate(&self) -> Result<()> {
-        check_range("scale", self.scale, 0.0, 1000000.0)?;
-        Ok(())
-    }
-}
+/// The loss's parameters, shared with its family in [`super::terms`].
+pub type Params = super::terms::ScaleParams;
 
 pub struct MaeProb {
     pub params: Params,

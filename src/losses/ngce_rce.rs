@@ -14,10 +14,9 @@
 
 use super::{classification_inputs, terms, Loss, LossInfo, Prop};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{parse_params, ParamDoc};
 use crate::task::{Family, Prediction, Target};
 use candle_core::Tensor;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub static INFO: LossInfo = LossInfo {
@@ -35,28 +34,8 @@ pub static INFO: LossInfo = LossInfo {
     build,
 };
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Params {
-    pub alpha: f64,
-    pub beta: f64,
-    pub q: f64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params { alpha: 1.0, beta: 1.0, q: 0.7 }
-    }
-}
-
-impl Validate for Params {
-    fn validate(&self) -> Result<()> {
-        check_range("alpha", self.alpha, 0.0, 1000000.0)?;
-        check_range("beta", self.beta, 0.0, 1000000.0)?;
-        check_range("q", self.q, 0.001, 1.0)?;
-        Ok(())
-    }
-}
+/// The loss's parameters, shared with its family in [`super::terms`].
+pub type Params = super::terms::NgcePairParams;
 
 pub struct NgceRce {
     pub params: Params,

@@ -10,7 +10,95 @@
 
 use super::{log_p_y, log_softmax, one_hot};
 use crate::error::Result;
+use crate::registry::{check_range, Validate};
 use candle_core::{Tensor, D};
+use serde::{Deserialize, Serialize};
+
+/// Parameters of a standalone term (mae_prob, rce, nce, nmae, nrce): its scale.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScaleParams {
+    pub scale: f64,
+}
+
+impl Default for ScaleParams {
+    fn default() -> Self {
+        ScaleParams { scale: 1.0 }
+    }
+}
+
+impl Validate for ScaleParams {
+    fn validate(&self) -> Result<()> {
+        check_range("scale", self.scale, 0.0, 1000000.0)
+    }
+}
+
+/// Parameters of `α·active + β·passive` (nce_mae, nce_rce).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PairParams {
+    pub alpha: f64,
+    pub beta: f64,
+}
+
+impl Default for PairParams {
+    fn default() -> Self {
+        PairParams { alpha: 1.0, beta: 1.0 }
+    }
+}
+
+impl Validate for PairParams {
+    fn validate(&self) -> Result<()> {
+        check_range("alpha", self.alpha, 0.0, 1000000.0)?;
+        check_range("beta", self.beta, 0.0, 1000000.0)
+    }
+}
+
+/// Parameters of `α·NFL + β·passive` (nfl_mae, nfl_rce).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NflPairParams {
+    pub alpha: f64,
+    pub beta: f64,
+    pub gamma: f64,
+}
+
+impl Default for NflPairParams {
+    fn default() -> Self {
+        NflPairParams { alpha: 1.0, beta: 1.0, gamma: 0.5 }
+    }
+}
+
+impl Validate for NflPairParams {
+    fn validate(&self) -> Result<()> {
+        check_range("alpha", self.alpha, 0.0, 1000000.0)?;
+        check_range("beta", self.beta, 0.0, 1000000.0)?;
+        check_range("gamma", self.gamma, 0.0, 10.0)
+    }
+}
+
+/// Parameters of `α·NGCE + β·passive` (ngce_mae, ngce_rce).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NgcePairParams {
+    pub alpha: f64,
+    pub beta: f64,
+    pub q: f64,
+}
+
+impl Default for NgcePairParams {
+    fn default() -> Self {
+        NgcePairParams { alpha: 1.0, beta: 1.0, q: 0.7 }
+    }
+}
+
+impl Validate for NgcePairParams {
+    fn validate(&self) -> Result<()> {
+        check_range("alpha", self.alpha, 0.0, 1000000.0)?;
+        check_range("beta", self.beta, 0.0, 1000000.0)?;
+        check_range("q", self.q, 0.001, 1.0)
+    }
+}
 
 /// `−log(1e-4)`: RCE's constant from the clamped one-hot target.
 pub const RCE_A: f64 = 9.210_340_371_976_182;
