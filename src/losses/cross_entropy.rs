@@ -4,7 +4,8 @@
 //! CE(z, y)      = −log p_y,                                   p = softmax(z)
 //! CE_s(z, y)    = −(1 − s)·log p_y − (s/C)·Σ_k log p_k        (label smoothing s)
 //! ```
-//! Computed from log_softmax with a max shift, so logits of ±1e4 stay finite.
+//! Computed from log_softmax with a max shift, so logits of ±1e4 stay finite. On the CPU the
+//! value and its analytic gradient come from one fused op ([`super::fused`]).
 //!
 //! # Shapes
 //! - logits `[n, c]`, labels `[n]` (u32) → `[n]`
@@ -12,6 +13,7 @@
 //! Reference: `torch.nn.functional.cross_entropy(label_smoothing=s)` [ref]; Szegedy et al.,
 //! *Rethinking the Inception Architecture*, CVPR 2016, arXiv:1512.00567 (label smoothing).
 
+use super::fused::{self, SoftmaxLoss};
 use super::{classification_inputs, log_p_y, log_softmax, Loss, LossInfo, Prop};
 use crate::error::Result;
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
@@ -59,6 +61,17 @@ fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Loss> {
 
 impl Loss for CrossEntropy {
     fn forward(&self, pred: &Prediction, target: &Target) -> Result<Tensor> {
+        let (z, y) = classification_inputs(pred, target, "cross_entropy")?;
+        if fused::applies(z) {
+            return fused::per_example(z, y, SoftmaxLoss::CrossEntropy { smoothing: self.params.smoothing });
+        }
+        self.forward_autograd(pred, target)
+    }
+}
+
+impl CrossEntropy {
+    /// The tensor-op formulation: used off the CPU, and the reference for the fused op.
+    pub(crate) fn forward_autograd(&self, pred: &Prediction, target: &Target) -> Result<Tensor> {
         let (z, y) = classification_inputs(pred, target, "cross_entropy")?;
         let log_p = log_softmax(z)?;
         let nll = log_p_y(&log_p, y)?.neg()?;

@@ -8,6 +8,8 @@
 //! below at 1e-30 before the power so that its derivative stays finite for γ < 1 when
 //! `1 − p_y` underflows to 0 (logits of ±1e4); the clamp changes the value by < 1e-30·|log p_y|.
 //!
+//! On the CPU the value and its analytic gradient come from one fused op ([`super::fused`]).
+//!
 //! `detach_modulator: true` stops the gradient through `(1 − p_y)^γ`, as the Active–Passive
 //! Losses code does (`pt = Variable(logpt.data.exp())`); the default follows Lin et al. and
 //! torchvision (gradient flows through the modulator).
@@ -18,6 +20,7 @@
 //! Reference: Lin et al., *Focal Loss for Dense Object Detection*, ICCV 2017, arXiv:1708.02002;
 //! HanxunH/Active-Passive-Losses `loss.py::FocalLoss` [code] for the detached variant.
 
+use super::fused::{self, SoftmaxLoss};
 use super::{classification_inputs, log_p_y, log_softmax, one_hot, Loss, LossInfo, Prop};
 use crate::error::Result;
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
@@ -70,6 +73,17 @@ fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Loss> {
 
 impl Loss for Focal {
     fn forward(&self, pred: &Prediction, target: &Target) -> Result<Tensor> {
+        let (z, y) = classification_inputs(pred, target, "focal")?;
+        if fused::applies(z) {
+            return fused::per_example(z, y, SoftmaxLoss::Focal { gamma: self.params.gamma, detach: self.params.detach_modulator });
+        }
+        self.forward_autograd(pred, target)
+    }
+}
+
+impl Focal {
+    /// The tensor-op formulation: used off the CPU, and the reference for the fused op.
+    pub(crate) fn forward_autograd(&self, pred: &Prediction, target: &Target) -> Result<Tensor> {
         let (z, y) = classification_inputs(pred, target, "focal")?;
         let log_p = log_softmax(z)?;
         let nll = log_p_y(&log_p, y)?.neg()?;

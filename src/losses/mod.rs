@@ -18,6 +18,7 @@ pub mod dual_focal;
 pub mod ensloss;
 pub mod eval;
 pub mod focal;
+pub(crate) mod fused;
 pub mod gce;
 pub mod gol;
 pub mod harmonic;
