@@ -47,7 +47,7 @@ impl Default for Params {
 }
 
 fn is_prime(p: usize) -> bool {
-    p >= 2 && (2..).take_while(|d| d * d <= p).all(|d| p % d != 0)
+    p >= 2 && (2..).take_while(|d| d * d <= p).all(|d| !p.is_multiple_of(d))
 }
 
 fn pow_mod(mut base: usize, mut exp: usize, p: usize) -> usize {

@@ -373,7 +373,8 @@ pub(crate) mod testing {
             }
             Family::MultiLabel => {
                 // Every row and every label column gets at least one positive and one negative.
-                let t: Vec<f64> = (0..n * c).map(|i| if (i / c + i % c) % 2 == 0 || rng.uniform() < 0.3 { 1.0 } else { 0.0 }).collect();
+                let t: Vec<f64> =
+                    (0..n * c).map(|i| if (i / c + i % c).is_multiple_of(2) || rng.uniform() < 0.3 { 1.0 } else { 0.0 }).collect();
                 Target::Values(Tensor::from_vec(t, (n, c), &dev).unwrap())
             }
         };

@@ -167,7 +167,7 @@ impl Active for State {
         self.zero_pruned()
     }
     fn end_epoch(&mut self, epoch: usize, _vars: &[Var]) -> Result<()> {
-        if epoch % self.params.every != 0 {
+        if !epoch.is_multiple_of(self.params.every) {
             return Ok(());
         }
         for (k, &i) in self.matrices.iter().enumerate() {
