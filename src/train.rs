@@ -768,9 +768,9 @@ pub fn tune_allocator() {
 }
 
 /// Steps cheaper than this (FLOPs, `6·batch·Σ in·out`) use one thread for matrix products:
-/// Candle's second thread made them slower here (digits 64-256-256-10, batch 128, 65 MFLOP:
-/// 0.78 ms/step with 1 thread, 0.8–1.2 ms with 2), while a 1 GFLOP step (784-512-512-10, batch
-/// 256) ran 1.5× faster with 2. See `benches/README.md`.
+/// a second thread made them slower here (digits 64-256-256-10, batch 128, 65 MFLOP: 0.40
+/// ms/step with 1 thread, 0.46 with 2), while a 1 GFLOP step (784-512-512-10, batch 256) ran
+/// 4.4–4.6 → 3.5–4.2 ms with 2. See `benches/README.md`.
 pub const SMALL_STEP_FLOPS: f64 = 2e8;
 
 /// Matrix-product threads for a step of `flops`, given at most `max`.
