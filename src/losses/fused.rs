@@ -19,7 +19,8 @@
 //! and gradients agree with the autograd versions in `cross_entropy.rs` / `focal.rs` within
 //! 1e-6 relative (test below, and `tests/loss_fixtures.rs` checks the fused path against
 //! PyTorch). No second-order gradient: the backward op has none (Candle has no double backprop).
-//! Other devices, dtypes and layouts use the autograd versions.
+//! Non-contiguous logits are made contiguous first; other devices and dtypes use the autograd
+//! versions. A NaN or +∞ logit gives a NaN loss, so divergence is still detected.
 
 use crate::error::Result;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
@@ -55,7 +56,13 @@ fn labels(s: &CpuStorage, l: &Layout, classes: usize) -> candle_core::Result<Vec
     let y: Vec<usize> = match s {
         CpuStorage::U32(v) => slice(v, l, "labels")?.iter().map(|&k| k as usize).collect(),
         CpuStorage::U8(v) => slice(v, l, "labels")?.iter().map(|&k| k as usize).collect(),
-        CpuStorage::I64(v) => slice(v, l, "labels")?.iter().map(|&k| usize::try_from(k).unwrap_or(usize::MAX)).collect(),
+        CpuStorage::I64(v) => {
+            let v = slice(v, l, "labels")?;
+            if let Some(&bad) = v.iter().find(|&&k| k < 0) {
+                candle_core::bail!("fused loss: label {bad} out of range for {classes} classes");
+            }
+            v.iter().map(|&k| k as usize).collect()
+        }
         _ => candle_core::bail!("fused loss: labels must be u32, u8 or i64"),
     };
     if let Some(&bad) = y.iter().find(|&&k| k >= classes) {
@@ -67,6 +74,9 @@ fn labels(s: &CpuStorage, l: &Layout, classes: usize) -> candle_core::Result<Vec
 /// Logits as f64 rows, whatever the storage type.
 fn logits(s: &CpuStorage, l: &Layout) -> candle_core::Result<(Vec<f64>, usize, usize)> {
     let (n, c) = l.shape().dims2()?;
+    if c == 0 {
+        candle_core::bail!("fused loss: logits have no classes (shape [{n}, 0])");
+    }
     let z: Vec<f64> = match s {
         CpuStorage::F32(v) => slice(v, l, "logits")?.iter().map(|&x| x as f64).collect(),
         CpuStorage::F64(v) => slice(v, l, "logits")?.to_vec(),
@@ -298,6 +308,27 @@ mod tests {
         (run(true), run(false))
     }
 
+    /// A NaN or +∞ logit makes the loss NaN (the trainer's divergence check reads it); labels
+    /// as u8 and i64 give the same values as u32.
+    #[test]
+    fn non_finite_logits_and_label_types() {
+        let dev = Device::Cpu;
+        let z = Tensor::new(&[[1f32, f32::NAN, 0.5], [0.2, f32::INFINITY, 0.0], [0.3, 0.1, -0.4]], &dev).unwrap();
+        let y = Tensor::new(&[0u32, 2, 1], &dev).unwrap();
+        for loss in [
+            SoftmaxLoss::CrossEntropy { smoothing: 0.0 },
+            SoftmaxLoss::CrossEntropy { smoothing: 0.1 },
+            SoftmaxLoss::Focal { gamma: 2.0, detach: false },
+        ] {
+            let v = per_example(&z, &y, loss).unwrap().to_vec1::<f32>().unwrap();
+            assert!(v[0].is_nan() && v[1].is_nan() && v[2].is_finite(), "{loss:?}: {v:?}");
+            let as_u8 = per_example(&z, &y.to_dtype(DType::U8).unwrap(), loss).unwrap().to_vec1::<f32>().unwrap();
+            let as_i64 = per_example(&z, &y.to_dtype(DType::I64).unwrap(), loss).unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(as_u8[2], v[2]);
+            assert_eq!(as_i64[2], v[2]);
+        }
+    }
+
     #[test]
     fn bad_labels_are_errors_not_panics() {
         let dev = Device::Cpu;
@@ -305,7 +336,14 @@ mod tests {
         let y = Tensor::new(&[0u32, 3], &dev).unwrap();
         let err = per_example(&z, &y, SoftmaxLoss::CrossEntropy { smoothing: 0.0 }).unwrap_err().to_string();
         assert!(err.contains("label 3 out of range for 3 classes"), "{err}");
-        let _ = Loss::forward(&CrossEntropy { params: cross_entropy::Params::default() }, &Prediction::new(z), &Target::Classes(y))
+        let _ = Loss::forward(&CrossEntropy { params: cross_entropy::Params::default() }, &Prediction::new(z.clone()), &Target::Classes(y))
             .unwrap_err();
+        let negative = Tensor::new(&[0i64, -1], &dev).unwrap();
+        let err = per_example(&z, &negative, SoftmaxLoss::Focal { gamma: 2.0, detach: false }).unwrap_err().to_string();
+        assert!(err.contains("label -1 out of range"), "{err}");
+        let empty = Tensor::zeros((0, 0), DType::F32, &dev).unwrap();
+        let none = Tensor::zeros(0, DType::U32, &dev).unwrap();
+        let err = per_example(&empty, &none, SoftmaxLoss::CrossEntropy { smoothing: 0.0 }).unwrap_err().to_string();
+        assert!(err.contains("no classes"), "{err}");
     }
 }

@@ -158,15 +158,16 @@ impl CustomOp3 for Linear {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _b: &Tensor,
+        b: &Tensor,
         _y: &Tensor,
         g: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        // Inputs that need no gradient (the data batch, frozen weights) get none computed.
         let g = g.contiguous()?;
         let dx = if x.track_op() { Some(g.apply_op2_no_bwd(w, &LinearGrad::Input)?) } else { None };
-        let dw = g.apply_op2_no_bwd(x, &LinearGrad::Weight)?;
-        let db = g.apply_op1_no_bwd(&BiasGrad)?;
-        Ok((dx, Some(dw), Some(db)))
+        let dw = if w.track_op() { Some(g.apply_op2_no_bwd(x, &LinearGrad::Weight)?) } else { None };
+        let db = if b.track_op() { Some(g.apply_op1_no_bwd(&BiasGrad)?) } else { None };
+        Ok((dx, dw, db))
     }
 }
 
@@ -268,7 +269,7 @@ impl CustomOp1 for BiasGrad {
 
 /// `max(x, 0)` with derivative `1[x > 0]`.
 pub fn relu(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.is_contiguous() {
+    if x.device().is_cpu() && x.is_contiguous() && matches!(x.dtype(), DType::F32 | DType::F64) {
         Ok(x.apply_op1(Relu)?)
     } else {
         Ok(x.relu()?)
@@ -342,6 +343,8 @@ mod tests {
         let z = Var::from_vec(vec![-1.0f64, 0.0, 2.0], 3, &dev).unwrap();
         let g = relu(z.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap();
         assert_eq!(g.get(z.as_tensor()).unwrap().to_vec1::<f64>().unwrap(), vec![0.0, 0.0, 1.0]);
+        let v = relu(&Tensor::new(&[f32::NAN, -1.0, 3.0], &dev).unwrap()).unwrap().to_vec1::<f32>().unwrap();
+        assert!(v[0].is_nan() && v[1] == 0.0 && v[2] == 3.0, "{v:?}");
     }
 
     /// The fused linear op against Candle's ops on random shapes — including an inner
@@ -352,7 +355,8 @@ mod tests {
     fn fused_linear_matches_candle() {
         let dev = Device::Cpu;
         let mut rng = crate::rng::Stream::new(5, crate::rng::Purpose::Init, 1);
-        for (n, i, o) in [(1, 1, 1), (3, 2, 2), (17, 33, 9), (128, 64, 256), (40, 700, 13), (0, 4, 3)] {
+        let user_threads = std::env::var("RAYON_NUM_THREADS").ok();
+        for (n, i, o) in [(1, 1, 1), (3, 2, 2), (17, 33, 9), (128, 64, 256), (40, 700, 13), (0, 4, 3), (4, 0, 3), (3, 4, 0)] {
             for dtype in [DType::F64, DType::F32] {
                 let mut draw = |len: usize| {
                     Tensor::from_vec((0..len).map(|_| rng.normal()).collect::<Vec<f64>>(), len, &dev).unwrap().to_dtype(dtype).unwrap()
@@ -382,17 +386,29 @@ mod tests {
                         let a = flat(a.unwrap_or_else(|| panic!("{what} {n}×{i}→{o}: no gradient")));
                         match c {
                             Some(c) => close(&a, &flat(c), what),
-                            // Candle hands no ∂b back for an empty batch; ours is the empty sum.
-                            None => assert!(n == 0 && a.iter().all(|&v| v == 0.0), "{what} {n}×{i}→{o}: {a:?}"),
+                            // Candle hands no gradient back through an empty product; ours is
+                            // the empty sum.
+                            None => assert!(n * i * o == 0 && a.iter().all(|&v| v == 0.0), "{what} {n}×{i}→{o}: {a:?}"),
                         }
                     }
                 }
                 let data = x.as_tensor().detach();
                 let g = linear(&data, w.as_tensor(), Some(b.as_tensor())).unwrap().sum_all().unwrap().backward().unwrap();
                 assert!(g.get(&data).is_none() && g.get(w.as_tensor()).is_some());
+                // An intermediate input (the output of an op) gets ∂x; frozen weights get none.
+                let frozen = w.as_tensor().detach();
+                let doubled = (x.as_tensor() * 2.0).unwrap();
+                let g = linear(&doubled, &frozen, Some(b.as_tensor())).unwrap().sum_all().unwrap().backward().unwrap();
+                assert!(g.get(&frozen).is_none() && g.get(b.as_tensor()).is_some());
+                let dx = flat(g.get(x.as_tensor()).unwrap());
+                let expected = flat(&Tensor::ones((n, o), dtype, &dev).unwrap().matmul(&(w.as_tensor() * 2.0).unwrap()).unwrap());
+                close(&dx, &expected, "∂x through an op");
             }
         }
-        std::env::remove_var("RAYON_NUM_THREADS");
+        match user_threads {
+            Some(v) => std::env::set_var("RAYON_NUM_THREADS", v),
+            None => std::env::remove_var("RAYON_NUM_THREADS"),
+        }
     }
 
     #[test]
