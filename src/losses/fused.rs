@@ -23,6 +23,7 @@
 //! versions. A NaN or +∞ logit gives a NaN loss, so divergence is still detected.
 
 use crate::error::Result;
+use crate::models::ops::contiguous;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 
 /// Which loss the fused op computes.
@@ -47,17 +48,21 @@ pub(crate) fn per_example(z: &Tensor, y: &Tensor, loss: SoftmaxLoss) -> Result<T
 struct Fwd(SoftmaxLoss);
 struct Bwd(SoftmaxLoss);
 
-fn slice<'a, T>(v: &'a [T], l: &Layout, what: &str) -> candle_core::Result<&'a [T]> {
-    let (a, b) = l.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg(format!("fused loss: {what} is not contiguous")))?;
-    Ok(&v[a..b])
+/// An f32 or f64 operand as f64 values.
+fn floats(s: &CpuStorage, l: &Layout, what: &str) -> candle_core::Result<Vec<f64>> {
+    Ok(match s {
+        CpuStorage::F32(v) => contiguous(v, l)?.iter().map(|&x| x as f64).collect(),
+        CpuStorage::F64(v) => contiguous(v, l)?.to_vec(),
+        _ => candle_core::bail!("fused loss: {what} must be f32 or f64"),
+    })
 }
 
 fn labels(s: &CpuStorage, l: &Layout, classes: usize) -> candle_core::Result<Vec<usize>> {
     let y: Vec<usize> = match s {
-        CpuStorage::U32(v) => slice(v, l, "labels")?.iter().map(|&k| k as usize).collect(),
-        CpuStorage::U8(v) => slice(v, l, "labels")?.iter().map(|&k| k as usize).collect(),
+        CpuStorage::U32(v) => contiguous(v, l)?.iter().map(|&k| k as usize).collect(),
+        CpuStorage::U8(v) => contiguous(v, l)?.iter().map(|&k| k as usize).collect(),
         CpuStorage::I64(v) => {
-            let v = slice(v, l, "labels")?;
+            let v = contiguous(v, l)?;
             if let Some(&bad) = v.iter().find(|&&k| k < 0) {
                 candle_core::bail!("fused loss: label {bad} out of range for {classes} classes");
             }
@@ -77,12 +82,7 @@ fn logits(s: &CpuStorage, l: &Layout) -> candle_core::Result<(Vec<f64>, usize, u
     if c == 0 {
         candle_core::bail!("fused loss: logits have no classes (shape [{n}, 0])");
     }
-    let z: Vec<f64> = match s {
-        CpuStorage::F32(v) => slice(v, l, "logits")?.iter().map(|&x| x as f64).collect(),
-        CpuStorage::F64(v) => slice(v, l, "logits")?.to_vec(),
-        _ => candle_core::bail!("fused loss: logits must be f32 or f64"),
-    };
-    Ok((z, n, c))
+    Ok((floats(s, l, "logits")?, n, c))
 }
 
 fn store(values: Vec<f64>, like: &CpuStorage) -> CpuStorage {
@@ -205,11 +205,7 @@ impl CustomOp3 for Bwd {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (z, n, c) = logits(zs, zl)?;
         let y = labels(ys, yl, c)?;
-        let g: Vec<f64> = match gs {
-            CpuStorage::F32(v) => slice(v, gl, "gradient")?.iter().map(|&x| x as f64).collect(),
-            CpuStorage::F64(v) => slice(v, gl, "gradient")?.to_vec(),
-            _ => candle_core::bail!("fused loss: gradient must be f32 or f64"),
-        };
+        let g = floats(gs, gl, "gradient")?;
         if y.len() != n || g.len() != n {
             candle_core::bail!("fused loss: {n} rows of logits, {} labels, {} gradients", y.len(), g.len());
         }

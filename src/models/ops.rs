@@ -105,7 +105,8 @@ impl Scalar for f64 {
     const ONE: Self = 1.0;
 }
 
-fn contiguous<'a, T>(v: &'a [T], l: &Layout) -> candle_core::Result<&'a [T]> {
+/// The elements of a contiguous layout (the CPU custom ops here and in `losses::fused`).
+pub(crate) fn contiguous<'a, T>(v: &'a [T], l: &Layout) -> candle_core::Result<&'a [T]> {
     let (a, b) = l.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg("fused op: input is not contiguous".into()))?;
     Ok(&v[a..b])
 }
