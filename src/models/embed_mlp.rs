@@ -7,12 +7,11 @@ use super::mlp::{layers_with_head, Mlp};
 use super::{Activation, Head, Init, Model, ModelInfo, ModelSpec};
 use crate::data::InputKind;
 use crate::error::{Error, Result};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::rng::Stream;
 use candle_core::{DType, Tensor, Var};
 use candle_nn::{Embedding, Module};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -112,11 +111,6 @@ impl ModelSpec for Params {
     }
 }
 
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn ModelSpec> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
-}
-
 pub static INFO: ModelInfo = ModelInfo {
     name: "embed_mlp",
     summary: "token embeddings, concatenated, then an MLP (modular arithmetic with token input)",
@@ -133,5 +127,5 @@ pub static INFO: ModelInfo = ModelInfo {
             default: "linear",
         },
     ],
-    build,
+    build: super::build_params::<Params>,
 };

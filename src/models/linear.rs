@@ -4,9 +4,8 @@ use super::mlp::{layers, Mlp};
 use super::{dense_features, Activation, Head, Init, Model, ModelInfo, ModelSpec};
 use crate::data::InputKind;
 use crate::error::Result;
-use crate::registry::{parse_params, ParamDoc, Validate};
+use crate::registry::{ParamDoc, Validate};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -33,14 +32,9 @@ impl ModelSpec for Params {
     }
 }
 
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn ModelSpec> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
-}
-
 pub static INFO: ModelInfo = ModelInfo {
     name: "linear",
     summary: "one linear layer: softmax regression for classification, least squares for regression",
     params: &[ParamDoc { name: "bias", meaning: "use a bias", range: "true | false", default: "true" }],
-    build,
+    build: super::build_params::<Params>,
 };

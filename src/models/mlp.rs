@@ -3,12 +3,11 @@
 use super::{check_widths, dense_features, dropout, harmonic_logits, Activation, Head, Init, Model, ModelInfo, ModelSpec};
 use crate::data::InputKind;
 use crate::error::{Error, Result};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::rng::Stream;
 use candle_core::{Tensor, Var};
 use candle_nn::Linear;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -158,11 +157,6 @@ impl ModelSpec for Params {
     }
 }
 
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn ModelSpec> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
-}
-
 pub static INFO: ModelInfo = ModelInfo {
     name: "mlp",
     summary: "multi-layer perceptron: [Linear → activation → dropout] × hidden, then a linear head",
@@ -178,5 +172,5 @@ pub static INFO: ModelInfo = ModelInfo {
             default: "linear",
         },
     ],
-    build,
+    build: super::build_params::<Params>,
 };

@@ -201,6 +201,15 @@ pub fn dense_features(input: InputKind, model: &str) -> Result<usize> {
     }
 }
 
+/// `build` of a model whose `Params` is itself the `ModelSpec`: parse, validate, canonicalise.
+pub(crate) fn build_params<P>(value: &serde_json::Value) -> crate::registry::Built<dyn ModelSpec>
+where
+    P: ModelSpec + serde::de::DeserializeOwned + serde::Serialize + crate::registry::Validate + 'static,
+{
+    let (params, canonical) = crate::registry::parse_params::<P>(value)?;
+    Ok((std::sync::Arc::new(params), canonical))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,10 +22,9 @@
 
 use super::{Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "asgd",
@@ -39,7 +38,7 @@ pub static INFO: OptimizerInfo = OptimizerInfo {
         ParamDoc { name: "small_const", meaning: "constant c", range: "0 < c ≤ 1", default: "0.7" },
         ParamDoc { name: "weight_decay", meaning: "coupled L2 coefficient", range: "0 ≤ wd ≤ 10", default: "0.0" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,11 +65,6 @@ impl Validate for Params {
         check_range("small_const", self.small_const, 1e-12, 1.0)?;
         check_range("weight_decay", self.weight_decay, 0.0, 10.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl OptimizerSpec for Params {

@@ -11,10 +11,9 @@
 
 use super::{zeros_like, Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "grams",
@@ -28,7 +27,7 @@ pub static INFO: OptimizerInfo = OptimizerInfo {
         ParamDoc { name: "eps", meaning: "denominator constant ε", range: "0 ≤ ε ≤ 1", default: "1e-6" },
         ParamDoc { name: "weight_decay", meaning: "decoupled weight decay", range: "0 ≤ wd ≤ 100", default: "0.0" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,11 +54,6 @@ impl Validate for Params {
         check_range("eps", self.eps, 0.0, 1.0)?;
         check_range("weight_decay", self.weight_decay, 0.0, 100.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl OptimizerSpec for Params {

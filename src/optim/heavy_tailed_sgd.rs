@@ -15,11 +15,10 @@
 
 use super::{Context, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::rng::{Purpose, Stream};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "heavy_tailed_sgd",
@@ -31,7 +30,7 @@ pub static INFO: OptimizerInfo = OptimizerInfo {
         ParamDoc { name: "alpha", meaning: "tail index α (2: Gaussian noise)", range: "1 < α ≤ 2", default: "1.8" },
         ParamDoc { name: "sigma", meaning: "noise scale σ", range: "0 ≤ σ ≤ 10", default: "0.001" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,11 +53,6 @@ impl Validate for Params {
         check_range("alpha", self.alpha, 1.000_001, 2.0)?;
         check_range("sigma", self.sigma, 0.0, 10.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl OptimizerSpec for Params {
@@ -137,7 +131,7 @@ mod tests {
     /// σ = 0 is SGD step by step; with noise, the same seed gives the same trajectory.
     #[test]
     fn without_noise_it_is_sgd_and_noise_is_seeded() {
-        let (ht, _) = build(&serde_json::json!({"lr": 1e-3, "sigma": 0.0})).unwrap();
+        let (ht, _) = (INFO.build)(&serde_json::json!({"lr": 1e-3, "sigma": 0.0})).unwrap();
         let (sgd, _) = (crate::optim::sgd::INFO.build)(&serde_json::json!({"lr": 1e-3})).unwrap();
         let (a, b) = (start(), start());
         let ctx = Context { seed: 4, n_train: 1, total_steps: 0 };
@@ -147,7 +141,7 @@ mod tests {
             ob.step(&mut || rosenbrock(&b), 1e-3).unwrap();
             assert_eq!(a.as_tensor().to_vec1::<f64>().unwrap(), b.as_tensor().to_vec1::<f64>().unwrap());
         }
-        let (noisy, _) = build(&serde_json::json!({"lr": 1e-3, "sigma": 0.01})).unwrap();
+        let (noisy, _) = (INFO.build)(&serde_json::json!({"lr": 1e-3, "sigma": 0.01})).unwrap();
         let run = || {
             let v = start();
             let mut o = noisy.instantiate(vec![v.clone()], &ctx).unwrap();

@@ -244,6 +244,15 @@ pub(crate) fn zeros_like(v: &Var) -> Result<Tensor> {
     Ok(v.as_tensor().zeros_like()?)
 }
 
+/// `build` of a optimizer whose `Params` is itself the `OptimizerSpec`: parse, validate, canonicalise.
+pub(crate) fn build_params<P>(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec>
+where
+    P: OptimizerSpec + serde::de::DeserializeOwned + serde::Serialize + crate::registry::Validate + 'static,
+{
+    let (params, canonical) = crate::registry::parse_params::<P>(value)?;
+    Ok((std::sync::Arc::new(params), canonical))
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! A small deterministic problem for optimizer tests: Rosenbrock in f64.

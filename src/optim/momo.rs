@@ -15,10 +15,9 @@
 
 use super::{Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{DType, Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "momo",
@@ -33,7 +32,7 @@ pub static INFO: OptimizerInfo = OptimizerInfo {
         ParamDoc { name: "bias_correction", meaning: "averages start at 0 with ρ = 1 − βᵗ", range: "true | false", default: "false" },
         ParamDoc { name: "use_fstar", meaning: "estimate the lower bound online", range: "true | false", default: "false" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,11 +59,6 @@ impl Validate for Params {
         check_range("weight_decay", self.weight_decay, 0.0, 100.0)?;
         check_range("lb", self.lb, -1e12, 1e12)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl OptimizerSpec for Params {

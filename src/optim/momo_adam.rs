@@ -17,10 +17,9 @@
 
 use super::{Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{DType, Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "momo_adam",
@@ -42,7 +41,7 @@ pub static INFO: OptimizerInfo = OptimizerInfo {
         ParamDoc { name: "lb", meaning: "lower bound of the loss", range: "any", default: "0.0" },
         ParamDoc { name: "use_fstar", meaning: "estimate the lower bound online", range: "true | false", default: "false" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,11 +72,6 @@ impl Validate for Params {
         check_range("weight_decay", self.weight_decay, 0.0, 100.0)?;
         check_range("lb", self.lb, -1e12, 1e12)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl OptimizerSpec for Params {

@@ -11,10 +11,9 @@
 
 use super::{global_grad_norm, Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::{Error, Result};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::Var;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "normalized_gd",
@@ -26,7 +25,7 @@ pub static INFO: OptimizerInfo = OptimizerInfo {
         ParamDoc { name: "mode", meaning: "what normalises the step", range: "gradient | loss", default: "gradient" },
         ParamDoc { name: "c", meaning: "constant added to the gradient norm", range: "0 ≤ c ≤ 1", default: "1e-8" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -56,11 +55,6 @@ impl Validate for Params {
         check_range("lr", self.lr, 1e-12, 100.0)?;
         check_range("c", self.c, 0.0, 1.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl OptimizerSpec for Params {

@@ -10,10 +10,9 @@
 
 use super::{Context, Evaluation, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::{Error, Result};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "sgd",
@@ -28,7 +27,7 @@ pub static INFO: OptimizerInfo = OptimizerInfo {
             name: "weight_decay", meaning: "coupled L2 coefficient added to the gradient", range: "0 ≤ wd ≤ 10", default: "0.0"
         },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,11 +55,6 @@ impl Validate for Params {
         }
         Ok(())
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl OptimizerSpec for Params {

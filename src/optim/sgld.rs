@@ -16,11 +16,10 @@
 
 use super::{Context, Objective, Optimizer, OptimizerInfo, OptimizerSpec};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::rng::{Purpose, Stream};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: OptimizerInfo = OptimizerInfo {
     name: "sgld",
@@ -32,7 +31,7 @@ pub static INFO: OptimizerInfo = OptimizerInfo {
         ParamDoc { name: "temperature", meaning: "temperature T (1: posterior, 0: SGD)", range: "0 ≤ T ≤ 100", default: "1.0" },
         ParamDoc { name: "weight_decay", meaning: "Gaussian-prior coefficient wd (coupled)", range: "0 ≤ wd ≤ 10", default: "0.0" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,11 +54,6 @@ impl Validate for Params {
         check_range("temperature", self.temperature, 0.0, 100.0)?;
         check_range("weight_decay", self.weight_decay, 0.0, 10.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl OptimizerSpec for Params {
@@ -113,7 +107,7 @@ mod tests {
     /// discretised Ornstein–Uhlenbeck process: variance 2ηT/N / (1 − (1 − η)²)).
     #[test]
     fn samples_the_gibbs_distribution_of_a_quadratic() {
-        let (spec, _) = build(&serde_json::json!({"lr": 0.1})).unwrap();
+        let (spec, _) = (INFO.build)(&serde_json::json!({"lr": 0.1})).unwrap();
         let v = Var::from_vec(vec![0.0f64; 64], 64, &Device::Cpu).unwrap();
         let mut opt = spec.instantiate(vec![v.clone()], &Context { seed: 2, n_train: 10, total_steps: 0 }).unwrap();
         let mut sum_sq = 0.0;

@@ -16,11 +16,10 @@
 
 use super::{Active, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::{Error, Result};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::task::{Family, Target};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "drw",
@@ -33,7 +32,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
         ParamDoc { name: "beta", meaning: "effective-number β after the switch", range: "0 ≤ β < 1", default: "0.9999" },
         ParamDoc { name: "start_fraction", meaning: "fraction of the epochs trained unweighted", range: "0 ≤ f ≤ 1", default: "0.8" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,11 +53,6 @@ impl Validate for Params {
         check_range("beta", self.beta, 0.0, 0.999_999_999)?;
         check_range("start_fraction", self.start_fraction, 0.0, 1.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 /// Class weights `(1 − β)/(1 − β^{n_c})` normalised to sum to the number of classes.

@@ -12,11 +12,10 @@
 
 use super::{Active, Batch, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::{Error, Result};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::task::Family;
 use candle_core::{DType, Tensor, D};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "entropy_reg",
@@ -29,7 +28,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
         ParamDoc { name: "weight", meaning: "coefficient λ of R (SimGCD: 2)", range: "0 ≤ λ ≤ 100", default: "2.0" },
         ParamDoc { name: "temperature", meaning: "softmax temperature T", range: "0.01 ≤ T ≤ 100", default: "1.0" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,11 +49,6 @@ impl Validate for Params {
         check_range("weight", self.weight, 0.0, 100.0)?;
         check_range("temperature", self.temperature, 0.01, 100.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

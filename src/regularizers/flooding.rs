@@ -10,10 +10,9 @@
 
 use super::{Active, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "flooding",
@@ -23,7 +22,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
     formula: "L̃ = |L − b| + b",
     reference: "Ishida et al., ICML 2020; Karakida et al., ICLR 2023 (S086)",
     params: &[ParamDoc { name: "level", meaning: "flood level b", range: "0 ≤ b ≤ 100", default: "0.05" }],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,11 +41,6 @@ impl Validate for Params {
     fn validate(&self) -> Result<()> {
         check_range("level", self.level, 0.0, 100.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

@@ -10,10 +10,9 @@
 
 use super::{need_layers, scalar_zero, weight_matrices, Active, Batch, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "gg_prior",
@@ -26,7 +25,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
         ParamDoc { name: "weight", meaning: "coefficient λ of R", range: "0 ≤ λ ≤ 10", default: "0.0001" },
         ParamDoc { name: "beta", meaning: "shape β of the generalised Gaussian", range: "0.5 ≤ β ≤ 4", default: "1.5" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,11 +46,6 @@ impl Validate for Params {
         check_range("weight", self.weight, 0.0, 10.0)?;
         check_range("beta", self.beta, 0.5, 4.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

@@ -19,10 +19,9 @@ use super::{Active, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::Result;
 use crate::optim::hvp::evaluate_at;
 use crate::optim::{global_grad_norm, Evaluation};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "gr_fd",
@@ -44,7 +43,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
             name: "normalize", meaning: "step h = ε/‖g‖ (a fixed-length perturbation)", range: "true | false", default: "true"
         },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,11 +73,6 @@ impl Validate for Params {
         check_range("gamma", self.gamma, 0.0, 10.0)?;
         check_range("eps", self.eps, 1e-12, 10.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

@@ -18,11 +18,10 @@
 
 use super::{Active, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::{Error, Result};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::task::{Family, Target};
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "group_dro",
@@ -35,7 +34,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
         ParamDoc { name: "step_size", meaning: "step size η_q of the group weights", range: "0 ≤ η_q ≤ 10", default: "0.01" },
         ParamDoc { name: "adjustment", meaning: "generalisation adjustment C", range: "0 ≤ C ≤ 100", default: "0.0" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,11 +55,6 @@ impl Validate for Params {
         check_range("step_size", self.step_size, 0.0, 10.0)?;
         check_range("adjustment", self.adjustment, 0.0, 100.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

@@ -18,10 +18,9 @@
 
 use super::{scalar_zero, Active, Batch, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use candle_core::{DType, Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "irrelevant_weight_decay",
@@ -44,7 +43,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
         ParamDoc { name: "every", meaning: "E: prune after every E epochs", range: "1 ≤ E", default: "5" },
         ParamDoc { name: "beta", meaning: "EMA factor of the relevance", range: "0 ≤ β < 1", default: "0.9" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,11 +70,6 @@ impl Validate for Params {
         check_range("every", self.every as f64, 1.0, 1e9)?;
         check_range("beta", self.beta, 0.0, 0.999_999)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

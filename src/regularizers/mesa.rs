@@ -14,11 +14,10 @@
 
 use super::{Active, Batch, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::task::Family;
 use candle_core::{DType, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "mesa",
@@ -33,7 +32,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
         ParamDoc { name: "start", meaning: "the penalty applies in 0-based epochs > start", range: "start ≥ 0", default: "5" },
         ParamDoc { name: "decay", meaning: "EMA decay d", range: "0 ≤ d < 1", default: "0.9998" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,11 +56,6 @@ impl Validate for Params {
         check_range("temperature", self.temperature, 0.01, 100.0)?;
         check_range("decay", self.decay, 0.0, 0.999_999_9)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

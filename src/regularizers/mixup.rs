@@ -11,11 +11,10 @@
 
 use super::{Active, Kind, Mix, Regularizer, RegularizerInfo, Start};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::rng::Stream;
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "mixup",
@@ -25,7 +24,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
     formula: "λ ~ Beta(α, α);  x̃ = λx + (1−λ)x[π];  L = λ·ℓ(f(x̃), y) + (1−λ)·ℓ(f(x̃), y[π])",
     reference: "Zhang et al., mixup, ICLR 2018; facebookresearch/mixup-cifar10 [ref]",
     params: &[ParamDoc { name: "alpha", meaning: "Beta(α, α) parameter", range: "0 < α ≤ 100", default: "0.2" }],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,11 +43,6 @@ impl Validate for Params {
     fn validate(&self) -> Result<()> {
         check_range("alpha", self.alpha, 1e-6, 100.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

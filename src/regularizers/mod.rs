@@ -320,6 +320,15 @@ pub(crate) fn need_layers(model: &dyn Model, name: &str) -> Result<Vec<(Tensor, 
     Ok(layers)
 }
 
+/// `build` of a regularizer whose `Params` is itself the `Regularizer`: parse, validate, canonicalise.
+pub(crate) fn build_params<P>(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer>
+where
+    P: Regularizer + serde::de::DeserializeOwned + serde::Serialize + crate::registry::Validate + 'static,
+{
+    let (params, canonical) = crate::registry::parse_params::<P>(value)?;
+    Ok((std::sync::Arc::new(params), canonical))
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! A tiny f64 MLP and batch for regularizer tests.

@@ -11,12 +11,11 @@
 use super::{Active, Kind, Regularizer, RegularizerInfo, Start, TaskLoss};
 use crate::error::{Error, Result};
 use crate::models::{dropout, Model};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::rng::Stream;
 use crate::task::{Prediction, Target};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "multi_sample_dropout",
@@ -29,7 +28,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
         ParamDoc { name: "samples", meaning: "number K of dropout samples", range: "1 ≤ K ≤ 64", default: "8" },
         ParamDoc { name: "p", meaning: "dropout rate", range: "0 ≤ p < 1", default: "0.5" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,11 +49,6 @@ impl Validate for Params {
         check_range("samples", self.samples as f64, 1.0, 64.0)?;
         check_range("p", self.p, 0.0, 0.99)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

@@ -17,11 +17,10 @@
 
 use super::{Active, Batch, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::{Error, Result};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::task::{Family, Target};
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "nc_lt_reg",
@@ -36,7 +35,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
             name: "between", meaning: "weight of the equiangular term R_B relative to R_W", range: "0 ≤ b ≤ 100", default: "1.0"
         },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,11 +56,6 @@ impl Validate for Params {
         check_range("weight", self.weight, 0.0, 10.0)?;
         check_range("between", self.between, 0.0, 100.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

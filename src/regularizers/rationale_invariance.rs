@@ -14,11 +14,10 @@
 
 use super::{need_layers, scalar_zero, Active, Batch, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::{Error, Result};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::task::{Family, Target};
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "rationale_invariance",
@@ -31,7 +30,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
         ParamDoc { name: "weight", meaning: "coefficient λ of R (ridg_reg)", range: "0 ≤ λ ≤ 10", default: "0.01" },
         ParamDoc { name: "momentum", meaning: "memory-bank update rate m", range: "0 < m ≤ 1", default: "0.001" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,11 +51,6 @@ impl Validate for Params {
         check_range("weight", self.weight, 0.0, 10.0)?;
         check_range("momentum", self.momentum, 1e-12, 1.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

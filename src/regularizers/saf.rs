@@ -18,11 +18,10 @@
 
 use super::{Active, Batch, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::{Error, Result};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::task::Family;
 use candle_core::{DType, Tensor, D};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "saf",
@@ -42,7 +41,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
             default: "5",
         },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,11 +73,6 @@ impl Validate for Params {
         }
         Ok(())
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

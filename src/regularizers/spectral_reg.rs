@@ -12,11 +12,10 @@
 
 use super::{need_layers, scalar_zero, Active, Batch, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::rng::{Purpose, Stream};
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "spectral_reg",
@@ -29,7 +28,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
         ParamDoc { name: "weight", meaning: "coefficient λ of R", range: "0 ≤ λ ≤ 10", default: "0.0001" },
         ParamDoc { name: "exponent", meaning: "exponent k of σ_max", range: "1 ≤ k ≤ 4", default: "2.0" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,11 +49,6 @@ impl Validate for Params {
         check_range("weight", self.weight, 0.0, 10.0)?;
         check_range("exponent", self.exponent, 1.0, 4.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 /// `[W | b]`: the weight matrix with the bias appended as a column.

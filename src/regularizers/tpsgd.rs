@@ -19,12 +19,11 @@
 use super::{Active, Kind, Regularizer, RegularizerInfo, Start, TaskLoss};
 use crate::error::{Error, Result};
 use crate::models::Model;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::rng::{Purpose, Stream};
 use crate::task::{Family, Prediction, Target};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "tpsgd",
@@ -34,7 +33,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
     formula: "ℓ = ℓ_task(head(sg h_L)) + weight·Σ_l ½·mean_j (h_l(sg h_{l−1}) − e_yᵀB_l)_j²,  B_l ~ N(0, 1/C) fixed",
     reference: "S014 [recon]; Frenkel et al., DRTP, Front. Neurosci. 2021",
     params: &[ParamDoc { name: "weight", meaning: "weight of the local losses", range: "0 ≤ w ≤ 100", default: "1.0" }],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,11 +52,6 @@ impl Validate for Params {
     fn validate(&self) -> Result<()> {
         check_range("weight", self.weight, 0.0, 100.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {

@@ -21,10 +21,9 @@
 
 use super::{Active, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::task::Family;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "useful",
@@ -39,7 +38,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
         range: "0 ≤ f ≤ 1",
         default: "0.04",
     }],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,11 +57,6 @@ impl Validate for Params {
     fn validate(&self) -> Result<()> {
         check_range("separate_fraction", self.separate_fraction, 0.0, 1.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 /// Epochs of phase 1 for a run of `epochs` epochs.

@@ -16,11 +16,10 @@
 
 use super::{Active, Batch, Kind, Regularizer, RegularizerInfo, Start};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::task::Family;
 use candle_core::{DType, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 pub static INFO: RegularizerInfo = RegularizerInfo {
     name: "vat",
@@ -35,7 +34,7 @@ pub static INFO: RegularizerInfo = RegularizerInfo {
         ParamDoc { name: "xi", meaning: "finite-difference step ξ of the power iteration", range: "0 < ξ ≤ 10", default: "0.01" },
         ParamDoc { name: "ip", meaning: "power-iteration steps", range: "1 ≤ ip ≤ 10", default: "1" },
     ],
-    build,
+    build: super::build_params::<Params>,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,11 +59,6 @@ impl Validate for Params {
         check_range("xi", self.xi, 1e-12, 10.0)?;
         check_range("ip", self.ip as f64, 1.0, 10.0)
     }
-}
-
-fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Regularizer> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 impl Regularizer for Params {
