@@ -232,7 +232,7 @@ pub fn run_sweep(jobs: usize, threads: usize) -> Result<Measurement> {
     let dir = std::env::temp_dir().join(format!("lossbench-bench-{}-{jobs}", std::process::id()));
     let overrides = crate::recipe::Overrides { device: "cpu".into(), ..Default::default() };
     let plan = crate::recipe::resolve(QUICKSTART, std::path::Path::new("recipes/quickstart.yaml"), &overrides)?;
-    let opts = crate::train::SweepOptions {
+    let opts = crate::sweep::SweepOptions {
         out: dir.clone(),
         device: Device::Cpu,
         device_name: "cpu".into(),
@@ -242,7 +242,7 @@ pub fn run_sweep(jobs: usize, threads: usize) -> Result<Measurement> {
         report_failures: false,
     };
     let t = Instant::now();
-    let summary = crate::train::sweep(&plan, &opts)?;
+    let summary = crate::sweep::sweep(&plan, &opts)?;
     let s = t.elapsed().as_secs_f64();
     // The threads each run used (the sweep shares the cores among its jobs).
     let threads_requested = threads;

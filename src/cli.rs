@@ -1,8 +1,7 @@
 //! The command line: clap definitions and dispatch only.
 
-use crate::compare::{self, CompareOptions, Format, Select};
+use crate::compare::{self, CompareOptions, Format};
 use crate::data::DATASETS;
-use crate::device::DeviceChoice;
 use crate::error::Error;
 use crate::losses::LOSSES;
 use crate::metrics::METRICS;
@@ -12,8 +11,9 @@ use crate::plot::ImageFormat;
 use crate::recipe::{self, Overrides};
 use crate::registry::{lookup, ParamDoc};
 use crate::regularizers::REGULARIZERS;
-use crate::train::{self, SweepOptions};
-use anyhow::{Context, Result};
+use crate::sweep::TrainCommand;
+use crate::train;
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -133,6 +133,10 @@ enum Command {
         /// Plots as PNG instead of SVG.
         #[arg(long)]
         png: bool,
+        /// Only runs whose config has this value at this path (repeatable): `optimizer.lr=0.01`,
+        /// `loss.gamma=2`, `train.epochs=30`, `recipe=quickstart`.
+        #[arg(long = "where", value_name = "KEY=VALUE")]
+        wheres: Vec<String>,
     },
     /// Learning curves from run folders: per task, mean over seeds with a min–max band, one line per method.
     #[command(
@@ -380,68 +384,14 @@ pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Train { recipe, out, device, seeds, epochs, jobs, force, quiet, format, png, save_weights } => {
-            let choice: DeviceChoice = device.parse()?;
-            let (device, resolved) = choice.create()?;
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
-            if jobs == 0 {
-                return Err(Error::input("--jobs must be at least 1").into());
-            }
-            let overrides = Overrides { seeds, epochs, device: resolved.to_string(), save_weights };
-            let plan = recipe::load(&recipe, &overrides)?;
-            let out = out.unwrap_or_else(|| PathBuf::from("results").join(&plan.name));
-            if !quiet {
-                eprint!("{}", plan.describe());
-                eprintln!("  results: {}", out.display());
-            }
-            let opts = SweepOptions {
-                out: out.clone(),
-                device,
-                device_name: resolved.to_string(),
-                jobs,
-                force,
-                progress: train::progress_wanted(quiet),
-                report_failures: !quiet,
-            };
-            let started = std::time::Instant::now();
-            let summary = train::sweep(&plan, &opts)?;
-            if !quiet {
-                eprintln!(
-                    "{} runs: {} trained ({} finished, {} diverged, {} failed), {} already done; {:.1}s",
-                    summary.total,
-                    summary.finished + summary.diverged + summary.failed,
-                    summary.finished,
-                    summary.diverged,
-                    summary.failed,
-                    summary.skipped,
-                    started.elapsed().as_secs_f64()
-                );
-            }
-            let dirs: Vec<PathBuf> = plan.runs.iter().map(|r| out.join(&r.rel_dir)).collect();
-            let runs = compare::gather(&dirs)?;
-            let sections = compare::compare(&runs, &CompareOptions::default())?;
-            compare::write_tables(&sections, &out)?;
+            let overrides = Overrides { seeds, epochs, device: String::new(), save_weights };
             let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
-            let plots = out.join("plots");
-            let mut drawn = crate::plot::curves::learning_curves(&runs, None, "test", &plots, image).unwrap_or_default();
-            drawn.extend(crate::plot::comparison_plots(&sections, &plots, image)?);
-            if !quiet && !drawn.is_empty() {
-                eprintln!("plots: {} files in {}", drawn.len(), plots.display());
-            }
-            print!("{}", compare::render(&sections, format)?);
-            if summary.failed > 0 {
-                anyhow::bail!("{} runs failed; their run.json files under {} say why", summary.failed, out.display());
-            }
-            Ok(())
+            Ok(crate::sweep::train_command(TrainCommand { recipe, out, device, overrides, jobs, force, quiet, format, image })?)
         }
         Command::Plot { paths, metric, split, out, png } => {
-            let paths = if paths.is_empty() { vec![PathBuf::from("results")] } else { paths };
-            if !["train", "val", "test"].contains(&split.as_str()) {
-                return Err(Error::input(format!("--split `{split}`: allowed: train, val, test")).into());
-            }
-            let (runs, _) = compare::gather_lenient(&paths)?;
-            let out = out.unwrap_or_else(|| paths[0].join("plots"));
             let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
-            for path in crate::plot::curves::learning_curves(&runs, metric.as_deref(), &split, &out, image)? {
+            for path in crate::plot::curves::command(paths, metric, split, out, image)? {
                 println!("{}", path.display());
             }
             Ok(())
@@ -533,34 +483,10 @@ pub fn run() -> Result<()> {
             print!("{}", plan.describe());
             Ok(())
         }
-        Command::Compare { paths, metric, split, select, baseline, rope, alpha, format, out, no_files, png } => {
-            if !(rope.is_finite() && rope >= 0.0) {
-                return Err(Error::input(format!("--rope {rope}: allowed: a finite value ≥ 0")).into());
-            }
-            if alpha != 0.05 && alpha != 0.10 {
-                return Err(Error::input(format!("--alpha {alpha}: allowed: 0.05 or 0.10 (the tabulated Nemenyi levels)")).into());
-            }
-            let paths = if paths.is_empty() { vec![PathBuf::from("results")] } else { paths };
-            if !["train", "val", "test"].contains(&split.as_str()) {
-                return Err(Error::input(format!("--split `{split}`: allowed: train, val, test")).into());
-            }
-            let select: Select = select.parse()?;
-            let (runs, unreadable) = compare::gather_lenient(&paths)?;
-            for dir in &unreadable {
-                eprintln!("warning: skipped {}: its run.json cannot be read (rerun `train` to redo it)", dir.display());
-            }
-            let sections = compare::compare(&runs, &CompareOptions { metric, split, select, baseline, rope, alpha })?;
-            let text = compare::render(&sections, format)?;
-            if !no_files && paths[0].is_dir() {
-                compare::write_tables(&sections, &paths[0])?;
-                let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
-                crate::plot::comparison_plots(&sections, &paths[0].join("plots"), image)?;
-            }
-            match out {
-                Some(file) => crate::run::write_atomic(&file, text.as_bytes()).with_context(|| format!("writing {}", file.display()))?,
-                None => print!("{text}"),
-            }
-            Ok(())
+        Command::Compare { paths, metric, split, select, baseline, rope, alpha, format, out, no_files, png, wheres } => {
+            let options = CompareOptions { metric, split, select: select.parse()?, baseline, rope, alpha };
+            let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
+            Ok(compare::command(compare::CompareCommand { paths, options, wheres, format, out, no_files, image })?)
         }
         Command::Losses { action: Some(LossAction::Eval { name, inputs, sets, dtype }) } => {
             let text = std::fs::read_to_string(&inputs).map_err(|e| Error::input(format!("cannot read {}: {e}", inputs.display())))?;

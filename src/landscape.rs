@@ -100,8 +100,8 @@ fn subset(table: &Table, rows: usize) -> Result<(Tensor, Target)> {
 
 /// Rebuild the run in `dir` with its saved weights.
 pub fn load_run(dir: &Path) -> Result<LoadedModel> {
-    let record = crate::run::read_record(dir)
-        .ok_or_else(|| Error::input(format!("{}: no readable run.json (is it a run folder of `lossbench train`?)", dir.display())))?;
+    let record =
+        crate::run::read_record(dir).map_err(|e| Error::input(format!("{}: not a run folder of `lossbench train`: {e}", dir.display())))?;
     let plan = crate::recipe::plan_from_run_config(&record.config).map_err(|e| e.at(dir.join("run.json").display()))?;
     let spec = &plan.runs[0];
     let raw = spec.task.source.load(spec.seed)?;
@@ -109,7 +109,7 @@ pub fn load_run(dir: &Path) -> Result<LoadedModel> {
     let init = Init { seed: spec.seed, dtype: DType::F64, device: Device::Cpu };
     let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
     let vars = model.vars();
-    let weights = crate::run::read_weights(dir)?;
+    let weights = crate::run::read_weights(dir, &record)?;
     if weights.len() != vars.len() {
         return Err(Error::input(format!("{}: the weights file has {} tensors, the model {}", dir.display(), weights.len(), vars.len())));
     }

@@ -14,6 +14,7 @@ pub mod compare;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod files;
 pub mod landscape;
 pub mod losses;
 pub mod metrics;
@@ -26,6 +27,7 @@ pub mod regularizers;
 pub mod rng;
 pub mod run;
 pub mod stats;
+pub mod sweep;
 pub mod task;
 pub mod train;
 

@@ -265,7 +265,14 @@ pub struct ResolvedOptimizer {
     pub config: serde_json::Value,
 }
 
-/// One run of the grid.
+/// What every run of a plan shares: its recipe's name and the device recorded in its config.
+pub struct PlanCommon {
+    pub recipe: String,
+    pub device: String,
+}
+
+/// One run of the grid. Its config is rebuilt on demand from the shared parts ([`RunSpec::config`]),
+/// so a plan of a million runs holds no million JSON documents.
 pub struct RunSpec {
     pub task: Arc<ResolvedTask>,
     pub loss: Arc<ResolvedLoss>,
@@ -276,10 +283,52 @@ pub struct RunSpec {
     pub train: TrainSettings,
     /// `<task>/<loss label>/<optimizer label>/seed-<n>`, relative to the results folder.
     pub rel_dir: PathBuf,
-    /// Everything that determines the run's numbers.
-    pub config: serde_json::Value,
+    pub common: Arc<PlanCommon>,
     /// SHA-256 of the canonical config JSON (hex, first 16 digits).
     pub hash: String,
+}
+
+impl RunSpec {
+    pub fn recipe(&self) -> &str {
+        &self.common.recipe
+    }
+
+    /// Everything that determines the run's numbers: the resolved task (dataset with the digest
+    /// of its data, transforms, model, metrics), loss, optimizer, regularizers, training
+    /// settings, seed, device and lossbench version.
+    pub fn config(&self) -> serde_json::Value {
+        run_config(&self.common, &self.task, &self.loss, &self.optimizer, &self.train, &self.regularizers, self.seed)
+    }
+}
+
+fn run_config(
+    common: &PlanCommon,
+    task: &ResolvedTask,
+    loss: &ResolvedLoss,
+    optimizer: &ResolvedOptimizer,
+    train: &TrainSettings,
+    regularizers: &[Arc<Resolved>],
+    seed: u64,
+) -> serde_json::Value {
+    let mut config = serde_json::json!({
+        "recipe": common.recipe,
+        "task": task.config,
+        "loss": loss.config,
+        "optimizer": optimizer.config,
+        "train": train,
+        "seed": seed,
+        "device": common.device,
+        "format": crate::run::FORMAT_VERSION,
+        // A new lossbench version may compute differently: its runs are new runs.
+        "lossbench": env!("CARGO_PKG_VERSION"),
+    });
+    // Runs without regularizers keep the config (and hash) they had before regularizers existed.
+    if !regularizers.is_empty() {
+        if let Some(map) = config.as_object_mut() {
+            map.insert("regularizers".into(), regularizers.iter().map(|r| r.config.clone()).collect());
+        }
+    }
+    config
 }
 
 pub struct Plan {
@@ -295,6 +344,10 @@ pub struct Plan {
     /// (task, loss label, reason) for pairs left out because the loss does not fit the task.
     pub skipped: Vec<(String, String, String)>,
 }
+
+/// Most runs one recipe may plan: a plan of this size resolves in well under a gigabyte
+/// (a run spec is a few hundred bytes; configs are rebuilt on demand).
+pub const MAX_RUNS: usize = 1_000_000;
 
 /// Error-message context: the file, and a way to find a token's line and column in it.
 struct Ctx<'a> {
@@ -462,7 +515,8 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     if seeds.is_empty() {
         return Err(ctx.err("seeds", Some("seeds"), Error::input("the list of seeds is empty")));
     }
-    if let Some(dup) = seeds.iter().enumerate().find_map(|(i, s)| seeds[..i].contains(s).then_some(*s)) {
+    let mut distinct = std::collections::HashSet::with_capacity(seeds.len());
+    if let Some(dup) = seeds.iter().find(|s| !distinct.insert(**s)) {
         return Err(ctx.err(
             "seeds",
             Some("seeds"),
@@ -556,7 +610,16 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     }
 
     // The grid.
-    let train_json = serde_json::to_value(&train).map_err(|e| Error::runtime(e.to_string()))?;
+    let pairs = tasks.iter().map(|t| losses.iter().filter(|l| misfit(l.info, t).is_none()).count()).sum::<usize>();
+    let total = pairs as f64 * optimizers.len() as f64 * seeds.len() as f64;
+    if total > MAX_RUNS as f64 {
+        return Err(Error::input(format!(
+            "{file}: the plan has {total} runs ({pairs} task×loss pairs × {} optimizers × {} seeds); lossbench's limit is {MAX_RUNS} per recipe (split the sweep into several recipes or fewer seeds)",
+            optimizers.len(),
+            seeds.len()
+        )));
+    }
+    let common = Arc::new(PlanCommon { recipe: name.clone(), device: overrides.device.clone() });
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
     for task in &tasks {
@@ -583,29 +646,10 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
             crate::regularizers::check_combination(&refs, task.kind.family()).map_err(|e| {
                 ctx.err(&format!("regularizers of task `{}` with loss `{}`", task.name, loss.label), Some("regularizers"), e)
             })?;
-            let reg_configs: Vec<serde_json::Value> = regularizers.iter().map(|r| r.config.clone()).collect();
             for opt in &optimizers {
+                let mut config = run_config(&common, task, loss, opt, &train, &regularizers, 0);
                 for &seed in &seeds {
-                    let mut config = serde_json::json!({
-                        "recipe": name,
-                        "task": task.config,
-                        "loss": loss.config,
-                        "optimizer": opt.config,
-                        "train": train_json,
-                        "seed": seed,
-                        "device": overrides.device,
-                        "format": crate::run::FORMAT_VERSION,
-                        // A new lossbench version may compute differently: its runs are new runs.
-                        "lossbench": env!("CARGO_PKG_VERSION"),
-                    });
-                    // Runs without regularizers keep the config (and hash) they had before
-                    // regularizers existed.
-                    if !reg_configs.is_empty() {
-                        if let Some(map) = config.as_object_mut() {
-                            map.insert("regularizers".into(), serde_json::Value::Array(reg_configs.clone()));
-                        }
-                    }
-                    let hash = config_hash(&config);
+                    config["seed"] = seed.into();
                     runs.push(RunSpec {
                         task: task.clone(),
                         loss: loss.clone(),
@@ -614,8 +658,8 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
                         seed,
                         train: train.clone(),
                         rel_dir: PathBuf::from(&task.name).join(&loss.label).join(&opt.label).join(format!("seed-{seed}")),
-                        config,
-                        hash,
+                        common: common.clone(),
+                        hash: config_hash(&config),
                     });
                 }
             }

@@ -2,14 +2,22 @@
 //! atomically (temporary file in the same folder, then rename).
 //!
 //! `metrics.csv` is tidy (`epoch,split,metric,value`) and holds no timings, so the same recipe
-//! and seed give a byte-identical file. `run.json` is written last: a folder with a readable
-//! `run.json` whose status is `finished` or `diverged` is a completed run; anything else
-//! (no file, a leftover temporary file, a `failed` status) is run again.
+//! and seed give a byte-identical file. `run.json` is written last and vouches for the files
+//! beside it: it records the SHA-256 and row count of `metrics.csv` (and of the weights, when
+//! kept). A folder is a completed run only when its `run.json` reads, its status is `finished`
+//! or `diverged`, and `metrics.csv` matches the recorded digest ([`verify`]); anything else (no
+//! file, a leftover temporary file, a truncated or foreign `metrics.csv`, a `failed` status) is
+//! run again.
+//!
+//! A run folder is written only by the process holding its lock ([`RunLock`], an advisory lock
+//! on `.lock`), so concurrent `train` processes on one results folder share a sweep's work
+//! instead of training a run twice or mixing two runs' files.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Version of the results layout; part of every config hash.
 pub const FORMAT_VERSION: u32 = 1;
@@ -76,6 +84,33 @@ pub struct RunRecord {
     /// values are in `metrics.csv`).
     #[serde(with = "non_finite_as_null")]
     pub final_metrics: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+    /// Digest of the `metrics.csv` written with this record (filled in by [`write_run`]). A
+    /// record without it (an older layout) vouches for nothing, so its run is redone.
+    #[serde(default)]
+    pub metrics: Option<FileDigest>,
+    /// Digest of `weights.safetensors`, when the run kept its weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<FileDigest>,
+}
+
+/// The SHA-256 (hex) and size of a file a record vouches for; `rows` counts a CSV's data rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    pub sha256: String,
+    pub bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<usize>,
+}
+
+impl FileDigest {
+    pub fn of(bytes: &[u8], rows: Option<usize>) -> Self {
+        FileDigest { sha256: sha256_hex(bytes), bytes: bytes.len() as u64, rows }
+    }
+}
+
+/// SHA-256 of `bytes`, as 64 lowercase hex digits.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 mod non_finite_as_null {
@@ -105,20 +140,136 @@ pub struct MetricRow {
     pub value: f64,
 }
 
-/// Write `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
+/// Write `bytes` to `path` atomically: a temporary file beside it, fsync, rename. The temporary
+/// file never outlives a failed write (a full disk, a vanished folder), and temporaries of the
+/// same file left by a killed lossbench process on this machine are removed first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    remove_stale_temps(dir, &name);
+    let tmp = temp_path(dir, &name);
+    let written = write_and_sync(&tmp, bytes).and_then(|_| {
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename {} to {}", tmp.display(), path.display()), e))
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+fn write_and_sync(tmp: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = std::fs::File::create(tmp).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    f.write_all(bytes).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    f.sync_all().map_err(|e| Error::io(format!("cannot sync {}", tmp.display()), e))
+}
+
+/// Marker between a file's name and the writer's process id in temporary file names.
+const TEMP_MARK: &str = ".tmp-";
+
+/// `.<name>.tmp-<pid>-<n>`: unique within the process, and telling which process wrote it.
+fn temp_path(dir: &Path, name: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp-{}-{unique}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-        f.write_all(bytes).map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
-        f.sync_all().map_err(|e| Error::io(format!("cannot sync {}", tmp.display()), e))?;
+    dir.join(format!(".{name}{TEMP_MARK}{}-{unique}", std::process::id()))
+}
+
+/// The writer's process id of a temporary file name of ours, if `file` is one.
+fn temp_writer(file: &str) -> Option<u32> {
+    let rest = file.strip_prefix('.')?;
+    let (_, tail) = rest.rsplit_once(TEMP_MARK)?;
+    let (pid, n) = tail.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether process `pid` is alive on this machine (a temporary file of a live writer is left alone).
+fn alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename {} to {}", tmp.display(), path.display()), e))
+    #[cfg(unix)]
+    {
+        Path::new("/proc").is_dir() && Path::new(&format!("/proc/{pid}")).exists()
+            || !Path::new("/proc").is_dir() && {
+                // SAFETY: signal 0 only checks that the process exists.
+                let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+                r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+            }
+    }
+    #[cfg(not(unix))]
+    {
+        true
+    }
+}
+
+/// Remove temporaries of `name` in `dir` whose writer is no longer running (killed mid-write).
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}{TEMP_MARK}");
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().to_string();
+        if file.starts_with(&prefix) && temp_writer(&file).is_some_and(|pid| !alive(pid)) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Remove every temporary file of ours in a run folder. Only the holder of the folder's
+/// [`RunLock`] writes there, so under the lock any temporary is a leftover (of a killed process,
+/// on any machine sharing the folder).
+pub fn remove_temps(dir: &Path, _lock: &RunLock) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        if temp_writer(&e.file_name().to_string_lossy()).is_some() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Name of the lock file in a run folder.
+pub const LOCK_FILE: &str = ".lock";
+
+/// An exclusive advisory lock on a run folder (`flock` on `.lock`), held while the run is
+/// checked, trained and written. The OS releases it when the process ends, however it ends, so
+/// a killed process never leaves a folder locked.
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+impl RunLock {
+    fn open(dir: &Path) -> Result<std::fs::File> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let path = dir.join(LOCK_FILE);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))
+    }
+
+    /// The lock, or `None` when another process holds it.
+    pub fn try_acquire(dir: &Path) -> Result<Option<RunLock>> {
+        let file = Self::open(dir)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(RunLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(format!("cannot lock {}", dir.join(LOCK_FILE).display()), e)),
+        }
+    }
+
+    /// The lock, waiting for another holder to finish.
+    pub fn acquire(dir: &Path) -> Result<RunLock> {
+        let file = Self::open(dir)?;
+        file.lock().map_err(|e| Error::io(format!("cannot lock {}", dir.join(LOCK_FILE).display()), e))?;
+        Ok(RunLock { _file: file })
+    }
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Format a metric value so that it round-trips exactly (shortest representation).
@@ -144,10 +295,33 @@ pub fn metrics_csv(rows: &[MetricRow]) -> String {
     out
 }
 
-/// Write a finished (or diverged/failed) run: `metrics.csv` first, then `run.json`.
-pub fn write_run(dir: &Path, record: &RunRecord, rows: &[MetricRow]) -> Result<()> {
-    write_atomic(&dir.join(METRICS_FILE), metrics_csv(rows).as_bytes())?;
-    let json = serde_json::to_string_pretty(record).map_err(|e| Error::runtime(e.to_string()))?;
+/// Write a finished (or diverged/failed) run: the weights (if kept) and `metrics.csv` first,
+/// then `run.json` with their digests. Call with the folder's [`RunLock`] held.
+pub fn write_run(
+    dir: &Path,
+    record: &RunRecord,
+    rows: &[MetricRow],
+    weights: Option<&[candle_core::Tensor]>,
+    _lock: &RunLock,
+) -> Result<()> {
+    let mut record = record.clone();
+    let weights_path = dir.join(WEIGHTS_FILE);
+    record.weights = match weights {
+        Some(w) => Some(write_weights(&weights_path, w)?),
+        None => {
+            // Weights of an earlier run of another config must not pass for this run's.
+            match std::fs::remove_file(&weights_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(format!("cannot remove {}", weights_path.display()), e));
+                }
+                _ => None,
+            }
+        }
+    };
+    let csv = metrics_csv(rows);
+    write_atomic(&dir.join(METRICS_FILE), csv.as_bytes())?;
+    record.metrics = Some(FileDigest::of(csv.as_bytes(), Some(rows.len())));
+    let json = serde_json::to_string_pretty(&record).map_err(|e| Error::runtime(e.to_string()))?;
     write_atomic(&dir.join(RUN_FILE), format!("{json}\n").as_bytes())
 }
 
@@ -159,27 +333,43 @@ pub fn weight_name(i: usize) -> String {
     format!("param.{i:04}")
 }
 
-/// Write the final weights (in `Model::vars` order) as safetensors, atomically.
-pub fn write_weights(dir: &Path, weights: &[candle_core::Tensor]) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::runtime(format!("creating {}: {e}", dir.display())))?;
+/// Write the final weights (in `Model::vars` order) as safetensors, atomically; their digest.
+fn write_weights(path: &Path, weights: &[candle_core::Tensor]) -> Result<FileDigest> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     let map: std::collections::HashMap<String, candle_core::Tensor> =
         weights.iter().enumerate().map(|(i, t)| (weight_name(i), t.clone())).collect();
-    let tmp = dir.join(format!(".{WEIGHTS_FILE}.tmp{}", std::process::id()));
-    candle_core::safetensors::save(&map, &tmp).map_err(|e| Error::runtime(format!("writing {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, dir.join(WEIGHTS_FILE)).map_err(|e| Error::runtime(format!("writing {}: {e}", dir.display())))
+    let tmp = temp_path(dir, WEIGHTS_FILE);
+    let written = candle_core::safetensors::save(&map, &tmp)
+        .map_err(|e| Error::runtime(format!("writing {}: {e}", tmp.display())))
+        .and_then(|_| std::fs::read(&tmp).map_err(|e| Error::io(format!("cannot read {}", tmp.display()), e)))
+        .and_then(|bytes| {
+            std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename {} to {}", tmp.display(), path.display()), e))?;
+            Ok(FileDigest::of(&bytes, None))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
-/// Read a run's weights file: tensors in `Model::vars` order.
-pub fn read_weights(dir: &Path) -> Result<Vec<candle_core::Tensor>> {
+/// Read a run's weights file (tensors in `Model::vars` order), checked against the digest its
+/// `run.json` recorded.
+pub fn read_weights(dir: &Path, record: &RunRecord) -> Result<Vec<candle_core::Tensor>> {
     let path = dir.join(WEIGHTS_FILE);
-    if !path.is_file() {
+    let keep = "train with `--save-weights` (or `train: {save_weights: true}`) to keep the final weights";
+    let Some(expected) = &record.weights else {
+        return Err(Error::input(format!("{}: the run kept no weights; {keep}", dir.display())));
+    };
+    let bytes = crate::files::read_bounded(&path, crate::files::MAX_WEIGHTS_BYTES)
+        .map_err(|e| Error::input(format!("{}: {e}; {keep}", path.display())))?;
+    if &FileDigest::of(&bytes, None) != expected {
         return Err(Error::input(format!(
-            "{} has no {WEIGHTS_FILE}; train with `--save-weights` (or `train: {{save_weights: true}}`) to keep the final weights",
-            dir.display()
+            "{}: the file does not match the digest in its run.json (changed or from another run); train again",
+            path.display()
         )));
     }
-    let map =
-        candle_core::safetensors::load(&path, &candle_core::Device::Cpu).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+    let map = candle_core::safetensors::load_buffer(&bytes, &candle_core::Device::Cpu)
+        .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
     let mut out = Vec::with_capacity(map.len());
     for i in 0..map.len() {
         out.push(
@@ -191,10 +381,71 @@ pub fn read_weights(dir: &Path) -> Result<Vec<candle_core::Tensor>> {
     Ok(out)
 }
 
-/// The completed run in `dir`, if there is one (a missing or unreadable `run.json` is none).
-pub fn read_record(dir: &Path) -> Option<RunRecord> {
-    let text = std::fs::read_to_string(dir.join(RUN_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
+/// Largest `run.json` read back (a record is a few kilobytes; a failed run's message is capped).
+const MAX_RECORD_BYTES: u64 = 64 << 20;
+/// Largest `metrics.csv` read back.
+pub const MAX_METRICS_BYTES: u64 = 1 << 30;
+
+/// Why a folder does not hold a completed run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unfinished {
+    /// No `run.json` (never written, or the run is in progress).
+    NoRecord,
+    /// `run.json` exists but cannot be read or parsed.
+    Unreadable(String),
+    /// `metrics.csv` is missing, unreadable, or not the file `run.json` vouches for.
+    Metrics(String),
+}
+
+impl std::fmt::Display for Unfinished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unfinished::NoRecord => write!(f, "no {RUN_FILE}"),
+            Unfinished::Unreadable(why) => write!(f, "its {RUN_FILE} cannot be read ({why})"),
+            Unfinished::Metrics(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+/// A run folder as read back: its record and its `metrics.csv` text.
+pub struct Verified {
+    pub record: RunRecord,
+    pub metrics_csv: String,
+}
+
+/// The record in `dir`, whatever its status, if `run.json` reads.
+pub fn read_record(dir: &Path) -> std::result::Result<RunRecord, Unfinished> {
+    let path = dir.join(RUN_FILE);
+    let bytes = match crate::files::read_bounded(&path, MAX_RECORD_BYTES) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Unfinished::NoRecord),
+        Err(e) => return Err(Unfinished::Unreadable(e.to_string())),
+    };
+    serde_json::from_slice(&bytes).map_err(|e| Unfinished::Unreadable(e.to_string()))
+}
+
+/// The completed run in `dir` with its `metrics.csv`, or why there is none. A failed run is
+/// returned (compare counts it); a record whose `metrics.csv` is missing, truncated or foreign is
+/// not, whatever its status says.
+pub fn verify(dir: &Path) -> std::result::Result<Verified, Unfinished> {
+    let record = read_record(dir)?;
+    let Some(expected) = &record.metrics else {
+        return Err(Unfinished::Metrics(format!("its {RUN_FILE} records no digest of {METRICS_FILE} (written by an older lossbench)")));
+    };
+    let bytes = crate::files::read_bounded(&dir.join(METRICS_FILE), MAX_METRICS_BYTES)
+        .map_err(|e| Unfinished::Metrics(format!("{METRICS_FILE} cannot be read ({e})")))?;
+    if FileDigest::of(&bytes, expected.rows) != *expected {
+        return Err(Unfinished::Metrics(format!(
+            "{METRICS_FILE} does not match the digest in its {RUN_FILE} (truncated, edited or from another run)"
+        )));
+    }
+    let metrics_csv = String::from_utf8(bytes).map_err(|_| Unfinished::Metrics(format!("{METRICS_FILE} is not UTF-8")))?;
+    Ok(Verified { record, metrics_csv })
+}
+
+/// Whether `dir` holds a completed (finished or diverged) run of exactly this config.
+pub fn is_done(dir: &Path, hash: &str) -> bool {
+    verify(dir).is_ok_and(|v| v.record.config_hash == hash && v.record.status.is_complete())
 }
 
 #[cfg(test)]
@@ -231,6 +482,8 @@ mod tests {
             timings: Timings::default(),
             data: DataSummary::default(),
             final_metrics: m,
+            metrics: None,
+            weights: None,
         };
         let text = serde_json::to_string(&record).unwrap();
         assert!(text.contains("\"loss\":null"), "{text}");

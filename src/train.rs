@@ -15,18 +15,16 @@ use crate::losses::{Loss, ModelAccess, Prop, RunContext};
 use crate::metrics::{HostTarget, Outputs};
 use crate::models::{Init, Model};
 use crate::optim::{clip_grad_norm, Evaluation, Objective};
-use crate::recipe::{Plan, RunSpec, TrainSettings};
+use crate::recipe::{RunSpec, TrainSettings};
 use crate::regularizers::{Active, Batch, Kind, Mix, Start as RegStart, TaskLoss};
 use crate::rng::{Purpose, Stream};
-use crate::run::{self, DataSummary, MetricRow, RunRecord, Status, Timings};
+use crate::run::{DataSummary, MetricRow, RunRecord, Status, Timings};
 use crate::task::{Prediction, Target};
 use candle_core::{DType, Device, Tensor};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// A split on the device.
@@ -287,7 +285,7 @@ fn upsample_slow(
         seed: spec.seed,
         train: settings,
         rel_dir: spec.rel_dir.clone(),
-        config: spec.config.clone(),
+        common: spec.common.clone(),
         hash: spec.hash.clone(),
     };
     let weights = train_run(&first, device, device_name, &|_| {})?
@@ -337,7 +335,7 @@ pub struct RunResult {
 /// Train one run. Errors (bad data, tensor failures) are returned; divergence is a result.
 pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &dyn Fn(usize)) -> Result<RunResult> {
     let started = Instant::now();
-    let started_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let started_unix = crate::run::now_unix();
     let seed = spec.seed;
     let raw = spec.task.source.load(seed)?;
     let mut prepared = transforms::prepare(raw, &spec.task.transforms, seed)?;
@@ -581,13 +579,13 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     let wall_s = started.elapsed().as_secs_f64();
     let record = RunRecord {
         lossbench_version: env!("CARGO_PKG_VERSION").to_string(),
-        recipe: spec.config["recipe"].as_str().unwrap_or_default().to_string(),
+        recipe: spec.recipe().to_string(),
         task: spec.task.name.clone(),
         loss: spec.loss.label.clone(),
         optimizer: spec.optimizer.label.clone(),
         seed,
         config_hash: spec.hash.clone(),
-        config: spec.config.clone(),
+        config: spec.config(),
         device: device_name.to_string(),
         status,
         epochs_completed,
@@ -600,6 +598,8 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
             noisy_train_indices: prepared.noisy.clone(),
         },
         final_metrics,
+        metrics: None,
+        weights: None,
     };
     let weights = if settings.save_weights {
         Some(vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?)
@@ -607,140 +607,6 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         None
     };
     Ok(RunResult { record, rows, weights })
-}
-
-/// How to run a sweep.
-pub struct SweepOptions {
-    pub out: PathBuf,
-    pub device: Device,
-    pub device_name: String,
-    pub jobs: usize,
-    pub force: bool,
-    /// Show progress bars (stderr is a terminal and `--quiet` was not given).
-    pub progress: bool,
-    /// Print each failed run's message on stderr (not `--quiet`).
-    pub report_failures: bool,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SweepSummary {
-    pub total: usize,
-    pub skipped: usize,
-    pub finished: usize,
-    pub diverged: usize,
-    pub failed: usize,
-}
-
-/// Whether `dir` holds a completed run of exactly this config.
-pub fn is_done(dir: &Path, hash: &str) -> bool {
-    run::read_record(dir).is_some_and(|r| r.config_hash == hash && r.status.is_complete())
-}
-
-fn failed_record(spec: &RunSpec, device_name: &str, message: String) -> RunRecord {
-    RunRecord {
-        lossbench_version: env!("CARGO_PKG_VERSION").to_string(),
-        recipe: spec.config["recipe"].as_str().unwrap_or_default().to_string(),
-        task: spec.task.name.clone(),
-        loss: spec.loss.label.clone(),
-        optimizer: spec.optimizer.label.clone(),
-        seed: spec.seed,
-        config_hash: spec.hash.clone(),
-        config: spec.config.clone(),
-        device: device_name.to_string(),
-        status: Status::Failed { message },
-        epochs_completed: 0,
-        timings: Timings::default(),
-        data: DataSummary::default(),
-        final_metrics: BTreeMap::new(),
-    }
-}
-
-/// Run every run of the plan that is not already complete, `jobs` at a time.
-pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary> {
-    let todo: Vec<&RunSpec> = plan.runs.iter().filter(|r| opts.force || !is_done(&opts.out.join(&r.rel_dir), &r.hash)).collect();
-    let summary = Mutex::new(SweepSummary { total: plan.runs.len(), skipped: plan.runs.len() - todo.len(), ..Default::default() });
-    let multi = MultiProgress::with_draw_target(if opts.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
-    let overall = multi.add(ProgressBar::new(todo.len() as u64));
-    overall.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    overall.set_prefix(plan.name.clone());
-    let next = AtomicUsize::new(0);
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    let jobs = opts.jobs.clamp(1, todo.len().max(1));
-    set_threads_per_run(jobs);
-    // With one job the single worker may pick its run's thread count (`train_run`); nothing
-    // else runs matrix products meanwhile. Reset when the sweep ends.
-    SINGLE_JOB.store(jobs == 1, Ordering::SeqCst);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                let bar = multi.add(ProgressBar::new(0));
-                bar.set_style(
-                    ProgressStyle::with_template("{prefix:>8} {msg} [{bar:20}] epoch {pos}/{len}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                );
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(spec) = todo.get(i) else { break };
-                    bar.set_length(spec.train.epochs as u64);
-                    bar.set_position(0);
-                    bar.set_message(spec.rel_dir.display().to_string());
-                    let dir = opts.out.join(&spec.rel_dir);
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        train_run(spec, &opts.device, &opts.device_name, &|e| bar.set_position(e as u64))
-                    }));
-                    let (record, rows, weights) = match outcome {
-                        Ok(Ok(result)) => (result.record, result.rows, result.weights),
-                        Ok(Err(e)) => (failed_record(spec, &opts.device_name, e.to_string()), Vec::new(), None),
-                        Err(panic) => {
-                            let msg = panic
-                                .downcast_ref::<String>()
-                                .cloned()
-                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                                .unwrap_or_default();
-                            (failed_record(spec, &opts.device_name, format!("internal error: {msg}")), Vec::new(), None)
-                        }
-                    };
-                    let written = match &weights {
-                        Some(w) => run::write_weights(&dir, w),
-                        None => Ok(()),
-                    };
-                    if let Err(e) = written.and_then(|_| run::write_run(&dir, &record, &rows)) {
-                        if let Ok(mut slot) = first_error.lock() {
-                            slot.get_or_insert(e);
-                        }
-                        break;
-                    }
-                    if let Ok(mut s) = summary.lock() {
-                        match record.status {
-                            Status::Finished => s.finished += 1,
-                            Status::Diverged { .. } => s.diverged += 1,
-                            Status::Failed { .. } => s.failed += 1,
-                        }
-                    }
-                    if let Status::Failed { message } = &record.status {
-                        multi.suspend(|| {
-                            if opts.report_failures {
-                                eprintln!("run {} failed: {message}", spec.rel_dir.display());
-                            }
-                        });
-                    }
-                    overall.inc(1);
-                }
-                bar.finish_and_clear();
-            });
-        }
-    });
-    overall.finish_and_clear();
-    SINGLE_JOB.store(false, Ordering::SeqCst);
-    if let Some(e) = first_error.into_inner().ok().flatten() {
-        return Err(e);
-    }
-    summary.into_inner().map_err(|_| Error::runtime("poisoned summary lock"))
 }
 
 /// Keep freed tensor buffers in the heap instead of returning them to the kernel: every tensor
@@ -791,6 +657,11 @@ pub fn step_flops(model: &dyn crate::models::Model, batch: usize) -> f64 {
 
 /// Whether the sweep runs one job at a time (then a run may pick its own thread count).
 static SINGLE_JOB: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Tell runs whether they are the sweep's only job (set by the sweep, reset when it ends).
+pub fn set_single_job(single: bool) {
+    SINGLE_JOB.store(single, Ordering::SeqCst);
+}
 
 /// Cores of this machine.
 pub fn cores() -> usize {

@@ -1,29 +1,33 @@
-//! Comparison tables from any set of run folders.
+//! Comparison tables from any set of run folders, in steps, one file each:
 //!
-//! For each run the value of one metric on one split is taken at the final evaluation (or at the
-//! epoch that is best on a validation metric); runs are grouped by task and method (loss label,
-//! plus the optimizer label when a comparison has several optimizers); seeds are aggregated as
-//! mean ± sample std and n; methods are ranked per task (1 = best, ties share the mean rank) and
-//! by their average rank over tasks; with a baseline, per-seed paired differences are shown
-//! (runs with the same seed share initial weights, data order and label noise).
+//! 1. [`gather`]: find run folders, keep the completed runs whose `run.json` vouches for their
+//!    `metrics.csv`, count each run once;
+//! 2. [`group`]: the task (column) and method (row) of each run — never merging two
+//!    configurations under one label;
+//! 3. here: the value of one metric on one split per run, at the final evaluation or at the
+//!    epoch best on a validation metric, aggregated over seeds (mean ± sample std, n);
+//! 4. [`ranks`] (per-task ranks; average ranks, Friedman and Nemenyi over the complete block)
+//!    and [`paired`] (per-seed differences against a baseline of the same task and settings);
+//! 5. [`render`]: Markdown, LaTeX, CSV, JSON, Parquet.
 //!
 //! Diverged and failed runs are never dropped silently: they are counted per cell and the cell
 //! is marked; their values do not enter the mean.
 
-use crate::error::{Error, Result};
-use crate::metrics::higher_is_better;
-use crate::run::{self, RunRecord, Status, METRICS_FILE, RUN_FILE};
-use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+pub mod gather;
+pub mod group;
+pub mod keys;
+pub mod paired;
+pub mod ranks;
+pub mod render;
 
-/// A run folder's record and metric rows.
-pub struct LoadedRun {
-    pub dir: PathBuf,
-    pub record: RunRecord,
-    /// (epoch, split, metric, value)
-    pub rows: Vec<(usize, String, String, f64)>,
-}
+pub use gather::{gather, Gathered, LoadedRun, Point, RowFilter, Where};
+pub use render::{dataframe, render, rows, write_tables, Row};
+
+use crate::error::{Error, Result};
+use crate::run::Status;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// How a run's value is chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +70,17 @@ pub struct CompareOptions {
     pub rope: f64,
     /// Significance level of the Holm-adjusted Wilcoxon test and of Friedman / Nemenyi.
     pub alpha: f64,
+}
+
+impl CompareOptions {
+    /// The rows of each run a comparison with these options reads.
+    pub fn row_filter(&self) -> RowFilter {
+        let select_by = match &self.select {
+            Select::Best(by) => Some(by.clone()),
+            Select::Final => None,
+        };
+        RowFilter { split: self.split.clone(), metric: self.metric.clone(), select_by }
+    }
 }
 
 impl Default for CompareOptions {
@@ -124,6 +139,9 @@ pub struct Paired {
 /// One (task, method) cell.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cell {
+    /// How its configuration relates to others' (for pairing with a baseline).
+    #[serde(skip)]
+    pub keys: keys::Keys,
     pub task: String,
     pub method: String,
     pub loss: String,
@@ -133,11 +151,15 @@ pub struct Cell {
     pub diverged: usize,
     pub failed: usize,
     pub mean: Option<f64>,
+    /// Sample standard deviation; `None` with fewer than two values (no spread).
     pub std: Option<f64>,
     pub rank: Option<f64>,
     /// Paired comparison against the baseline.
     pub paired: Option<Paired>,
 }
+
+/// The cells of a table by (task, method).
+pub type Cells = BTreeMap<(String, String), Cell>;
 
 /// One table: one metric over the tasks that use it.
 #[derive(Debug, Clone, Serialize)]
@@ -159,6 +181,8 @@ pub struct Section {
     pub cd: Option<f64>,
     pub alpha: f64,
     pub rope: f64,
+    /// Notes printed under the table (what the rank tests left out, unpaired cells).
+    pub notes: Vec<String>,
 }
 
 impl Section {
@@ -167,97 +191,15 @@ impl Section {
     }
 }
 
-fn parse_metrics_csv(path: &Path) -> Result<Vec<(usize, String, String, f64)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        let bad = || Error::input(format!("{}:{}: expected `epoch,split,metric,value`", path.display(), i + 1));
-        if f.len() != 4 {
-            return Err(bad());
-        }
-        let epoch = f[0].parse().map_err(|_| bad())?;
-        let value = f[3].parse::<f64>().map_err(|_| bad())?;
-        rows.push((epoch, f[1].to_string(), f[2].to_string(), value));
-    }
-    Ok(rows)
-}
-
-fn collect_dirs(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    if path.join(RUN_FILE).is_file() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    let entries = std::fs::read_dir(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
-    let mut subdirs: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
-    subdirs.sort();
-    for d in subdirs {
-        collect_dirs(&d, out)?;
-    }
-    Ok(())
-}
-
-/// Every run folder under `paths` (any depth). Folders whose `run.json` cannot be read (an
-/// interrupted write by another tool, a hand edit) are returned separately, so the caller can
-/// say so instead of failing the whole comparison.
-pub fn gather(paths: &[PathBuf]) -> Result<Vec<LoadedRun>> {
-    let (runs, unreadable) = gather_lenient(paths)?;
-    if let Some(dir) = unreadable.first() {
-        return Err(Error::input(format!("{}: unreadable {RUN_FILE}", dir.display())));
-    }
-    Ok(runs)
-}
-
-/// Like [`gather`], but returns the folders with an unreadable `run.json` instead of failing.
-pub fn gather_lenient(paths: &[PathBuf]) -> Result<(Vec<LoadedRun>, Vec<PathBuf>)> {
-    let mut dirs = Vec::new();
-    for p in paths {
-        if !p.exists() {
-            return Err(Error::input(format!("{} does not exist", p.display())));
-        }
-        collect_dirs(p, &mut dirs)?;
-    }
-    // The same folder reached twice (overlapping paths) is one run, not two.
-    let mut seen = std::collections::BTreeSet::new();
-    dirs.retain(|d| seen.insert(std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())));
-    let mut runs = Vec::new();
-    let mut unreadable = Vec::new();
-    for dir in dirs {
-        let Some(record) = run::read_record(&dir) else {
-            unreadable.push(dir);
-            continue;
-        };
-        let metrics = dir.join(METRICS_FILE);
-        let rows = if metrics.is_file() { parse_metrics_csv(&metrics)? } else { Vec::new() };
-        runs.push(LoadedRun { dir, record, rows });
-    }
-    Ok((runs, unreadable))
-}
-
-pub(crate) fn first_metric(record: &RunRecord) -> Option<String> {
-    record.config["task"]["metrics"][0]["label"].as_str().map(str::to_string)
-}
-
-/// Whether a higher value of the metric recorded under `label` is better in `record`'s runs:
-/// the label is mapped to its registry name through the run's config (labels such as `acc` or
-/// `top_k-k=5` are not registry names).
-pub(crate) fn direction(record: &RunRecord, label: &str) -> bool {
-    let name = record.config["task"]["metrics"]
-        .as_array()
-        .and_then(|ms| ms.iter().find(|m| m["label"].as_str() == Some(label)))
-        .and_then(|m| m["name"].as_str())
-        .unwrap_or(label);
-    higher_is_better(name)
-}
-
 /// The value of `metric` on `split` chosen by `select` for one run.
 fn pick(run: &LoadedRun, metric: &str, split: &str, select: &Select) -> Result<Option<f64>> {
     let epoch = match select {
-        Select::Final => run.rows.iter().filter(|r| r.1 == split && r.2 == metric).map(|r| r.0).max(),
+        Select::Final => run.rows.iter().filter(|r| r.split == split && &*r.metric == metric).map(|r| r.epoch).max(),
         Select::Best(by) => {
-            let higher = direction(&run.record, by);
-            let candidates: Vec<(usize, f64)> = run.rows.iter().filter(|r| r.1 == "val" && &r.2 == by).map(|r| (r.0, r.3)).collect();
-            if candidates.is_empty() && run.rows.iter().any(|r| &r.2 == by) {
+            let higher = run.higher_is_better(by);
+            let candidates: Vec<(usize, f64)> =
+                run.rows.iter().filter(|r| r.split == "val" && &*r.metric == by).map(|r| (r.epoch, r.value)).collect();
+            if candidates.is_empty() && run.rows.iter().any(|r| &*r.metric == metric) && run.status.is_complete() {
                 return Err(Error::input(format!(
                     "{}: --select best:{by} needs `{by}` on a validation split, and this run has none",
                     run.dir.display()
@@ -273,657 +215,223 @@ fn pick(run: &LoadedRun, metric: &str, split: &str, select: &Select) -> Result<O
                 .map(|(e, _)| e)
         }
     };
-    Ok(epoch.and_then(|e| run.rows.iter().find(|r| r.0 == e && r.1 == split && r.2 == metric).map(|r| r.3)))
+    Ok(epoch.and_then(|e| run.rows.iter().find(|r| r.epoch == e && r.split == split && &*r.metric == metric).map(|r| r.value)))
 }
 
-fn mean_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
+/// Mean and sample standard deviation (`None` for fewer than two values).
+pub(crate) fn mean_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
     if values.is_empty() {
         return (None, None);
     }
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
-    let std = if values.len() > 1 { (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
-    (Some(mean), Some(std))
+    let std = (values.len() > 1).then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
+    (Some(mean), std)
 }
 
-/// Build the comparison sections.
-pub fn compare(runs: &[LoadedRun], opts: &CompareOptions) -> Result<Vec<Section>> {
-    if runs.is_empty() {
-        return Err(Error::input("no runs found (no folder with a run.json); train a recipe first"));
-    }
-    let optimizers: BTreeSet<&str> = runs.iter().map(|r| r.record.optimizer.as_str()).collect();
-    let method_of = |r: &RunRecord| {
-        if optimizers.len() > 1 {
-            format!("{} / {}", r.loss, r.optimizer)
-        } else {
-            r.loss.clone()
-        }
-    };
+/// The tables of a comparison and what the user should be warned about.
+pub struct Comparison {
+    pub sections: Vec<Section>,
+    pub warnings: Vec<String>,
+}
 
-    // Which metric each task is compared on.
-    let mut task_metric: BTreeMap<String, String> = BTreeMap::new();
-    let mut task_order: Vec<String> = Vec::new();
-    for r in runs {
-        if !task_order.contains(&r.record.task) {
-            task_order.push(r.record.task.clone());
-        }
-        let metric = match &opts.metric {
-            // An explicit metric applies to the tasks whose runs recorded it.
-            Some(m) => r.rows.iter().any(|row| &row.2 == m).then(|| m.clone()),
-            None => first_metric(&r.record),
-        };
-        if let Some(m) = metric {
-            task_metric.entry(r.record.task.clone()).or_insert(m);
-        }
-    }
-    let requested = opts.metric.iter().map(|m| ("--metric", m.as_str()));
+/// An error unless every metric the options name was recorded by some run.
+fn check_named_metrics(gathered: &Gathered, opts: &CompareOptions) -> Result<()> {
+    let requested = opts.metric.iter().map(|m| ("--metric ", m.as_str()));
     let selection = match &opts.select {
         Select::Best(by) => Some(("--select best:", by.as_str())),
         Select::Final => None,
     };
     for (flag, m) in requested.chain(selection) {
-        let known = runs.iter().any(|r| r.rows.iter().any(|row| row.2 == m));
-        if !known {
-            let names: BTreeSet<&str> = runs.iter().flat_map(|r| r.rows.iter().map(|row| row.2.as_str())).collect();
-            let hint = crate::registry::suggest(m, names.iter().copied()).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
+        if !gathered.metric_names.contains(m) {
+            let names = &gathered.metric_names;
+            let hint =
+                crate::registry::suggest(m, names.iter().map(String::as_str)).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
             return Err(Error::input(format!(
-                "{flag}{}{m}: no run has metric `{m}`; {hint}(recorded: {})",
-                if flag.ends_with(':') { "" } else { " " },
-                names.into_iter().collect::<Vec<_>>().join(", ")
+                "{flag}{m}: no run has metric `{m}`; {hint}(recorded: {})",
+                names.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
             )));
         }
     }
-    let mut metric_order: Vec<String> = Vec::new();
-    for t in &task_order {
-        if let Some(m) = task_metric.get(t) {
-            if !metric_order.contains(m) {
-                metric_order.push(m.clone());
-            }
+    Ok(())
+}
+
+/// Which metric each task column is compared on, in column order: the requested one (for the
+/// columns whose runs recorded it) or the column's first metric.
+fn column_metrics(labelled: &[group::Labelled], opts: &CompareOptions) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for l in labelled {
+        if out.iter().any(|(t, _)| t == &l.task) {
+            continue;
+        }
+        let of_column = || labelled.iter().filter(|o| o.task == l.task);
+        let metric = match &opts.metric {
+            Some(m) => of_column().any(|o| o.run.rows.iter().any(|p| &*p.metric == m)).then(|| m.clone()),
+            None => of_column().find_map(|o| o.run.first_metric().map(str::to_string)),
+        };
+        if let Some(m) = metric {
+            out.push((l.task.clone(), m));
         }
     }
+    out
+}
 
-    let mut sections = Vec::new();
-    for metric in metric_order {
-        let tasks: Vec<String> = task_order.iter().filter(|t| task_metric.get(*t) == Some(&metric)).cloned().collect();
-        let higher = runs
-            .iter()
-            .find(|r| tasks.contains(&r.record.task))
-            .map_or_else(|| higher_is_better(&metric), |r| direction(&r.record, &metric));
-        let mut cells: BTreeMap<(String, String), Cell> = BTreeMap::new();
-        let mut methods: Vec<String> = Vec::new();
-        for r in runs.iter().filter(|r| tasks.contains(&r.record.task)) {
-            let method = method_of(&r.record);
-            if !methods.contains(&method) {
-                methods.push(method.clone());
-            }
-            let cell = cells.entry((r.record.task.clone(), method.clone())).or_insert_with(|| Cell {
-                task: r.record.task.clone(),
-                method: method.clone(),
-                loss: r.record.loss.clone(),
-                optimizer: r.record.optimizer.clone(),
-                values: Vec::new(),
-                diverged: 0,
-                failed: 0,
-                mean: None,
-                std: None,
-                rank: None,
-                paired: None,
-            });
-            match &r.record.status {
-                Status::Failed { .. } => cell.failed += 1,
-                Status::Diverged { .. } => cell.diverged += 1,
-                Status::Finished => match pick(r, &metric, &opts.split, &opts.select)? {
-                    Some(v) if v.is_finite() => cell.values.push((r.record.seed, v)),
-                    // A finished run whose metric is not finite (NaN outputs at evaluation)
-                    // counts with the diverged ones, never in a mean or a paired test.
-                    Some(_) => cell.diverged += 1,
-                    None => {}
-                },
-            }
+/// The seeds of each (task, method) cell of one table, aggregated.
+fn cells_of(labelled: &[group::Labelled], tasks: &[String], metric: &str, opts: &CompareOptions) -> Result<(Cells, Vec<String>)> {
+    let mut cells: Cells = BTreeMap::new();
+    let mut methods: Vec<String> = Vec::new();
+    for l in labelled.iter().filter(|l| tasks.contains(&l.task)) {
+        let r = l.run;
+        if !methods.contains(&l.method) {
+            methods.push(l.method.clone());
         }
-        for cell in cells.values_mut() {
-            cell.values.sort_by_key(|(s, _)| *s);
-            let vals: Vec<f64> = cell.values.iter().map(|v| v.1).collect();
-            (cell.mean, cell.std) = mean_std(&vals);
-        }
-        // Ranks per task.
-        for task in &tasks {
-            let mut scored: Vec<(String, f64)> = cells
-                .values()
-                .filter(|c| &c.task == task)
-                .filter_map(|c| c.mean.filter(|m| m.is_finite()).map(|m| (c.method.clone(), m)))
-                .collect();
-            scored.sort_by(|a, b| if higher { b.1.total_cmp(&a.1) } else { a.1.total_cmp(&b.1) });
-            let mut i = 0;
-            while i < scored.len() {
-                let mut j = i;
-                while j + 1 < scored.len() && scored[j + 1].1 == scored[i].1 {
-                    j += 1;
-                }
-                let rank = (i + j) as f64 / 2.0 + 1.0;
-                for (method, _) in &scored[i..=j] {
-                    if let Some(c) = cells.get_mut(&(task.clone(), method.clone())) {
-                        c.rank = Some(rank);
-                    }
-                }
-                i = j + 1;
-            }
-        }
-        let mut avg_rank = BTreeMap::new();
-        for m in &methods {
-            let ranks: Vec<f64> = cells.values().filter(|c| &c.method == m).filter_map(|c| c.rank).collect();
-            if !ranks.is_empty() {
-                avg_rank.insert(m.clone(), ranks.iter().sum::<f64>() / ranks.len() as f64);
-            }
-        }
-        // Paired differences against the baseline.
-        let baseline = match &opts.baseline {
-            Some(b) => {
-                let found = methods.iter().find(|m| *m == b).or_else(|| methods.iter().find(|m| m.split(" / ").next() == Some(b.as_str())));
-                match found {
-                    Some(m) => Some(m.clone()),
-                    None => {
-                        let hint = crate::registry::suggest(b, methods.iter().map(String::as_str))
-                            .map(|c| format!("did you mean `{c}`? "))
-                            .unwrap_or_default();
-                        return Err(Error::input(format!(
-                            "baseline `{b}` is not among the compared methods; {hint}(methods: {})",
-                            methods.join(", ")
-                        )));
-                    }
-                }
-            }
-            None => None,
-        };
-        if let Some(base) = &baseline {
-            for task in &tasks {
-                let Some(base_vals) = cells.get(&(task.clone(), base.clone())).map(|c| c.values.clone()) else {
-                    continue;
-                };
-                for cell in cells.values_mut().filter(|c| &c.task == task && &c.method != base) {
-                    let diffs: Vec<f64> =
-                        cell.values.iter().filter_map(|(s, v)| base_vals.iter().find(|(bs, _)| bs == s).map(|(_, bv)| v - bv)).collect();
-                    if let (Some(m), Some(s)) = mean_std(&diffs) {
-                        let (ci_low, ci_high) =
-                            crate::stats::bootstrap_ci(&diffs, 0.95, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).unwrap_or((f64::NAN, f64::NAN));
-                        cell.paired = Some(Paired {
-                            mean: m,
-                            std: s,
-                            n: diffs.len(),
-                            ci_low,
-                            ci_high,
-                            p_value: crate::stats::wilcoxon(&diffs).map(|w| w.p_value),
-                            p_holm: None,
-                            verdict: Verdict::Undecided,
-                        });
-                    }
-                }
-            }
-            // Holm over the family of comparisons in this table, then the verdicts.
-            let keys: Vec<(String, String)> =
-                cells.iter().filter(|(_, c)| c.paired.as_ref().is_some_and(|p| p.p_value.is_some())).map(|(k, _)| k.clone()).collect();
-            let ps: Vec<f64> = keys.iter().filter_map(|k| cells[k].paired.as_ref().and_then(|p| p.p_value)).collect();
-            for (k, adj) in keys.iter().zip(crate::stats::holm(&ps)) {
-                if let Some(p) = cells.get_mut(k).and_then(|c| c.paired.as_mut()) {
-                    p.p_holm = Some(adj);
-                }
-            }
-            for cell in cells.values_mut() {
-                if let Some(p) = cell.paired.as_mut() {
-                    p.verdict = verdict(p, higher, opts.rope, opts.alpha);
-                }
-            }
-        }
-        // Friedman / Nemenyi over the tasks where every method has a finite mean.
-        let complete: Vec<&String> = tasks
-            .iter()
-            .filter(|t| methods.iter().all(|m| cells.get(&((*t).clone(), m.clone())).is_some_and(|c| c.mean.is_some_and(f64::is_finite))))
-            .collect();
-        let (friedman, cd) = if complete.len() >= 2 && methods.len() >= 3 {
-            // Rank 1 = best: negate higher-is-better values so that ascending ranks are best first.
-            let table: Vec<Vec<f64>> = complete
-                .iter()
-                .map(|t| {
-                    methods
-                        .iter()
-                        .map(|m| {
-                            let v = cells[&((*t).clone(), m.clone())].mean.unwrap_or(f64::NAN);
-                            if higher {
-                                -v
-                            } else {
-                                v
-                            }
-                        })
-                        .collect()
-                })
-                .collect();
-            let f = crate::stats::friedman(&table).ok();
-            let cd = crate::stats::nemenyi_cd(methods.len(), complete.len(), opts.alpha).ok();
-            (f, cd)
-        } else {
-            (None, None)
-        };
-        let friedman_methods = methods.clone();
-        sections.push(Section {
-            metric: metric.clone(),
-            split: opts.split.clone(),
-            higher_is_better: higher,
-            select: match &opts.select {
-                Select::Final => "final epoch".into(),
-                Select::Best(m) => format!("epoch with best val {m}"),
-            },
-            tasks,
-            methods,
-            cells: cells.into_values().collect(),
-            avg_rank,
-            baseline,
-            friedman,
-            friedman_methods,
-            cd,
-            alpha: opts.alpha,
-            rope: opts.rope,
+        let cell = cells.entry((l.task.clone(), l.method.clone())).or_insert_with(|| Cell {
+            keys: r.keys.clone(),
+            task: l.task.clone(),
+            method: l.method.clone(),
+            loss: r.loss.clone(),
+            optimizer: r.optimizer.clone(),
+            values: Vec::new(),
+            diverged: 0,
+            failed: 0,
+            mean: None,
+            std: None,
+            rank: None,
+            paired: None,
         });
-    }
-    Ok(sections)
-}
-
-/// The verdict of a paired comparison (see [`Verdict`]).
-fn verdict(p: &Paired, higher_is_better: bool, rope: f64, alpha: f64) -> Verdict {
-    let (lo, hi) = if higher_is_better { (p.ci_low, p.ci_high) } else { (-p.ci_high, -p.ci_low) };
-    if lo >= -rope && hi <= rope {
-        return Verdict::Tie;
-    }
-    let significant = p.p_holm.is_some_and(|q| q < alpha);
-    if significant && lo > rope {
-        Verdict::Win
-    } else if significant && hi < -rope {
-        Verdict::Loss
-    } else {
-        Verdict::Undecided
-    }
-}
-
-/// Decimals for values of this magnitude: 4 below 100, 2 below 1000, else 1.
-fn decimals(v: f64) -> usize {
-    match v.abs() {
-        a if a >= 1000.0 => 1,
-        a if a >= 100.0 => 2,
-        _ => 4,
-    }
-}
-
-fn num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.*}", decimals(v))
-    } else {
-        format!("{v}")
-    }
-}
-
-/// `mean ± std`, both with the mean's number of decimals.
-fn pair(mean: f64, std: f64, latex: bool) -> String {
-    let d = if mean.is_finite() { decimals(mean) } else { 4 };
-    if latex {
-        format!("${mean:.d$} \\pm {std:.d$}$")
-    } else {
-        format!("{mean:.d$} ± {std:.d$}")
-    }
-}
-
-fn signed(v: f64) -> String {
-    if v >= 0.0 {
-        format!("+{}", num(v))
-    } else {
-        num(v)
-    }
-}
-
-/// Whether `method` has the best mean in `task` (ties all count), for bold.
-fn is_best(section: &Section, task: &str, method: &str) -> bool {
-    let means = section.cells.iter().filter(|c| c.task == task).filter_map(|c| c.mean.filter(|m| m.is_finite()));
-    let best = if section.higher_is_better { means.fold(f64::NEG_INFINITY, f64::max) } else { means.fold(f64::INFINITY, f64::min) };
-    section.cell(task, method).and_then(|c| c.mean).is_some_and(|m| m == best)
-}
-
-fn cell_text(c: &Cell, n_max: usize, bold: bool, latex: bool) -> String {
-    let mut s = match (c.mean, c.std) {
-        (Some(m), Some(sd)) => pair(m, sd, latex),
-        _ => "—".into(),
-    };
-    if bold && c.mean.is_some() {
-        s = if latex { s.replacen('$', "$\\mathbf{", 1).trim_end_matches('$').to_string() + "}$" } else { format!("**{s}**") };
-    }
-    if c.values.len() != n_max && c.mean.is_some() {
-        s.push_str(&format!(" (n={})", c.values.len()));
-    }
-    if c.diverged > 0 {
-        s.push_str(&format!(" †{}", c.diverged));
-    }
-    if c.failed > 0 {
-        s.push_str(&format!(" ✗{}", c.failed));
-    }
-    s
-}
-
-fn header_text(section: &Section) -> String {
-    format!(
-        "{} {} ({}; mean ± std over seeds; {} is better)",
-        section.split,
-        section.metric,
-        section.select,
-        if section.higher_is_better { "higher" } else { "lower" }
-    )
-}
-
-fn render_md(sections: &[Section]) -> String {
-    let mut out = String::new();
-    for s in sections {
-        let n_max = s.cells.iter().map(|c| c.values.len()).max().unwrap_or(0);
-        out.push_str(&format!("### {}\n\n", header_text(s)));
-        out.push_str(&format!("| method | {} | avg rank |\n", s.tasks.join(" | ")));
-        out.push_str(&format!("|---|{}---|\n", "---|".repeat(s.tasks.len())));
-        let mut methods = s.methods.clone();
-        methods.sort_by(|a, b| s.avg_rank.get(a).unwrap_or(&f64::MAX).total_cmp(s.avg_rank.get(b).unwrap_or(&f64::MAX)));
-        for m in &methods {
-            let cells: Vec<String> = s
-                .tasks
-                .iter()
-                .map(|t| match s.cell(t, m) {
-                    Some(c) => cell_text(c, n_max, is_best(s, t, m), false),
-                    None => "—".into(),
-                })
-                .collect();
-            let rank = s.avg_rank.get(m).map(|r| format!("{r:.2}")).unwrap_or_else(|| "—".into());
-            out.push_str(&format!("| {m} | {} | {rank} |\n", cells.join(" | ")));
-        }
-        let diverged: usize = s.cells.iter().map(|c| c.diverged).sum();
-        let failed: usize = s.cells.iter().map(|c| c.failed).sum();
-        out.push_str(&format!("\nn = {n_max} seeds per cell unless marked; bold = best mean in its task."));
-        if diverged > 0 {
-            out.push_str(&format!(" †k = k seeds diverged (excluded from the mean; {diverged} in all)."));
-        }
-        if failed > 0 {
-            out.push_str(&format!(" ✗k = k runs failed ({failed} in all; see their run.json)."));
-        }
-        out.push('\n');
-        if let Some(text) = friedman_text(s) {
-            out.push_str(&format!("\n{text}\n"));
-        }
-        if let Some(base) = &s.baseline {
-            out.push_str(&format!(
-                "\nPaired against `{base}` (same seeds): mean ± std of the per-seed differences, 95 % bootstrap interval, \
-                 two-sided Wilcoxon signed-rank p, Holm-adjusted over the {} comparisons of this table; verdict at α = {} with rope ±{}:\n\n",
-                paired_count(s),
-                s.alpha,
-                s.rope
-            ));
-            out.push_str("| method | task | Δ mean ± std | 95 % CI | p | p (Holm) | verdict | n |\n|---|---|---|---|---|---|---|---|\n");
-            for (m, t, p) in paired_rows(s, &methods) {
-                out.push_str(&format!(
-                    "| {m} | {t} | {} ± {} | [{}, {}] | {} | {} | {} | {} |\n",
-                    signed(p.mean),
-                    num(p.std),
-                    signed(p.ci_low),
-                    signed(p.ci_high),
-                    p_text(p.p_value),
-                    p_text(p.p_holm),
-                    p.verdict.as_str(),
-                    p.n
-                ));
-            }
-        }
-        out.push('\n');
-    }
-    out
-}
-
-fn p_text(p: Option<f64>) -> String {
-    match p {
-        Some(p) if p < 1e-4 => format!("{p:.1e}"),
-        Some(p) => format!("{p:.4}"),
-        None => "—".into(),
-    }
-}
-
-fn paired_count(s: &Section) -> usize {
-    s.cells.iter().filter(|c| c.paired.as_ref().is_some_and(|p| p.p_value.is_some())).count()
-}
-
-/// (method, task, paired) in table order.
-fn paired_rows<'a>(s: &'a Section, methods: &'a [String]) -> Vec<(&'a str, &'a str, &'a Paired)> {
-    let mut out = Vec::new();
-    for m in methods {
-        for t in &s.tasks {
-            if let Some(p) = s.cell(t, m).and_then(|c| c.paired.as_ref()) {
-                out.push((m.as_str(), t.as_str(), p));
-            }
+        match &r.status {
+            Status::Failed { .. } => cell.failed += 1,
+            Status::Diverged { .. } => cell.diverged += 1,
+            Status::Finished => match pick(r, metric, &opts.split, &opts.select)? {
+                Some(v) if v.is_finite() => cell.values.push((r.seed, v)),
+                // A finished run whose metric is not finite (NaN outputs at evaluation) counts
+                // with the diverged ones, never in a mean or a paired test.
+                Some(_) => cell.diverged += 1,
+                None => {}
+            },
         }
     }
-    out
-}
-
-/// "Friedman …; Nemenyi CD …", when the table has a Friedman test.
-fn friedman_text(s: &Section) -> Option<String> {
-    let f = s.friedman.as_ref()?;
-    let mut text = format!(
-        "Friedman test over {} tasks × {} methods: χ² = {:.3}, p = {}",
-        f.blocks,
-        f.treatments,
-        f.statistic,
-        p_text(Some(f.p_value))
-    );
-    if let Some(cd) = s.cd {
-        text.push_str(&format!(
-            "; Nemenyi critical difference (α = {}) = {cd:.3} — average ranks further apart differ significantly",
-            s.alpha
-        ));
+    for cell in cells.values_mut() {
+        cell.values.sort_by_key(|(s, _)| *s);
+        let vals: Vec<f64> = cell.values.iter().map(|v| v.1).collect();
+        (cell.mean, cell.std) = mean_std(&vals);
     }
-    text.push('.');
-    Some(text)
+    Ok((cells, methods))
 }
 
-fn latex_escape(s: &str) -> String {
-    s.replace('\\', "\\textbackslash{}").replace('_', "\\_").replace('&', "\\&").replace('%', "\\%").replace('#', "\\#")
-}
-
-fn render_latex(sections: &[Section]) -> String {
-    let mut out = String::new();
-    for s in sections {
-        let n_max = s.cells.iter().map(|c| c.values.len()).max().unwrap_or(0);
-        out.push_str("\\begin{table}[t]\n\\centering\n");
-        out.push_str(&format!("\\caption{{{}}}\n", latex_escape(&header_text(s)).replace('±', "$\\pm$")));
-        out.push_str(&format!("\\begin{{tabular}}{{l{}r}}\n\\toprule\n", "c".repeat(s.tasks.len())));
-        let head: Vec<String> = s.tasks.iter().map(|t| latex_escape(t)).collect();
-        out.push_str(&format!("method & {} & avg rank \\\\\n\\midrule\n", head.join(" & ")));
-        for m in &s.methods {
-            let cells: Vec<String> = s
-                .tasks
-                .iter()
-                .map(|t| match s.cell(t, m) {
-                    Some(c) => latex_escape_cell(&cell_text(c, n_max, is_best(s, t, m), true)),
-                    None => "--".into(),
-                })
-                .collect();
-            let rank = s.avg_rank.get(m).map(|r| format!("{r:.2}")).unwrap_or_else(|| "--".into());
-            out.push_str(&format!("{} & {} & {rank} \\\\\n", latex_escape(m), cells.join(" & ")));
-        }
-        out.push_str("\\bottomrule\n\\end{tabular}\n");
-        if let Some(text) = friedman_text(s) {
-            out.push_str(&format!(
-                "\\par\\smallskip\\footnotesize {}\n",
-                latex_escape(&text).replace('χ', "$\\chi$").replace('²', "$^2$").replace('α', "$\\alpha$")
-            ));
-        }
-        out.push_str("\\end{table}\n\n");
-        if let Some(base) = &s.baseline {
-            out.push_str("\\begin{table}[t]\n\\centering\n");
-            out.push_str(&format!(
-                "\\caption{{Paired against {} (same seeds): mean $\\pm$ std of differences, 95\\% bootstrap CI, Wilcoxon $p$, Holm-adjusted $p$, verdict ($\\alpha = {}$, rope $\\pm{}$)}}\n",
-                latex_escape(base),
-                s.alpha,
-                s.rope
-            ));
-            out.push_str("\\begin{tabular}{llrrrrlr}\n\\toprule\nmethod & task & $\\Delta$ & 95\\% CI & $p$ & $p_{\\text{Holm}}$ & verdict & $n$ \\\\\n\\midrule\n");
-            for (m, t, p) in paired_rows(s, &s.methods) {
-                out.push_str(&format!(
-                    "{} & {} & ${} \\pm {}$ & $[{}, {}]$ & {} & {} & {} & {} \\\\\n",
-                    latex_escape(m),
-                    latex_escape(t),
-                    signed(p.mean),
-                    num(p.std),
-                    signed(p.ci_low),
-                    signed(p.ci_high),
-                    p_text(p.p_value).replace('—', "--"),
-                    p_text(p.p_holm).replace('—', "--"),
-                    p.verdict.as_str(),
-                    p.n
-                ));
-            }
-            out.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n");
-        }
+/// One table: `metric` over the task columns compared on it.
+fn section(labelled: &[group::Labelled], metric: &str, tasks: Vec<String>, opts: &CompareOptions) -> Result<Section> {
+    let higher = labelled
+        .iter()
+        .find(|l| tasks.contains(&l.task))
+        .map_or_else(|| crate::metrics::higher_is_better(metric), |l| l.run.higher_is_better(metric));
+    let (mut cells, methods) = cells_of(labelled, &tasks, metric, opts)?;
+    ranks::rank_cells(&mut cells, &tasks, higher);
+    let summary = ranks::summarise(&cells, &tasks, &methods, higher, opts.alpha);
+    let mut notes: Vec<String> = summary.note.into_iter().collect();
+    if let Some(b) = &opts.baseline {
+        notes.extend(paired::pair(&mut cells, b, higher, opts)?);
     }
-    out
-}
-
-/// Cells already contain LaTeX math; only the markers need translating.
-fn latex_escape_cell(s: &str) -> String {
-    s.replace('†', "$^\\dagger$").replace('✗', "$\\times$")
-}
-
-/// One row per cell, for CSV, JSON and Parquet.
-#[derive(Debug, Clone, Serialize)]
-pub struct Row {
-    pub metric: String,
-    pub split: String,
-    pub task: String,
-    pub method: String,
-    pub loss: String,
-    pub optimizer: String,
-    pub n: usize,
-    pub mean: Option<f64>,
-    pub std: Option<f64>,
-    pub diverged: usize,
-    pub failed: usize,
-    pub rank: Option<f64>,
-    pub avg_rank: Option<f64>,
-    pub diff_mean: Option<f64>,
-    pub diff_std: Option<f64>,
-    pub diff_n: Option<usize>,
-    pub diff_ci_low: Option<f64>,
-    pub diff_ci_high: Option<f64>,
-    pub p_wilcoxon: Option<f64>,
-    pub p_holm: Option<f64>,
-    pub verdict: Option<String>,
-    /// Of the table (repeated on each row): Friedman's p and Nemenyi's critical difference.
-    pub friedman_p: Option<f64>,
-    pub nemenyi_cd: Option<f64>,
-}
-
-pub fn rows(sections: &[Section]) -> Vec<Row> {
-    let mut out = Vec::new();
-    for s in sections {
-        for c in &s.cells {
-            out.push(Row {
-                metric: s.metric.clone(),
-                split: s.split.clone(),
-                task: c.task.clone(),
-                method: c.method.clone(),
-                loss: c.loss.clone(),
-                optimizer: c.optimizer.clone(),
-                n: c.values.len(),
-                mean: c.mean,
-                std: c.std,
-                diverged: c.diverged,
-                failed: c.failed,
-                rank: c.rank,
-                avg_rank: s.avg_rank.get(&c.method).copied(),
-                diff_mean: c.paired.as_ref().map(|p| p.mean),
-                diff_std: c.paired.as_ref().map(|p| p.std),
-                diff_n: c.paired.as_ref().map(|p| p.n),
-                diff_ci_low: c.paired.as_ref().map(|p| p.ci_low),
-                diff_ci_high: c.paired.as_ref().map(|p| p.ci_high),
-                p_wilcoxon: c.paired.as_ref().and_then(|p| p.p_value),
-                p_holm: c.paired.as_ref().and_then(|p| p.p_holm),
-                verdict: c.paired.as_ref().map(|p| p.verdict.as_str().to_string()),
-                friedman_p: s.friedman.as_ref().map(|f| f.p_value),
-                nemenyi_cd: s.cd,
-            });
-        }
-    }
-    out
-}
-
-/// The rows as a polars DataFrame (for CSV and Parquet output).
-pub fn dataframe(sections: &[Section]) -> Result<polars::prelude::DataFrame> {
-    use polars::prelude::*;
-    let rows = rows(sections);
-    let text = |f: fn(&Row) -> &String| -> Vec<String> { rows.iter().map(|r| f(r).clone()).collect() };
-    let opt = |f: fn(&Row) -> Option<f64>| -> Vec<Option<f64>> { rows.iter().map(f).collect() };
-    let count = |f: fn(&Row) -> usize| -> Vec<u64> { rows.iter().map(|r| f(r) as u64).collect() };
-    let columns = vec![
-        Column::new("metric".into(), text(|r| &r.metric)),
-        Column::new("split".into(), text(|r| &r.split)),
-        Column::new("task".into(), text(|r| &r.task)),
-        Column::new("method".into(), text(|r| &r.method)),
-        Column::new("loss".into(), text(|r| &r.loss)),
-        Column::new("optimizer".into(), text(|r| &r.optimizer)),
-        Column::new("n".into(), count(|r| r.n)),
-        Column::new("mean".into(), opt(|r| r.mean)),
-        Column::new("std".into(), opt(|r| r.std)),
-        Column::new("diverged".into(), count(|r| r.diverged)),
-        Column::new("failed".into(), count(|r| r.failed)),
-        Column::new("rank".into(), opt(|r| r.rank)),
-        Column::new("avg_rank".into(), opt(|r| r.avg_rank)),
-        Column::new("diff_mean".into(), opt(|r| r.diff_mean)),
-        Column::new("diff_std".into(), opt(|r| r.diff_std)),
-        Column::new("diff_n".into(), rows.iter().map(|r| r.diff_n.map(|n| n as u64)).collect::<Vec<Option<u64>>>()),
-        Column::new("diff_ci_low".into(), opt(|r| r.diff_ci_low)),
-        Column::new("diff_ci_high".into(), opt(|r| r.diff_ci_high)),
-        Column::new("p_wilcoxon".into(), opt(|r| r.p_wilcoxon)),
-        Column::new("p_holm".into(), opt(|r| r.p_holm)),
-        Column::new("verdict".into(), rows.iter().map(|r| r.verdict.clone()).collect::<Vec<Option<String>>>()),
-        Column::new("friedman_p".into(), opt(|r| r.friedman_p)),
-        Column::new("nemenyi_cd".into(), opt(|r| r.nemenyi_cd)),
-    ];
-    DataFrame::new(rows.len(), columns).map_err(|e| Error::runtime(format!("building the table: {e}")))
-}
-
-fn csv_bytes(sections: &[Section]) -> Result<Vec<u8>> {
-    use polars::prelude::*;
-    let mut df = dataframe(sections)?;
-    let mut buf = Vec::new();
-    CsvWriter::new(&mut buf).finish(&mut df).map_err(|e| Error::runtime(format!("writing CSV: {e}")))?;
-    Ok(buf)
-}
-
-/// Render in one format (for stdout or `--out`).
-pub fn render(sections: &[Section], format: Format) -> Result<String> {
-    Ok(match format {
-        Format::Md => render_md(sections),
-        Format::Latex => render_latex(sections),
-        Format::Json => serde_json::to_string_pretty(&rows(sections)).map_err(|e| Error::runtime(e.to_string()))? + "\n",
-        Format::Csv => String::from_utf8(csv_bytes(sections)?).map_err(|e| Error::runtime(e.to_string()))?,
+    Ok(Section {
+        metric: metric.to_string(),
+        split: opts.split.clone(),
+        higher_is_better: higher,
+        select: match &opts.select {
+            Select::Final => "final epoch".into(),
+            Select::Best(m) => format!("epoch with best val {m}"),
+        },
+        tasks,
+        methods,
+        cells: cells.into_values().collect(),
+        avg_rank: summary.avg_rank,
+        baseline: opts.baseline.clone(),
+        friedman: summary.friedman,
+        friedman_methods: summary.friedman_methods,
+        cd: summary.cd,
+        alpha: opts.alpha,
+        rope: opts.rope,
+        notes,
     })
 }
 
-/// Write the tables in every format into `dir`: `comparison.md`, `.csv`, `.parquet`, `.tex`
-/// and `.json`.
-pub fn write_tables(sections: &[Section], dir: &Path) -> Result<Vec<PathBuf>> {
-    use polars::prelude::*;
-    let md = dir.join("comparison.md");
-    run::write_atomic(&md, render_md(sections).as_bytes())?;
-    let csv = dir.join("comparison.csv");
-    run::write_atomic(&csv, &csv_bytes(sections)?)?;
-    let parquet = dir.join("comparison.parquet");
-    let mut df = dataframe(sections)?;
-    let mut buf = Vec::new();
-    ParquetWriter::new(&mut buf).finish(&mut df).map_err(|e| Error::runtime(format!("writing Parquet: {e}")))?;
-    run::write_atomic(&parquet, &buf)?;
-    let tex = dir.join("comparison.tex");
-    run::write_atomic(&tex, render_latex(sections).as_bytes())?;
-    let json = dir.join("comparison.json");
-    run::write_atomic(&json, render(sections, Format::Json)?.as_bytes())?;
-    Ok(vec![md, csv, parquet, tex, json])
+/// Build the comparison of the gathered runs: one table per compared metric.
+pub fn compare(gathered: &Gathered, opts: &CompareOptions) -> Result<Comparison> {
+    if gathered.runs.is_empty() {
+        return Err(Error::input(
+            "no finished runs found (no folder with a run.json that vouches for its metrics.csv); train a recipe first",
+        ));
+    }
+    check_named_metrics(gathered, opts)?;
+    let (labelled, mut warnings) = group::label(&gathered.runs);
+    let column_metric = column_metrics(&labelled, opts);
+    let mut metric_order: Vec<&String> = Vec::new();
+    for (_, m) in &column_metric {
+        if !metric_order.contains(&m) {
+            metric_order.push(m);
+        }
+    }
+    let mut sections = Vec::new();
+    for metric in metric_order {
+        let tasks: Vec<String> = column_metric.iter().filter(|(_, m)| m == metric).map(|(t, _)| t.clone()).collect();
+        sections.push(section(&labelled, metric, tasks, opts)?);
+    }
+    warnings.splice(0..0, gathered.warnings());
+    Ok(Comparison { sections, warnings })
+}
+
+/// `lossbench compare`, as parsed from the command line.
+pub struct CompareCommand {
+    pub paths: Vec<PathBuf>,
+    pub options: CompareOptions,
+    /// `--where KEY=VALUE` filters on the runs' configs.
+    pub wheres: Vec<String>,
+    pub format: Format,
+    /// Write the rendered table to this file instead of stdout.
+    pub out: Option<PathBuf>,
+    pub no_files: bool,
+    pub image: crate::plot::ImageFormat,
+}
+
+/// Print each warning on stderr.
+pub fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// Run `lossbench compare`: print the tables first, then write the files (a read-only or full
+/// results folder costs the files, with a warning, never the tables).
+pub fn command(c: CompareCommand) -> Result<()> {
+    let opts = &c.options;
+    if !(opts.rope.is_finite() && opts.rope >= 0.0) {
+        return Err(Error::input(format!("--rope {}: allowed: a finite value ≥ 0", opts.rope)));
+    }
+    if opts.alpha != 0.05 && opts.alpha != 0.10 {
+        return Err(Error::input(format!("--alpha {}: allowed: 0.05 or 0.10 (the tabulated Nemenyi levels)", opts.alpha)));
+    }
+    if !["train", "val", "test"].contains(&opts.split.as_str()) {
+        return Err(Error::input(format!("--split `{}`: allowed: train, val, test", opts.split)));
+    }
+    let wheres = c.wheres.iter().map(|w| w.parse()).collect::<Result<Vec<Where>>>()?;
+    let paths = if c.paths.is_empty() { vec![PathBuf::from("results")] } else { c.paths.clone() };
+    let gathered = gather(&paths, &opts.row_filter(), &wheres)?;
+    let comparison = compare(&gathered, opts)?;
+    warn_all(&comparison.warnings);
+    let text = render(&comparison.sections, c.format)?;
+    match &c.out {
+        Some(file) => {
+            crate::run::write_atomic(file, text.as_bytes()).map_err(|e| Error::runtime(format!("writing {}: {e}", file.display())))?
+        }
+        None => print!("{text}"),
+    }
+    if !c.no_files && paths[0].is_dir() {
+        let written = write_tables(&comparison.sections, &paths[0])
+            .and_then(|_| crate::plot::comparison_plots(&comparison.sections, &paths[0].join("plots"), c.image));
+        if let Err(e) = written {
+            warn_all(&[format!("the tables were not saved in {}: {e}", paths[0].display())]);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -931,28 +439,40 @@ mod tests {
     use super::*;
 
     fn fake(task: &str, loss: &str, seed: u64, acc: f64, status: Status) -> LoadedRun {
-        let record = RunRecord {
-            lossbench_version: "0".into(),
+        fake_with(task, loss, "adamw", seed, acc, status, serde_json::json!({}))
+    }
+
+    /// A run whose config is a small recipe-like document (so keys tell configurations apart).
+    fn fake_with(task: &str, loss: &str, optimizer: &str, seed: u64, acc: f64, status: Status, extra: serde_json::Value) -> LoadedRun {
+        let mut config = serde_json::json!({
+            "recipe": "r",
+            "seed": seed,
+            "task": {"name": task, "dataset": {"name": "blobs"}, "metrics": [{"name": "accuracy", "label": "accuracy"}]},
+            "loss": {"name": loss, "label": loss},
+            "optimizer": {"name": optimizer, "label": optimizer},
+        });
+        if let (Some(map), Some(more)) = (config.as_object_mut(), extra.as_object()) {
+            for (k, v) in more {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        let point = |epoch, split, value| Point { epoch, split, metric: std::sync::Arc::from("accuracy"), value };
+        LoadedRun {
+            dir: PathBuf::from("x"),
             recipe: "r".into(),
             task: task.into(),
             loss: loss.into(),
-            optimizer: "adamw".into(),
+            optimizer: optimizer.into(),
             seed,
-            config_hash: "h".into(),
-            config: serde_json::json!({"task": {"metrics": [{"label": "accuracy"}]}}),
-            device: "cpu".into(),
             status,
-            epochs_completed: 1,
-            timings: Default::default(),
-            data: Default::default(),
-            final_metrics: Default::default(),
-        };
-        let rows = vec![
-            (0, "test".into(), "accuracy".into(), 0.1),
-            (1, "test".into(), "accuracy".into(), acc),
-            (1, "val".into(), "accuracy".into(), acc),
-        ];
-        LoadedRun { dir: PathBuf::from("x"), record, rows }
+            keys: keys::Keys::of(&config),
+            metrics: keys::metric_directions(&config),
+            rows: vec![point(0, "test", 0.1), point(1, "test", acc), point(1, "val", acc)],
+        }
+    }
+
+    fn sections(runs: Vec<LoadedRun>, opts: &CompareOptions) -> Result<Vec<Section>> {
+        compare(&Gathered::from_runs(runs), opts).map(|c| c.sections)
     }
 
     /// Six seeds all better by 0.02: Wilcoxon exact p = 2/64, Holm over one comparison → win;
@@ -967,16 +487,16 @@ mod tests {
             runs.push(fake("a", "good", seed, base + 0.02 + 0.001 * seed as f64, Status::Finished));
         }
         let opts = CompareOptions { baseline: Some("ce".into()), ..Default::default() };
-        let s = &compare(&runs, &opts).unwrap()[0];
+        let s = &sections(runs.clone(), &opts).unwrap()[0];
         let p = s.cell("a", "good").unwrap().paired.clone().unwrap();
         assert!((p.p_value.unwrap() - 0.03125).abs() < 1e-12 && p.p_holm == p.p_value, "{p:?}");
         assert_eq!(p.verdict, Verdict::Win);
-        let s = &compare(&runs, &CompareOptions { baseline: Some("good".into()), ..Default::default() }).unwrap()[0];
+        let s = &sections(runs.clone(), &CompareOptions { baseline: Some("good".into()), ..Default::default() }).unwrap()[0];
         assert_eq!(s.cell("a", "ce").unwrap().paired.as_ref().unwrap().verdict, Verdict::Loss);
-        let s = &compare(&runs, &CompareOptions { baseline: Some("ce".into()), rope: 0.05, ..Default::default() }).unwrap()[0];
+        let s = &sections(runs.clone(), &CompareOptions { baseline: Some("ce".into()), rope: 0.05, ..Default::default() }).unwrap()[0];
         assert_eq!(s.cell("a", "good").unwrap().paired.as_ref().unwrap().verdict, Verdict::Tie);
-        let few: Vec<LoadedRun> = runs.into_iter().filter(|r| r.record.seed < 3).collect();
-        let s = &compare(&few, &opts).unwrap()[0];
+        let few: Vec<LoadedRun> = runs.into_iter().filter(|r| r.seed < 3).collect();
+        let s = &sections(few, &opts).unwrap()[0];
         assert_eq!(s.cell("a", "good").unwrap().paired.as_ref().unwrap().verdict, Verdict::Undecided);
         let md = render(std::slice::from_ref(s), Format::Md).unwrap();
         assert!(md.contains("| good | a | +0.0210 ± 0.0010 |") && md.contains("undecided"), "{md}");
@@ -994,7 +514,7 @@ mod tests {
             fake("a", "x", 0, f64::NAN, Status::Finished),
             fake("a", "x", 1, 0.85, Status::Finished),
         ];
-        let s = &compare(&runs, &CompareOptions { baseline: Some("ce".into()), ..Default::default() }).unwrap()[0];
+        let s = &sections(runs.clone(), &CompareOptions { baseline: Some("ce".into()), ..Default::default() }).unwrap()[0];
         let x = s.cell("a", "x").unwrap();
         assert_eq!((x.values.len(), x.diverged), (1, 1));
         assert_eq!(x.paired.as_ref().unwrap().n, 1);
@@ -1010,7 +530,7 @@ mod tests {
                 runs.push(fake(task, loss, 0, 0.5 + 0.1 * i as f64, Status::Finished));
             }
         }
-        let s = &compare(&runs, &CompareOptions::default()).unwrap()[0];
+        let s = &sections(runs.clone(), &CompareOptions::default()).unwrap()[0];
         let f = s.friedman.as_ref().unwrap();
         // z best everywhere (rank 1), x worst: χ² = 12/(3·3·4)·(9² + 6² + 3²)·… = 6, p = e^{−3}.
         assert_eq!(f.mean_ranks, vec![3.0, 2.0, 1.0]);
@@ -1032,7 +552,7 @@ mod tests {
             fake("b", "focal", 0, 0.4, Status::Finished),
         ];
         let opts = CompareOptions { baseline: Some("ce".into()), ..Default::default() };
-        let s = &compare(&runs, &opts).unwrap()[0];
+        let s = &sections(runs.clone(), &opts).unwrap()[0];
         let focal_a = s.cell("a", "focal").unwrap();
         assert!((focal_a.mean.unwrap() - 0.94).abs() < 1e-12);
         assert!((focal_a.std.unwrap() - 0.02f64.hypot(0.0) / 2f64.sqrt()).abs() < 1e-12);
@@ -1047,7 +567,7 @@ mod tests {
         assert_eq!(s.avg_rank["focal"], 1.5);
         let md = render(std::slice::from_ref(s), Format::Md).unwrap();
         assert!(md.contains("**0.9400 ± 0.0141** †1"), "{md}");
-        let e = compare(&runs, &CompareOptions { baseline: Some("cee".into()), ..Default::default() }).err().unwrap().to_string();
+        let e = sections(runs.clone(), &CompareOptions { baseline: Some("cee".into()), ..Default::default() }).err().unwrap().to_string();
         assert!(e.contains("did you mean `ce`?"), "{e}");
     }
 }

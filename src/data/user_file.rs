@@ -6,6 +6,10 @@
 //! ```
 //! Relative paths are resolved against the recipe's folder. The file is read and checked when
 //! the recipe is resolved (`lossbench check` reports malformed files before any training).
+//!
+//! The SHA-256 of the file's bytes joins the dataset's config (`sha256`), so it is part of every
+//! run's identity: a file edited in place gives new runs, never the old results. A recipe may
+//! pin it (`sha256: …`); a file that no longer matches is then an error.
 
 use super::csv::{self, RawCsv, TargetMode};
 use super::{DatasetInfo, InputKind, RawData, Source, Table};
@@ -36,6 +40,9 @@ struct Params {
     /// Number of classes; labels must lie in `0..classes`. Default: largest label + 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     classes: Option<usize>,
+    /// Expected SHA-256 of the file (hex); filled in from the file when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
 }
 
 impl Validate for Params {
@@ -48,6 +55,11 @@ impl Validate for Params {
                 )));
             }
         }
+        if let Some(pin) = &self.sha256 {
+            if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(Error::input(format!("parameter `sha256` = `{}`: expected 64 hex digits", crate::error::truncate(pin, 80))));
+            }
+        }
         Ok(())
     }
 }
@@ -57,6 +69,12 @@ static PARAMS: &[ParamDoc] = &[
     ParamDoc { name: "target", meaning: "name of the target column", range: "a column of the file", default: "(required)" },
     ParamDoc { name: "task", meaning: "what the target is", range: "classification | regression", default: "classification" },
     ParamDoc { name: "classes", meaning: "number of classes (labels must be 0..classes-1)", range: "≥ 2", default: "largest label + 1" },
+    ParamDoc {
+        name: "sha256",
+        meaning: "expected SHA-256 of the file; recorded in every run's config either way",
+        range: "64 hex digits",
+        default: "the file's",
+    },
 ];
 
 struct FileSource {
@@ -98,22 +116,44 @@ fn finish(raw: RawCsv, origin: &str, params: &Params) -> Result<Arc<dyn Source>>
     Ok(Arc::new(FileSource { rows, kind }))
 }
 
+/// The file's bytes, checked against a pinned digest, and the canonical parameters with the
+/// file's digest in them.
+fn read_file(params: &Params, canonical: serde_json::Value, path: &Path) -> Result<(Vec<u8>, serde_json::Value)> {
+    let origin = path.display();
+    let bytes = crate::files::read_bounded(path, crate::files::MAX_DATA_BYTES)
+        .map_err(|e| Error::input(format!("cannot read dataset file {origin}: {e}")))?;
+    let digest = crate::run::sha256_hex(&bytes);
+    if let Some(pinned) = &params.sha256 {
+        if !pinned.eq_ignore_ascii_case(&digest) {
+            return Err(Error::input(format!(
+                "{origin}: the file's SHA-256 is {digest}, but the recipe pins `sha256: {pinned}` (the file changed)"
+            )));
+        }
+    }
+    let mut canonical = canonical;
+    if let Some(map) = canonical.as_object_mut() {
+        map.insert("sha256".into(), digest.into());
+    }
+    Ok((bytes, canonical))
+}
+
 fn build_csv(value: &serde_json::Value, base: &Path) -> crate::registry::Built<dyn Source> {
     let (params, canonical) = parse_params::<Params>(value)?;
     let path = resolve_path(&params, base);
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::input(format!("cannot read dataset file {origin}: {e}")))?;
+    let (bytes, canonical) = read_file(&params, canonical, &path)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| Error::input(format!("{origin}: not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
     let raw = csv::read(&text, &origin)?;
     Ok((finish(raw, &origin, &params)?, canonical))
 }
 
 /// Read a Parquet file into the same string-cell form as a CSV, so that both share one set of
 /// checks. Row numbers in messages count data rows from 1 (there is no header line).
-fn read_parquet(path: &Path, origin: &str) -> Result<RawCsv> {
+fn read_parquet(bytes: Vec<u8>, origin: &str) -> Result<RawCsv> {
     use polars::prelude::*;
-    let file = std::fs::File::open(path).map_err(|e| Error::input(format!("cannot read dataset file {origin}: {e}")))?;
     // A corrupt file can make the Parquet reader panic rather than return an error.
-    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ParquetReader::new(file).finish()));
+    let read = crate::error::catch_quietly(|| ParquetReader::new(std::io::Cursor::new(bytes)).finish());
     let df = match read {
         Ok(Ok(df)) => df,
         Ok(Err(e)) => return Err(Error::input(format!("{origin}: not a readable Parquet file: {e}"))),
@@ -146,7 +186,8 @@ fn build_parquet(value: &serde_json::Value, base: &Path) -> crate::registry::Bui
     let (params, canonical) = parse_params::<Params>(value)?;
     let path = resolve_path(&params, base);
     let origin = format!("{} row", path.display());
-    let raw = read_parquet(&path, &path.display().to_string())?;
+    let (bytes, canonical) = read_file(&params, canonical, &path)?;
+    let raw = read_parquet(bytes, &path.display().to_string())?;
     Ok((finish(raw, &origin, &params)?, canonical))
 }
 

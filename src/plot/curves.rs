@@ -2,10 +2,39 @@
 //! any recorded metric and split. Written by `lossbench plot` and at the end of `train`.
 
 use super::{file_name, line_chart, ImageFormat, Series};
-use crate::compare::{first_metric, LoadedRun};
+use crate::compare::LoadedRun;
 use crate::error::{Error, Result};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// `lossbench plot`: learning curves of the runs under `paths` (default `results`) into `out`
+/// (default `<first path>/plots`).
+pub fn command(
+    paths: Vec<PathBuf>,
+    metric: Option<String>,
+    split: String,
+    out: Option<PathBuf>,
+    format: ImageFormat,
+) -> Result<Vec<PathBuf>> {
+    let paths = if paths.is_empty() { vec![PathBuf::from("results")] } else { paths };
+    if !["train", "val", "test"].contains(&split.as_str()) {
+        return Err(Error::input(format!("--split `{split}`: allowed: train, val, test")));
+    }
+    let filter = crate::compare::RowFilter { split: split.clone(), metric: metric.clone(), select_by: None };
+    let gathered = crate::compare::gather(&paths, &filter, &[])?;
+    crate::compare::warn_all(&gathered.warnings());
+    if let Some(m) = &metric {
+        let names = &gathered.metric_names;
+        if !names.contains(m) {
+            let hint =
+                crate::registry::suggest(m, names.iter().map(String::as_str)).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
+            let recorded: Vec<&str> = names.iter().map(String::as_str).collect();
+            return Err(Error::input(format!("--metric {m}: no run has it; {hint}(recorded: {})", recorded.join(", "))));
+        }
+    }
+    let out = out.unwrap_or_else(|| paths[0].join("plots"));
+    learning_curves(&gathered.runs, metric.as_deref(), &split, &out, format)
+}
 
 /// One learning-curve chart per task of `runs` (metric: `metric` or each task's first), into
 /// `out`. Returns the files written.
@@ -13,38 +42,30 @@ pub fn learning_curves(runs: &[LoadedRun], metric: Option<&str>, split: &str, ou
     if runs.is_empty() {
         return Err(Error::input("no runs found (no folder with a run.json); train a recipe first"));
     }
-    if let Some(m) = metric {
-        if !runs.iter().any(|r| r.rows.iter().any(|row| row.2 == m)) {
-            let names: BTreeSet<&str> = runs.iter().flat_map(|r| r.rows.iter().map(|row| row.2.as_str())).collect();
-            let hint = crate::registry::suggest(m, names.iter().copied()).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
-            return Err(Error::input(format!(
-                "--metric {m}: no run has it; {hint}(recorded: {})",
-                names.into_iter().collect::<Vec<_>>().join(", ")
-            )));
-        }
-    }
-    let optimizers: BTreeSet<&str> = runs.iter().map(|r| r.record.optimizer.as_str()).collect();
+    // Columns and rows as in the comparison tables: two configurations never share a curve.
+    let (labelled, _) = crate::compare::group::label(runs);
     let mut tasks: Vec<&str> = Vec::new();
-    for r in runs {
-        if !tasks.contains(&r.record.task.as_str()) {
-            tasks.push(&r.record.task);
+    for l in &labelled {
+        if !tasks.contains(&l.task.as_str()) {
+            tasks.push(&l.task);
         }
     }
     let mut written = Vec::new();
     for task in tasks {
-        let task_runs: Vec<&LoadedRun> = runs.iter().filter(|r| r.record.task == task).collect();
-        let Some(m) = metric.map(str::to_string).or_else(|| task_runs.iter().find_map(|r| first_metric(&r.record))) else { continue };
+        let task_runs: Vec<&crate::compare::group::Labelled> = labelled.iter().filter(|l| l.task == task).collect();
+        let Some(m) = metric.map(str::to_string).or_else(|| task_runs.iter().find_map(|l| l.run.first_metric().map(str::to_string))) else {
+            continue;
+        };
         // method → epoch → values over seeds.
         let mut curves: BTreeMap<String, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
-        for r in &task_runs {
-            let method = if optimizers.len() > 1 { format!("{} / {}", r.record.loss, r.record.optimizer) } else { r.record.loss.clone() };
-            if !order.contains(&method) {
-                order.push(method.clone());
+        for l in &task_runs {
+            if !order.contains(&l.method) {
+                order.push(l.method.clone());
             }
-            for (epoch, s, name, value) in &r.rows {
-                if s == split && *name == m && value.is_finite() {
-                    curves.entry(method.clone()).or_default().entry(*epoch).or_default().push(*value);
+            for p in &l.run.rows {
+                if p.split == split && *p.metric == *m && p.value.is_finite() {
+                    curves.entry(l.method.clone()).or_default().entry(p.epoch).or_default().push(p.value);
                 }
             }
         }
