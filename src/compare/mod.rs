@@ -570,4 +570,31 @@ mod tests {
         let e = sections(runs.clone(), &CompareOptions { baseline: Some("cee".into()), ..Default::default() }).err().unwrap().to_string();
         assert!(e.contains("did you mean `ce`?"), "{e}");
     }
+
+    /// A method run on one task of three does not get an average rank as if complete: ranks and
+    /// Friedman use the complete block, the note names what was left out; one seed shows no
+    /// spread.
+    #[test]
+    fn rank_tests_use_the_complete_block() {
+        let mut runs = Vec::new();
+        for task in ["a", "b", "c"] {
+            for (i, loss) in ["x", "y", "z"].iter().enumerate() {
+                runs.push(fake(task, loss, 0, 0.5 + 0.1 * i as f64, Status::Finished));
+                runs.push(fake(task, loss, 1, 0.51 + 0.1 * i as f64, Status::Finished));
+            }
+        }
+        runs.push(fake("a", "w", 0, 0.99, Status::Finished));
+        runs.push(fake("b", "y", 2, 0.0, Status::Failed { message: "boom".into() }));
+        let s = &sections(runs, &CompareOptions::default()).unwrap()[0];
+        let f = s.friedman.as_ref().expect("Friedman over the complete block");
+        assert_eq!((f.blocks, f.treatments), (3, 3));
+        assert_eq!(s.friedman_methods, ["x", "y", "z"]);
+        assert!(!s.avg_rank.contains_key("w"), "{:?}", s.avg_rank);
+        assert_eq!(s.avg_rank["z"], 1.0);
+        assert_eq!(s.cell("a", "w").unwrap().rank, Some(1.0));
+        let md = render(std::slice::from_ref(s), Format::Md).unwrap();
+        assert!(md.contains("complete block of 3 tasks × 3 methods; left out for missing cells: methods `w`"), "{md}");
+        assert!(md.contains("| w | **0.9900** (n=1) | — | — | — |"), "{md}");
+        assert!(!md.contains("± 0.0000"), "{md}");
+    }
 }
