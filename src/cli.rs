@@ -66,6 +66,10 @@ enum Command {
         /// Save each run's final weights (weights.safetensors), as `train.save_weights: true`.
         #[arg(long)]
         save_weights: bool,
+        /// Memory the plan may use (`512M`, `8G`). Default: the smallest of half the physical
+        /// memory, half the cgroup limit and 70 % of `ulimit -v`.
+        #[arg(long, value_name = "SIZE")]
+        max_memory: Option<String>,
     },
     /// Time fixed training workloads (ms/step, GFLOP/s, peak RSS); compare with benches/torch_twin.py.
     #[command(
@@ -95,6 +99,12 @@ enum Command {
         seeds: Option<String>,
         #[arg(long)]
         epochs: Option<usize>,
+        /// Check the memory of this many runs at once (as `train --jobs`).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Memory the plan may use (`512M`, `8G`); see `train --help`.
+        #[arg(long, value_name = "SIZE")]
+        max_memory: Option<String>,
     },
     /// Compare finished runs: mean ± std over seeds, ranks, paired differences.
     #[command(
@@ -378,14 +388,23 @@ fn list_or_show(action: Option<ListAction>, list: impl Fn(&Option<String>) -> St
     Ok(())
 }
 
+/// `--max-memory SIZE`, when given, becomes the memory budget.
+fn set_memory_limit(size: Option<&str>) -> Result<(), Error> {
+    if let Some(size) = size {
+        crate::memory::set_limit(crate::memory::parse_size(size)?);
+    }
+    Ok(())
+}
+
 /// Entry point of the binary.
 pub fn run() -> Result<()> {
     train::user_threads();
     let cli = Cli::parse();
     match cli.command {
-        Command::Train { recipe, out, device, seeds, epochs, jobs, force, quiet, format, png, save_weights } => {
+        Command::Train { recipe, out, device, seeds, epochs, jobs, force, quiet, format, png, save_weights, max_memory } => {
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
-            let overrides = Overrides { seeds, epochs, device: String::new(), save_weights };
+            set_memory_limit(max_memory.as_deref())?;
+            let overrides = Overrides { seeds, epochs, device: String::new(), save_weights, jobs };
             let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
             Ok(crate::sweep::train_command(TrainCommand { recipe, out, device, overrides, jobs, force, quiet, format, image })?)
         }
@@ -477,9 +496,10 @@ pub fn run() -> Result<()> {
             }
             Ok(())
         }
-        Command::Check { recipe, seeds, epochs } => {
+        Command::Check { recipe, seeds, epochs, jobs, max_memory } => {
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
-            let plan = recipe::load(&recipe, &Overrides { seeds, epochs, device: "cpu".into(), save_weights: false })?;
+            set_memory_limit(max_memory.as_deref())?;
+            let plan = recipe::load(&recipe, &Overrides { seeds, epochs, device: "cpu".into(), save_weights: false, jobs })?;
             print!("{}", plan.describe());
             Ok(())
         }
@@ -489,7 +509,8 @@ pub fn run() -> Result<()> {
             Ok(compare::command(compare::CompareCommand { paths, options, wheres, format, out, no_files, image })?)
         }
         Command::Losses { action: Some(LossAction::Eval { name, inputs, sets, dtype }) } => {
-            let text = std::fs::read_to_string(&inputs).map_err(|e| Error::input(format!("cannot read {}: {e}", inputs.display())))?;
+            let text = crate::files::read_text(&inputs, crate::files::MAX_JSON_BYTES)
+                .map_err(|e| Error::input(format!("cannot read {}: {e}", inputs.display())))?;
             let json: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| Error::input(format!("{}:{}:{}: invalid JSON: {e}", inputs.display(), e.line(), e.column())))?;
             let params = crate::losses::eval::params_from_sets(&sets)?;

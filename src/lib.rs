@@ -17,6 +17,7 @@ pub mod error;
 pub mod files;
 pub mod landscape;
 pub mod losses;
+pub mod memory;
 pub mod metrics;
 pub mod models;
 pub mod optim;

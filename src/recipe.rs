@@ -16,6 +16,7 @@ use crate::data::transforms::{Transforms, TRANSFORM_KEYS};
 use crate::data::{Source, DATASETS};
 use crate::error::{Error, Result};
 use crate::losses::{Loss, LossInfo, LOSSES};
+use crate::memory::{RunEstimate, Sizes};
 use crate::metrics::{default_metrics, Metric, METRICS};
 use crate::models::{ModelSpec, MODELS};
 use crate::optim::schedule::Schedule;
@@ -53,6 +54,11 @@ impl<'de> Deserialize<'de> for Component {
                         "name" => name = Some(v.as_str().ok_or_else(|| D::Error::custom("`name` must be a string"))?.to_string()),
                         "label" => label = Some(scalar_to_string(&v).ok_or_else(|| D::Error::custom("`label` must be a string"))?),
                         _ => {
+                            if let Some(bad) = non_finite(&v) {
+                                return Err(D::Error::custom(format!(
+                                    "`{key}`: {bad} is not a finite number (NaN and infinities are not allowed)"
+                                )));
+                            }
                             let json = serde_json::to_value(&v).map_err(|e| D::Error::custom(format!("`{key}`: {e}")))?;
                             params.insert(key, json);
                         }
@@ -65,6 +71,26 @@ impl<'de> Deserialize<'de> for Component {
                 Err(D::Error::custom(format!("expected a name or a mapping with `name:` and parameters, found {}", yaml_kind(&other))))
             }
         }
+    }
+}
+
+/// The first NaN or infinity in a YAML value, as written (`.nan`, `.inf`): JSON, which
+/// parameters are parsed from, has no such numbers, and would turn them into `null`.
+fn non_finite(v: &serde_yaml::Value) -> Option<String> {
+    match v {
+        serde_yaml::Value::Number(n) => n.as_f64().filter(|x| !x.is_finite()).map(|x| {
+            if x.is_nan() {
+                ".nan".to_string()
+            } else if x > 0.0 {
+                ".inf".to_string()
+            } else {
+                "-.inf".to_string()
+            }
+        }),
+        serde_yaml::Value::Sequence(items) => items.iter().find_map(non_finite),
+        serde_yaml::Value::Mapping(map) => map.values().find_map(non_finite),
+        serde_yaml::Value::Tagged(t) => non_finite(&t.value),
+        _ => None,
     }
 }
 
@@ -144,6 +170,9 @@ impl Default for TrainSettings {
     }
 }
 
+/// Most epochs a run may have.
+pub const MAX_EPOCHS: usize = 10_000_000;
+
 /// `schedule: cosine` and `schedule: {name: cosine, min_factor: 0.1}` both work.
 fn schedule_from_yaml<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Schedule, D::Error> {
     use serde::de::Error as _;
@@ -167,7 +196,7 @@ impl TrainSettings {
             }
             Ok(())
         };
-        in_range("epochs", self.epochs, 1, 10_000_000)?;
+        in_range("epochs", self.epochs, 1, MAX_EPOCHS)?;
         in_range("batch_size", self.batch_size, 1, 1 << 24)?;
         in_range("eval_every", self.eval_every, 1, 10_000_000)?;
         if let Some(c) = self.grad_clip {
@@ -223,6 +252,8 @@ pub struct Overrides {
     pub device: String,
     /// `train --save-weights`: as `train.save_weights: true`.
     pub save_weights: bool,
+    /// Runs trained at once (`train --jobs`), for the memory check; 0 counts as 1.
+    pub jobs: usize,
 }
 
 pub struct ResolvedMetric {
@@ -246,6 +277,10 @@ pub struct ResolvedTask {
     pub regularizers: Vec<Arc<Resolved>>,
     /// The task's canonical config (dataset, transforms, model, metrics), for run records.
     pub config: serde_json::Value,
+    /// What one run of the task is estimated to need.
+    pub memory: RunEstimate,
+    /// The task's data as its source holds it, once per process.
+    pub shared_bytes: f64,
 }
 
 pub struct ResolvedLoss {
@@ -402,6 +437,29 @@ fn safe_label(s: &str) -> String {
 /// letters, digits, `_`, `-`, `+`, `.` and `=` only (so `..`, `.` or an empty label cannot escape
 /// or merge result folders).
 fn valid_folder_name(s: &str) -> bool {
+    s.len() <= MAX_NAME_BYTES && valid_folder_chars(s)
+}
+
+/// Longest name or label: folder names are limited to 255 bytes, and plot files join a task's
+/// and a metric's names.
+pub const MAX_NAME_BYTES: usize = 100;
+
+/// Why `s` cannot name a folder.
+fn folder_name_problem(s: &str) -> String {
+    if s.len() > MAX_NAME_BYTES {
+        format!(
+            "`{}` is {} bytes long; names and labels may have at most {MAX_NAME_BYTES} (they name result folders and files)",
+            crate::error::truncate(s, 40),
+            s.len()
+        )
+    } else {
+        format!(
+            "`{s}` must start with a letter or digit and use letters, digits, `_`, `-`, `+`, `.` and `=` only (it names result folders)"
+        )
+    }
+}
+
+fn valid_folder_chars(s: &str) -> bool {
     s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "._=+-".contains(c))
 }
 
@@ -441,11 +499,7 @@ fn labels(items: &[Component]) -> Vec<String> {
 fn check_unique_labels(ctx: &Ctx, section: &str, labels: &[String]) -> Result<()> {
     for (i, l) in labels.iter().enumerate() {
         if !valid_folder_name(l) {
-            return Err(ctx.err(
-                &format!("{section}[{i}]"),
-                None,
-                Error::input(format!("label `{l}` must start with a letter or digit (labels name result folders)")),
-            ));
+            return Err(ctx.err(&format!("{section}[{i}]"), None, Error::input(format!("label {}", folder_name_problem(l)))));
         }
     }
     for (i, a) in labels.iter().enumerate() {
@@ -474,7 +528,8 @@ fn with_name_and_label(name: &str, label: &str, params: &serde_json::Value) -> s
 
 /// Parse and resolve a recipe file.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read recipe {}: {e}", path.display())))?;
+    let text = crate::files::read_text(path, crate::files::MAX_RECIPE_BYTES)
+        .map_err(|e| Error::input(format!("cannot read recipe {}: {e}", path.display())))?;
     resolve(&text, path, overrides)
 }
 
@@ -498,13 +553,14 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
         raw.name.clone().unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "recipe".into()));
     let name = safe_label(&name);
     if !valid_folder_name(&name) {
-        return Err(Error::input(format!(
-            "{file}: recipe name `{name}` must start with a letter or digit (it names the results folder); set `name:`"
-        )));
+        return Err(Error::input(format!("{file}: recipe name {}; set `name:`", folder_name_problem(&name))));
     }
 
     let mut train = raw.train.clone();
     if let Some(epochs) = overrides.epochs {
+        if !(1..=MAX_EPOCHS).contains(&epochs) {
+            return Err(Error::input(format!("--epochs {epochs}: allowed: 1..={MAX_EPOCHS}")));
+        }
         train.epochs = epochs;
     }
     if overrides.save_weights {
@@ -536,18 +592,14 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     // Tasks.
     let mut tasks = Vec::new();
     for (i, t) in raw.tasks.iter().enumerate() {
-        let path = format!("tasks[{i}] ({})", t.name);
+        let path = format!("tasks[{i}] ({})", crate::error::truncate(&t.name, 60));
         if !valid_folder_name(&t.name) {
-            return Err(ctx.err(
-                &path,
-                Some(&t.name),
-                Error::input("task names start with a letter or digit and use letters, digits, `_`, `-`, `.` and `=` only"),
-            ));
+            return Err(ctx.err(&path, Some(&t.name), Error::input(format!("task name {}", folder_name_problem(&t.name)))));
         }
         if tasks.iter().any(|o: &Arc<ResolvedTask>| o.name == t.name) {
             return Err(ctx.err(&path, Some(&t.name), Error::input(format!("two tasks are named `{}`", t.name))));
         }
-        tasks.push(Arc::new(resolve_task(&ctx, &path, t, &base, seeds[0])?));
+        tasks.push(Arc::new(resolve_task(&ctx, &path, t, &base, seeds[0], &train)?));
     }
 
     // Losses.
@@ -619,6 +671,7 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
             seeds.len()
         )));
     }
+    check_plan_memory(&tasks, total, overrides.jobs).map_err(|e| e.at(&file))?;
     let common = Arc::new(PlanCommon { recipe: name.clone(), device: overrides.device.clone() });
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
@@ -711,7 +764,7 @@ fn strip_location(msg: &str) -> String {
     }
 }
 
-fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64) -> Result<ResolvedTask> {
+fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64, train: &TrainSettings) -> Result<ResolvedTask> {
     // Dataset: split the mapping into transform keys and the dataset's own parameters.
     let ds = &t.dataset;
     let info = lookup("dataset", "datasets", DATASETS, &ds.name).map_err(|e| ctx.err(&format!("{path}.dataset"), Some(&ds.name), e))?;
@@ -758,6 +811,10 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
         ctx.err(&m_path, token.as_deref(), e)
     })?;
     model.check(raw.input).map_err(|e| ctx.err(&m_path, Some(&model_c.name), e))?;
+    let memory = estimate(&raw, &transforms, model.as_ref(), train).map_err(|e| ctx.err(&m_path, Some(&model_c.name), e))?;
+    crate::memory::check(&format!("a run of task `{}`: {}; it", t.name, memory.describe()), memory.total())
+        .map_err(|e| ctx.err(path, Some(&t.name), e))?;
+    let shared_bytes = raw.rows.x.len() as f64 * 4.0;
 
     // Metrics.
     let metric_cs: Vec<Component> = t.metrics.clone().unwrap_or_else(|| {
@@ -819,7 +876,64 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
     let harmonic_head = model_json.get("head").and_then(|h| h.as_str()) == Some("harmonic");
     let regularizers = resolve_regularizers(ctx, &format!("{path}.regularizers"), t.regularizers.as_deref().unwrap_or_default())?;
     let token_inputs = matches!(raw.input, crate::data::InputKind::Tokens { .. });
-    Ok(ResolvedTask { name: t.name.clone(), kind, harmonic_head, token_inputs, source, transforms, model, metrics, regularizers, config })
+    Ok(ResolvedTask {
+        name: t.name.clone(),
+        kind,
+        harmonic_head,
+        token_inputs,
+        source,
+        transforms,
+        model,
+        metrics,
+        regularizers,
+        config,
+        memory,
+        shared_bytes,
+    })
+}
+
+/// What one run of a task needs: its data, its model at the task's output width, a training
+/// batch and an evaluation chunk.
+fn estimate(raw: &crate::data::RawData, transforms: &Transforms, model: &dyn ModelSpec, train: &TrainSettings) -> Result<RunEstimate> {
+    let outputs = raw.kind.output_dim();
+    let size = model.size(raw.input, outputs)?;
+    let dtype_bytes = train.dtype.dtype().size_in_bytes() as f64;
+    let extra = match (&transforms.label_noise, raw.kind) {
+        (Some(n), TaskKind::Classification { classes }) if n.kind == crate::data::transforms::NoiseKind::ClassDependent => {
+            (classes as f64).powi(2) * 8.0
+        }
+        _ => 0.0,
+    };
+    Ok(RunEstimate::of(&Sizes {
+        rows: raw.rows.len(),
+        features: raw.rows.d,
+        outputs,
+        weights: size.weights,
+        activations_per_row: size.activations_per_row,
+        batch: train.batch_size,
+        eval_chunk: crate::memory::eval_chunk(size.activations_per_row, dtype_bytes),
+        dtype_bytes,
+        extra,
+    }))
+}
+
+/// Bytes a planned run occupies before it trains (its spec and folder name).
+const BYTES_PER_PLANNED_RUN: f64 = 512.0;
+
+/// An error unless the plan fits the memory budget with `jobs` runs at once: each task's data
+/// held once, `jobs` copies of the most demanding run, and the plan itself.
+fn check_plan_memory(tasks: &[Arc<ResolvedTask>], runs: f64, jobs: usize) -> Result<()> {
+    let shared: f64 = tasks.iter().map(|t| t.shared_bytes).sum();
+    let Some(worst) = tasks.iter().max_by(|a, b| a.memory.total().total_cmp(&b.memory.total())) else { return Ok(()) };
+    let jobs = jobs.max(1) as f64;
+    let total = shared + jobs * worst.memory.total() + runs * BYTES_PER_PLANNED_RUN;
+    let what = format!(
+        "the plan ({runs} runs; {jobs} at a time of task `{}`, each {}; the tasks' data {})",
+        worst.name,
+        worst.memory.describe(),
+        crate::files::human_bytes(shared)
+    );
+    crate::memory::check(&what, total).map_err(|e| if jobs > 1.0 { Error::Input(format!("{e} or lower --jobs")) } else { e })
 }
 
 /// Look up and parse a list of regularizer components written at `path`.
@@ -951,6 +1065,15 @@ impl Plan {
             "  train: {} epochs, batch {}, schedule {:?}, dtype {:?}\n",
             self.train.epochs, self.train.batch_size, self.train.schedule, self.train.dtype
         ));
+        if let Some(worst) = self.tasks.iter().max_by(|a, b| a.memory.total().total_cmp(&b.memory.total())) {
+            let (limit, why) = crate::memory::limit();
+            out.push_str(&format!(
+                "  memory: about {} per run at most (task `{}`); limit {} ({why})\n",
+                crate::files::human_bytes(worst.memory.total()),
+                worst.name,
+                crate::files::human_bytes(limit)
+            ));
+        }
         for (task, loss, reason) in &self.skipped {
             out.push_str(&format!("  skipped {task} × {loss}: {reason}\n"));
         }

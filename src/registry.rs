@@ -37,6 +37,9 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
 
 /// The closest candidate to `name`, if it is close enough to be a plausible typo.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    if name.len() > 256 {
+        return None;
+    }
     let lower = name.to_lowercase();
     candidates
         .into_iter()
@@ -62,7 +65,7 @@ pub fn lookup<T: Named + ?Sized>(kind: &str, command: &str, registry: &[&'static
     } else {
         format!("`lossbench {command}` lists all {}", names.len())
     };
-    Err(Error::input(format!("unknown {kind} `{name}`; {hint}({listing})")))
+    Err(Error::input(format!("unknown {kind} `{}`; {hint}({listing})", crate::error::truncate(name, 60))))
 }
 
 /// Check that a registry is sorted by name and has no duplicates (used by tests).

@@ -55,11 +55,11 @@ fn to_device(name: &'static str, table: &Table, prepared: &Prepared, dtype: DTyp
     Ok(DeviceSplit { name, x, target, host_classes, host_values, len: n })
 }
 
-/// Largest number of rows evaluated in one forward pass.
-const EVAL_CHUNK: usize = 8192;
-
+/// Evaluate one split at `epoch` into metric rows, `chunk` rows per forward pass.
+#[allow(clippy::too_many_arguments)]
 fn evaluate(
     spec: &RunSpec,
+    chunk: usize,
     loss_fn: &dyn Loss,
     model: &dyn Model,
     split: &DeviceSplit,
@@ -75,7 +75,7 @@ fn evaluate(
     let mut width = 1;
     let mut start = 0;
     while start < split.len {
-        let len = EVAL_CHUNK.min(split.len - start);
+        let len = chunk.min(split.len - start);
         let x = split.x.narrow(0, start, len)?;
         let target = match &split.target {
             Target::Classes(t) => Target::Classes(t.narrow(0, start, len)?),
@@ -389,10 +389,12 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
 
     let mut rows = Vec::new();
     let mut eval_s = 0.0;
+    let size = spec.task.model.size(prepared.input, prepared.kind.output_dim())?;
+    let chunk = crate::memory::eval_chunk(size.activations_per_row, dtype.size_in_bytes() as f64);
     let eval_all = |epoch: usize, rows: &mut Vec<MetricRow>, eval_s: &mut f64| -> Result<()> {
         let t = Instant::now();
         for split in &splits {
-            evaluate(spec, loss_fn.as_ref(), model.as_ref(), split, &prepared, epoch, rows)?;
+            evaluate(spec, chunk, loss_fn.as_ref(), model.as_ref(), split, &prepared, epoch, rows)?;
         }
         *eval_s += t.elapsed().as_secs_f64();
         Ok(())

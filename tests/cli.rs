@@ -406,7 +406,7 @@ fn more_bad_inputs_are_input_errors_not_crashes() {
             "tasks:\n  - name: m\n    dataset: {name: modular_arith, p: 2000}\nlosses: [cross_entropy]\n",
             "lossbench's limit is",
         ),
-        ("tasks:\n  - name: \"..\"\n    dataset: {name: iris}\nlosses: [cross_entropy]\n", "task names start with a letter or digit"),
+        ("tasks:\n  - name: \"..\"\n    dataset: {name: iris}\nlosses: [cross_entropy]\n", "task name `..` must start with a letter or digit"),
         ("tasks:\n  - name: t\n    dataset: {name: iris}\nlosses: [{name: cross_entropy, label: \"..\"}]\n", "must start with a letter or digit"),
         ("seeds: [0, 1, 0]\ntasks:\n  - name: t\n    dataset: {name: iris}\nlosses: [cross_entropy]\n", "seed 0 is listed twice"),
         (

@@ -49,9 +49,9 @@ impl Source for Shipped {
     }
     fn load(&self, _seed: u64) -> Result<RawData> {
         let origin = format!("datasets/{}", self.file);
-        let raw = csv::read(self.text, &origin)?;
+        let parsed = csv::read(self.text, &origin, self.target)?;
         let mode = if self.regression { TargetMode::Values } else { TargetMode::Classes(None) };
-        let (rows, kind) = csv::to_table(&raw, &origin, self.target, mode)?;
+        let (rows, kind) = csv::to_table(parsed, &origin, mode)?;
         Ok(RawData {
             kind,
             input: super::InputKind::Dense { features: rows.d },

@@ -76,6 +76,9 @@ pub struct LongTailSpec {
     pub profile: Profile,
 }
 
+/// Most classes `class_dependent` noise takes: its C × C matrix is 128 MiB there.
+pub const MAX_CLASS_DEPENDENT: usize = 4096;
+
 /// The transform keys of a recipe's `dataset:` entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -119,6 +122,11 @@ impl Transforms {
                 return Err(Error::input(format!("label_noise needs a classification dataset; this one is {}", kind.family())));
             };
             check_range("label_noise.rate", noise.rate, 0.0, 1.0)?;
+            if noise.kind == NoiseKind::ClassDependent && c > MAX_CLASS_DEPENDENT {
+                return Err(Error::input(format!(
+                    "label_noise kind `class_dependent` draws a {c} × {c} transition matrix; it allows at most {MAX_CLASS_DEPENDENT} classes (use `symmetric` or `uniform` for more)"
+                )));
+            }
             if noise.kind == NoiseKind::Asymmetric && c != 10 {
                 return Err(Error::input(format!(
                     "label_noise kind `asymmetric` is APL's 10-class digit mapping; this dataset has {c} classes (use `pair` for a generic pair flip)"

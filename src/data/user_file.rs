@@ -11,7 +11,7 @@
 //! run's identity: a file edited in place gives new runs, never the old results. A recipe may
 //! pin it (`sha256: …`); a file that no longer matches is then an error.
 
-use super::csv::{self, RawCsv, TargetMode};
+use super::csv::{self, Parsed, TargetMode};
 use super::{DatasetInfo, InputKind, RawData, Source, Table};
 use crate::error::{Error, Result};
 use crate::registry::{parse_params, ParamDoc, Validate};
@@ -107,12 +107,12 @@ fn resolve_path(params: &Params, base: &Path) -> PathBuf {
     }
 }
 
-fn finish(raw: RawCsv, origin: &str, params: &Params) -> Result<Arc<dyn Source>> {
+fn finish(parsed: Parsed, origin: &str, params: &Params) -> Result<Arc<dyn Source>> {
     let mode = match params.task {
         FileTask::Classification => TargetMode::Classes(params.classes),
         FileTask::Regression => TargetMode::Values,
     };
-    let (rows, kind) = csv::to_table(&raw, origin, &params.target, mode)?;
+    let (rows, kind) = csv::to_table(parsed, origin, mode)?;
     Ok(Arc::new(FileSource { rows, kind }))
 }
 
@@ -120,6 +120,9 @@ fn finish(raw: RawCsv, origin: &str, params: &Params) -> Result<Arc<dyn Source>>
 /// file's digest in them.
 fn read_file(params: &Params, canonical: serde_json::Value, path: &Path) -> Result<(Vec<u8>, serde_json::Value)> {
     let origin = path.display();
+    // The file's bytes and the table parsed from them are held together for a moment.
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    crate::memory::check(&format!("reading {origin}"), size as f64 * 2.0)?;
     let bytes = crate::files::read_bounded(path, crate::files::MAX_DATA_BYTES)
         .map_err(|e| Error::input(format!("cannot read dataset file {origin}: {e}")))?;
     let digest = crate::run::sha256_hex(&bytes);
@@ -144,42 +147,133 @@ fn build_csv(value: &serde_json::Value, base: &Path) -> crate::registry::Built<d
     let (bytes, canonical) = read_file(&params, canonical, &path)?;
     let text = String::from_utf8(bytes)
         .map_err(|e| Error::input(format!("{origin}: not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
-    let raw = csv::read(&text, &origin)?;
-    Ok((finish(raw, &origin, &params)?, canonical))
+    let parsed = csv::read(&text, &origin, &params.target)?;
+    drop(text);
+    Ok((finish(parsed, &origin, &params)?, canonical))
 }
 
-/// Read a Parquet file into the same string-cell form as a CSV, so that both share one set of
-/// checks. Row numbers in messages count data rows from 1 (there is no header line).
-fn read_parquet(bytes: Vec<u8>, origin: &str) -> Result<RawCsv> {
+/// Column types read from Parquet: integers, floats and booleans as numbers, strings as text.
+fn readable(dtype: &polars::prelude::ArrowDataType) -> bool {
+    use polars::prelude::ArrowDataType as A;
+    matches!(
+        dtype,
+        A::Boolean
+            | A::Int8
+            | A::Int16
+            | A::Int32
+            | A::Int64
+            | A::UInt8
+            | A::UInt16
+            | A::UInt32
+            | A::UInt64
+            | A::Float16
+            | A::Float32
+            | A::Float64
+            | A::Utf8
+            | A::LargeUtf8
+            | A::Utf8View
+    )
+}
+
+/// Check a Parquet file's schema and size before reading it: every column of a readable type,
+/// the table within the cell limit and the memory budget.
+fn check_parquet(bytes: &[u8], origin: &str) -> Result<()> {
     use polars::prelude::*;
+    let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
+    let not_parquet =
+        |e: PolarsError| Error::input(format!("{origin}: not a readable Parquet file: {}", crate::error::truncate(&e.to_string(), 200)));
+    let schema = crate::error::catch_quietly(|| reader.schema())
+        .map_err(|_| Error::input(format!("{origin}: not a readable Parquet file (corrupt metadata)")))?
+        .map_err(not_parquet)?;
+    for (name, field) in schema.iter() {
+        if !readable(field.dtype()) {
+            return Err(Error::input(format!(
+                "{origin}: column `{}` has type {:?}, which lossbench does not read; allowed: integers, floats, booleans (features) and strings (labels)",
+                crate::error::truncate(name, 40),
+                field.dtype()
+            )));
+        }
+    }
+    let rows = crate::error::catch_quietly(|| reader.num_rows())
+        .map_err(|_| Error::input(format!("{origin}: not a readable Parquet file (corrupt metadata)")))?
+        .map_err(not_parquet)?;
+    let columns = schema.len();
+    super::check_size(rows as f64, columns.saturating_sub(1) as f64).map_err(|e| e.at(origin))?;
+    // Decoded columns (f64), their row-major copy (f32) and the target cells.
+    crate::memory::check(&format!("reading {origin} ({rows} rows × {columns} columns)"), rows as f64 * (columns as f64 * 12.0 + 40.0))
+}
+
+/// Read a Parquet file into the same form as a CSV, so that both share one set of checks.
+/// Row numbers in messages count data rows from 1 (there is no header line).
+fn read_parquet(bytes: Vec<u8>, origin: &str, target: &str) -> Result<Parsed> {
+    use polars::prelude::*;
+    check_parquet(&bytes, origin)?;
     // A corrupt file can make the Parquet reader panic rather than return an error.
     let read = crate::error::catch_quietly(|| ParquetReader::new(std::io::Cursor::new(bytes)).finish());
     let df = match read {
         Ok(Ok(df)) => df,
-        Ok(Err(e)) => return Err(Error::input(format!("{origin}: not a readable Parquet file: {e}"))),
+        Ok(Err(e)) => {
+            return Err(Error::input(format!("{origin}: not a readable Parquet file: {}", crate::error::truncate(&e.to_string(), 200))))
+        }
         Err(_) => return Err(Error::input(format!("{origin}: not a readable Parquet file (corrupt data)"))),
     };
     if df.height() == 0 {
         return Err(Error::input(format!("{origin}: the file has no data rows")));
     }
     let header: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
-    let mut columns: Vec<Vec<String>> = Vec::with_capacity(header.len());
-    for col in df.columns() {
-        let series = col.as_materialized_series();
-        let cells: Vec<String> = if series.dtype() == &DataType::String {
-            let s = series.str().map_err(|e| Error::input(format!("{origin}: {e}")))?;
-            s.iter().map(|v| v.unwrap_or("").to_string()).collect()
-        } else {
-            let cast = series
-                .cast(&DataType::Float64)
-                .map_err(|e| Error::input(format!("{origin}: column `{}` is not numeric: {e}", series.name())))?;
-            let f = cast.f64().map_err(|e| Error::input(format!("{origin}: {e}")))?;
-            f.iter().map(|v| v.map(|x| format!("{x}")).unwrap_or_default()).collect()
-        };
-        columns.push(cells);
+    let Some(t_col) = header.iter().position(|h| h == target) else {
+        let hint = crate::registry::suggest(target, header.iter().map(String::as_str))
+            .map(|c| format!("did you mean `{c}`? "))
+            .unwrap_or_default();
+        return Err(Error::input(format!("{origin}: no column named `{target}`; {hint}(columns: {})", header.join(", "))));
+    };
+    let d = header.len() - 1;
+    if d == 0 {
+        return Err(Error::input(format!("{origin}: the file has only the target column; no features")));
     }
-    let rows = (0..df.height()).map(|r| (r + 1, columns.iter().map(|c| c[r].clone()).collect())).collect();
-    Ok(RawCsv { header, rows })
+    let n = df.height();
+    let mut x = vec![0f32; n * d];
+    let mut target_cells = csv::TargetCells::default();
+    for (c, col) in df.columns().iter().enumerate() {
+        let series = col.as_materialized_series();
+        if c == t_col {
+            target_cells = target_column(series, origin)?;
+            continue;
+        }
+        let j = if c < t_col { c } else { c - 1 };
+        let cast =
+            series.cast(&DataType::Float64).map_err(|e| Error::input(format!("{origin}: column `{}` is not numeric: {e}", header[c])))?;
+        let values = cast.f64().map_err(|e| Error::input(format!("{origin}: {e}")))?;
+        for (r, v) in values.iter().enumerate() {
+            let place = || format!("{origin} row {}: column {} (`{}`)", r + 1, c + 1, header[c]);
+            let Some(v) = v else {
+                return Err(Error::input(format!("{}: empty cell; every feature must be a number", place())));
+            };
+            x[r * d + j] = csv::check_value(v, || format!("{v}"), place)?;
+        }
+    }
+    Ok(Parsed { header, target_column: t_col, x, target: target_cells })
+}
+
+/// The target column's cells as text (numbers written as they read back).
+fn target_column(series: &polars::prelude::Series, origin: &str) -> Result<csv::TargetCells> {
+    use polars::prelude::*;
+    let mut cells = csv::TargetCells::default();
+    if series.dtype() == &DataType::String {
+        let s = series.str().map_err(|e| Error::input(format!("{origin}: {e}")))?;
+        for (r, v) in s.iter().enumerate() {
+            cells.push(r + 1, v.unwrap_or(""));
+        }
+    } else {
+        let cast = series
+            .cast(&DataType::Float64)
+            .map_err(|e| Error::input(format!("{origin}: column `{}` is not numeric: {e}", series.name())))?;
+        let f = cast.f64().map_err(|e| Error::input(format!("{origin}: {e}")))?;
+        for (r, v) in f.iter().enumerate() {
+            cells.push(r + 1, &v.map(|x| format!("{x}")).unwrap_or_default());
+        }
+    }
+    Ok(cells)
 }
 
 fn build_parquet(value: &serde_json::Value, base: &Path) -> crate::registry::Built<dyn Source> {
@@ -187,8 +281,8 @@ fn build_parquet(value: &serde_json::Value, base: &Path) -> crate::registry::Bui
     let path = resolve_path(&params, base);
     let origin = format!("{} row", path.display());
     let (bytes, canonical) = read_file(&params, canonical, &path)?;
-    let raw = read_parquet(bytes, &path.display().to_string())?;
-    Ok((finish(raw, &origin, &params)?, canonical))
+    let parsed = read_parquet(bytes, &path.display().to_string(), &params.target)?;
+    Ok((finish(parsed, &origin, &params)?, canonical))
 }
 
 pub static CSV: DatasetInfo = DatasetInfo {

@@ -34,10 +34,7 @@ impl Validate for Params {
     fn validate(&self) -> Result<()> {
         check_range("embed_dim", self.embed_dim as f64, 1.0, 65536.0)?;
         check_range("dropout", self.dropout, 0.0, 0.95)?;
-        if self.hidden.iter().any(|&h| h == 0 || h > 1 << 20) {
-            return Err(Error::input(format!("parameter `hidden` = {:?}: every width must be between 1 and 1048576", self.hidden)));
-        }
-        Ok(())
+        super::check_hidden(&self.hidden)
     }
 }
 
@@ -85,6 +82,16 @@ impl ModelSpec for Params {
                 "model `embed_mlp` needs token ids (e.g. modular_arith with `encoding: tokens`), but the dataset gives real-valued features; use `mlp`",
             )),
         }
+    }
+    fn size(&self, input: InputKind, outputs: usize) -> Result<super::ModelSize> {
+        self.check(input)?;
+        let InputKind::Tokens { vocab, len } = input else {
+            return Err(crate::error::Error::input("model `embed_mlp` needs token ids"));
+        };
+        let mut widths = vec![len * self.embed_dim];
+        widths.extend(&self.hidden);
+        widths.push(outputs);
+        Ok(super::ModelSize::of_widths(&widths, (vocab * self.embed_dim) as f64, (len * self.embed_dim) as f64))
     }
     fn instantiate(&self, input: InputKind, outputs: usize, init: &Init) -> Result<Box<dyn Model>> {
         self.check(input)?;

@@ -25,6 +25,9 @@ impl ModelSpec for Params {
     fn check(&self, input: InputKind) -> Result<()> {
         dense_features(input, "linear").map(|_| ())
     }
+    fn size(&self, input: InputKind, outputs: usize) -> Result<super::ModelSize> {
+        Ok(super::ModelSize::of_widths(&[dense_features(input, "linear")?, outputs], 0.0, 0.0))
+    }
     fn instantiate(&self, input: InputKind, outputs: usize, init: &Init) -> Result<Box<dyn Model>> {
         let widths = [dense_features(input, "linear")?, outputs];
         let (layers, vars) = layers(&widths, self.bias, init, 0)?;

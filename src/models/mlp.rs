@@ -28,10 +28,7 @@ impl Default for Params {
 impl Validate for Params {
     fn validate(&self) -> Result<()> {
         check_range("dropout", self.dropout, 0.0, 0.95)?;
-        if self.hidden.iter().any(|&h| h == 0 || h > 1 << 20) {
-            return Err(Error::input(format!("parameter `hidden` = {:?}: every width must be between 1 and 1048576", self.hidden)));
-        }
-        Ok(())
+        super::check_hidden(&self.hidden)
     }
 }
 
@@ -146,6 +143,12 @@ impl ModelSpec for Params {
         let mut widths = vec![dense_features(input, "mlp")?];
         widths.extend(&self.hidden);
         check_widths(&widths)
+    }
+    fn size(&self, input: InputKind, outputs: usize) -> Result<super::ModelSize> {
+        let mut widths = vec![dense_features(input, "mlp")?];
+        widths.extend(&self.hidden);
+        widths.push(outputs);
+        Ok(super::ModelSize::of_widths(&widths, 0.0, 0.0))
     }
     fn instantiate(&self, input: InputKind, outputs: usize, init: &Init) -> Result<Box<dyn Model>> {
         let mut widths = vec![dense_features(input, "mlp")?];

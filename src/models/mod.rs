@@ -45,9 +45,48 @@ pub trait Model: Send {
     }
 }
 
+/// The sizes of a model that decide its memory.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelSize {
+    pub weights: f64,
+    /// Values computed per row in a forward pass (every layer's input and output).
+    pub activations_per_row: f64,
+}
+
+impl ModelSize {
+    /// A stack of linear layers `widths[i] → widths[i + 1]` (with biases), plus `extra` weights
+    /// and `extra_activations` per row (an embedding table and its lookups).
+    pub fn of_widths(widths: &[usize], extra: f64, extra_activations: f64) -> ModelSize {
+        let weights: f64 = widths.windows(2).map(|w| (w[0] as f64 + 1.0) * w[1] as f64).sum();
+        // Pre- and post-activation values of every layer.
+        let activations: f64 = widths.iter().map(|&w| 2.0 * w as f64).sum();
+        ModelSize { weights: weights + extra, activations_per_row: activations + extra_activations }
+    }
+}
+
+/// Most hidden layers a model may have: deeper stacks are a typo here, and autograd recurses
+/// once per layer.
+pub const MAX_LAYERS: usize = 100;
+
+/// Reject a list of hidden widths with a zero, an absurd width, or too many layers.
+pub fn check_hidden(hidden: &[usize]) -> Result<()> {
+    if hidden.iter().any(|&h| h == 0 || h > 1 << 20) {
+        return Err(Error::input(format!(
+            "parameter `hidden` = {}: every width must be between 1 and 1048576",
+            crate::error::truncate(&format!("{hidden:?}"), 80)
+        )));
+    }
+    if hidden.len() > MAX_LAYERS {
+        return Err(Error::input(format!("parameter `hidden` has {} layers; the limit is {MAX_LAYERS}", hidden.len())));
+    }
+    Ok(())
+}
+
 /// A parsed model entry: checks the input kind at resolve, builds instances per run.
 pub trait ModelSpec: Send + Sync {
     fn check(&self, input: InputKind) -> Result<()>;
+    /// Weights and activations of an instance with `outputs` outputs (for memory estimates).
+    fn size(&self, input: InputKind, outputs: usize) -> Result<ModelSize>;
     fn instantiate(&self, input: InputKind, outputs: usize, init: &Init) -> Result<Box<dyn Model>>;
 }
 
