@@ -187,7 +187,13 @@ fn a_results_folder_removed_mid_sweep_is_a_runtime_failure() {
     while !out.join("digits/cross_entropy/adamw/seed-1/run.json").is_file() && start.elapsed().as_secs() < 120 {
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::fs::remove_dir_all(&out).unwrap();
+    // The sweep keeps writing meanwhile, so removing the tree can race with it: retry.
+    for _ in 0..50 {
+        if std::fs::remove_dir_all(&out).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let status = child.wait().unwrap();
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();

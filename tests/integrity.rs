@@ -252,3 +252,19 @@ fn two_processes_share_one_sweep() {
         }
     }
 }
+
+/// Point 5: a loss that fits only some tasks leaves a cell missing: ranks and the Friedman test
+/// use the complete block and say what they left out.
+#[test]
+fn rank_tests_over_missing_cells_use_the_complete_block() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = "name: m\nseeds: [0]\ntrain: {epochs: 2, batch_size: 32}\ntasks:\n  - name: moons\n    dataset: {name: two_moons, n: 120}\n    model: {name: mlp, hidden: [8]}\n  - name: xor\n    dataset: {name: xor_cluster, n: 120}\n    model: {name: mlp, hidden: [8]}\n  - name: blobs\n    dataset: {name: blobs, n: 120, classes: 3}\n    model: {name: mlp, hidden: [8]}\nlosses: [cross_entropy, focal, gce, ensloss]\n";
+    write(tmp.path(), "r.yaml", body);
+    let (code, table, err) = run(tmp.path(), &["train", "r.yaml", "--out", "res"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(table.contains("Friedman test over 3 tasks × 3 methods"), "{table}");
+    assert!(table.contains("left out for missing cells: methods `ensloss`"), "{table}");
+    let ensloss = table.lines().find(|l| l.starts_with("| ensloss |")).unwrap();
+    assert!(ensloss.ends_with("| — |"), "no average rank as if complete: {ensloss}");
+    assert!(ensloss.contains("(n=1)") && !table.contains("± 0.0000"), "one seed has no spread: {table}");
+}
