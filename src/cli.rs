@@ -312,6 +312,9 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u64>, Error> {
             }
             None => seeds.push(part.parse().map_err(|_| bad())?),
         }
+        if seeds.len() > crate::recipe::MAX_RUNS {
+            return Err(Error::input(format!("--seeds: more than {} seeds (the most runs a recipe may plan)", crate::recipe::MAX_RUNS)));
+        }
     }
     if seeds.is_empty() {
         return Err(Error::input("--seeds: no seeds given"));

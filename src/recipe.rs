@@ -502,8 +502,9 @@ fn check_unique_labels(ctx: &Ctx, section: &str, labels: &[String]) -> Result<()
             return Err(ctx.err(&format!("{section}[{i}]"), None, Error::input(format!("label {}", folder_name_problem(l)))));
         }
     }
+    // Case-insensitively: on macOS and Windows `Focal` and `focal` are one folder.
     for (i, a) in labels.iter().enumerate() {
-        if let Some(j) = labels[..i].iter().position(|b| b == a) {
+        if let Some(j) = labels[..i].iter().position(|b| b.eq_ignore_ascii_case(a)) {
             return Err(ctx.err(
                 &format!("{section}[{i}]"),
                 None,
@@ -596,8 +597,13 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
         if !valid_folder_name(&t.name) {
             return Err(ctx.err(&path, Some(&t.name), Error::input(format!("task name {}", folder_name_problem(&t.name)))));
         }
-        if tasks.iter().any(|o: &Arc<ResolvedTask>| o.name == t.name) {
-            return Err(ctx.err(&path, Some(&t.name), Error::input(format!("two tasks are named `{}`", t.name))));
+        if let Some(o) = tasks.iter().find(|o: &&Arc<ResolvedTask>| o.name.eq_ignore_ascii_case(&t.name)) {
+            let same = if o.name == t.name {
+                String::new()
+            } else {
+                format!(" (`{}` and `{}` are one folder on case-insensitive file systems)", o.name, t.name)
+            };
+            return Err(ctx.err(&path, Some(&t.name), Error::input(format!("two tasks are named `{}`{same}", t.name))));
         }
         tasks.push(Arc::new(resolve_task(&ctx, &path, t, &base, seeds[0], &train)?));
     }
@@ -925,7 +931,8 @@ const BYTES_PER_PLANNED_RUN: f64 = 512.0;
 fn check_plan_memory(tasks: &[Arc<ResolvedTask>], runs: f64, jobs: usize) -> Result<()> {
     let shared: f64 = tasks.iter().map(|t| t.shared_bytes).sum();
     let Some(worst) = tasks.iter().max_by(|a, b| a.memory.total().total_cmp(&b.memory.total())) else { return Ok(()) };
-    let jobs = jobs.max(1) as f64;
+    // More jobs than runs never run at once.
+    let jobs = (jobs.max(1) as f64).min(runs.max(1.0));
     let total = shared + jobs * worst.memory.total() + runs * BYTES_PER_PLANNED_RUN;
     let what = format!(
         "the plan ({runs} runs; {jobs} at a time of task `{}`, each {}; the tasks' data {})",

@@ -321,7 +321,14 @@ pub fn write_run(
     let csv = metrics_csv(rows);
     write_atomic(&dir.join(METRICS_FILE), csv.as_bytes())?;
     record.metrics = Some(FileDigest::of(csv.as_bytes(), Some(rows.len())));
-    let json = serde_json::to_string_pretty(&record).map_err(|e| Error::runtime(e.to_string()))?;
+    // Pretty for people, unless the record lists so many noisy rows that one per line would
+    // make it large.
+    let json = if record.data.noisy_train_indices.len() > COMPACT_ABOVE {
+        serde_json::to_string(&record)
+    } else {
+        serde_json::to_string_pretty(&record)
+    }
+    .map_err(|e| Error::runtime(e.to_string()))?;
     write_atomic(&dir.join(RUN_FILE), format!("{json}\n").as_bytes())
 }
 
@@ -360,14 +367,12 @@ pub fn read_weights(dir: &Path, record: &RunRecord) -> Result<Vec<candle_core::T
     let Some(expected) = &record.weights else {
         return Err(Error::input(format!("{}: the run kept no weights; {keep}", dir.display())));
     };
-    let bytes = crate::files::read_bounded(&path, crate::files::MAX_WEIGHTS_BYTES)
-        .map_err(|e| Error::input(format!("{}: {e}; {keep}", path.display())))?;
-    if &FileDigest::of(&bytes, None) != expected {
-        return Err(Error::input(format!(
-            "{}: the file does not match the digest in its run.json (changed or from another run); train again",
-            path.display()
-        )));
-    }
+    let bytes = check_weights(dir, expected).map_err(|why| {
+        Error::input(format!(
+            "{}: {why}; train the recipe again (with `--save-weights` if it was given) to restore the weights",
+            dir.display()
+        ))
+    })?;
     let map = candle_core::safetensors::load_buffer(&bytes, &candle_core::Device::Cpu)
         .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
     let mut out = Vec::with_capacity(map.len());
@@ -381,8 +386,11 @@ pub fn read_weights(dir: &Path, record: &RunRecord) -> Result<Vec<candle_core::T
     Ok(out)
 }
 
-/// Largest `run.json` read back (a record is a few kilobytes; a failed run's message is capped).
-const MAX_RECORD_BYTES: u64 = 64 << 20;
+/// Noisy train rows above which `run.json` is written compact.
+const COMPACT_ABOVE: usize = 10_000;
+/// Largest `run.json` read back: a record is a few kilobytes, plus the indices of noisy train
+/// rows (up to 2^28, about 11 bytes each); it must also fit the memory budget.
+const MAX_RECORD_BYTES: u64 = 4 << 30;
 /// Largest `metrics.csv` read back.
 pub const MAX_METRICS_BYTES: u64 = 1 << 30;
 
@@ -416,6 +424,9 @@ pub struct Verified {
 /// The record in `dir`, whatever its status, if `run.json` reads.
 pub fn read_record(dir: &Path) -> std::result::Result<RunRecord, Unfinished> {
     let path = dir.join(RUN_FILE);
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    // Parsed, a record takes a few times its text.
+    crate::memory::check(&format!("reading {}", path.display()), size as f64 * 4.0).map_err(|e| Unfinished::Unreadable(e.to_string()))?;
     let bytes = match crate::files::read_bounded(&path, MAX_RECORD_BYTES) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Unfinished::NoRecord),
@@ -434,13 +445,33 @@ pub fn verify(dir: &Path) -> std::result::Result<Verified, Unfinished> {
     };
     let bytes = crate::files::read_bounded(&dir.join(METRICS_FILE), MAX_METRICS_BYTES)
         .map_err(|e| Unfinished::Metrics(format!("{METRICS_FILE} cannot be read ({e})")))?;
-    if FileDigest::of(&bytes, expected.rows) != *expected {
+    let rows = bytes.iter().filter(|&&b| b == b'\n').count().saturating_sub(1);
+    if FileDigest::of(&bytes, Some(rows)) != *expected {
         return Err(Unfinished::Metrics(format!(
-            "{METRICS_FILE} does not match the digest in its {RUN_FILE} (truncated, edited or from another run)"
+            "{METRICS_FILE} does not match the digest and row count in its {RUN_FILE} (truncated, edited or from another run)"
         )));
+    }
+    if let Some(weights) = &record.weights {
+        check_weights(dir, weights).map_err(Unfinished::Metrics)?;
     }
     let metrics_csv = String::from_utf8(bytes).map_err(|_| Unfinished::Metrics(format!("{METRICS_FILE} is not UTF-8")))?;
     Ok(Verified { record, metrics_csv })
+}
+
+/// That the weights file is the one `expected` describes (its size first, then its digest).
+fn check_weights(dir: &Path, expected: &FileDigest) -> std::result::Result<Vec<u8>, String> {
+    let path = dir.join(WEIGHTS_FILE);
+    let mismatch = || format!("{WEIGHTS_FILE} does not match the digest in its {RUN_FILE} (changed, or from another run)");
+    let size = std::fs::metadata(&path).map_err(|e| format!("{WEIGHTS_FILE} cannot be read ({e})"))?.len();
+    if size != expected.bytes {
+        return Err(mismatch());
+    }
+    let bytes =
+        crate::files::read_bounded(&path, crate::files::MAX_WEIGHTS_BYTES).map_err(|e| format!("{WEIGHTS_FILE} cannot be read ({e})"))?;
+    if FileDigest::of(&bytes, None) != *expected {
+        return Err(mismatch());
+    }
+    Ok(bytes)
 }
 
 /// Whether `dir` holds a completed (finished or diverged) run of exactly this config.

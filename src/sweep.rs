@@ -295,14 +295,17 @@ fn report(plan: &Plan, out: &std::path::Path, c: &TrainCommand) -> Result<()> {
     let planned: Vec<(PathBuf, &str)> = plan.runs.iter().map(|r| (out.join(&r.rel_dir), r.hash.as_str())).collect();
     let options = crate::compare::CompareOptions::default();
     let (gathered, missing) = crate::compare::gather::gather_plan(&planned, &options.row_filter());
-    if let Some(first) = missing.first() {
+    if let Some((first, why)) = missing.first() {
         return Err(Error::runtime(format!(
-            "{} of the {} runs are not in {} after the sweep (the folder was removed, or another process trained another config there meanwhile), e.g. {}",
+            "{} of the {} runs are not finished in {} after the sweep (was the folder removed or changed meanwhile?); e.g. {}: {why}",
             missing.len(),
             planned.len(),
             out.display(),
             first.display()
         )));
+    }
+    if !c.quiet {
+        crate::compare::warn_all(&gathered.warnings());
     }
     let comparison = crate::compare::compare(&gathered, &options)?;
     if !c.quiet {

@@ -66,6 +66,18 @@ fn odd_values_are_input_errors_naming_the_place() {
     let (code, _, err) = run(tmp.path(), &["check", "ok.yaml", "--epochs", "0"]);
     assert_eq!(code, 2);
     assert!(err.starts_with("error: --epochs 0: allowed: 1..="), "{err}");
+    let text = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/text_feature.parquet");
+    std::fs::copy(text, tmp.path().join("t.parquet")).unwrap();
+    write(tmp.path(), "text.yaml", &SMALL.replace("{name: blobs, n: 120}", "{name: parquet, path: t.parquet, target: y}"));
+    fails_cleanly(tmp.path(), &["check", "text.yaml"], "t.parquet row 2: column 1 (`a`): `abc` is not a number");
+    let label = "l".repeat(2000);
+    write(tmp.path(), "label.csv", &format!("a,y\n1,{label}\n2,b\n"));
+    write(tmp.path(), "lab.yaml", &SMALL.replace("{name: blobs, n: 120}", "{name: csv, path: label.csv, target: y}"));
+    fails_cleanly(tmp.path(), &["check", "lab.yaml"], "is 2000 bytes long; labels may have at most 1024");
+    write(tmp.path(), "case.yaml", &SMALL.replace("[cross_entropy, focal]", "[{name: focal, label: Focal}, focal]"));
+    fails_cleanly(tmp.path(), &["check", "case.yaml"], "both get the label `focal`");
+    let many: Vec<String> = (0..3000).map(|_| "0-100000".to_string()).collect();
+    fails_cleanly(tmp.path(), &["check", "ok.yaml", "--seeds", &many.join(",")], "--seeds: more than 1000000 seeds");
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/decimal.parquet");
     std::fs::copy(fixture, tmp.path().join("d.parquet")).unwrap();
     write(tmp.path(), "dec.yaml", &SMALL.replace("{name: blobs, n: 120}", "{name: parquet, path: d.parquet, target: y}"));
@@ -95,7 +107,7 @@ fn plans_too_large_for_the_machine_are_refused() {
     fails_cleanly(tmp.path(), &["check", "r.yaml", "--max-memory", "256M"], "over the memory limit of 256.0 MiB (set with --max-memory)");
     let (code, _, err) = run(tmp.path(), &["check", "r.yaml", "--max-memory", "2G", "--jobs", "8"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("8 at a time") && err.contains("lower --jobs"), "{err}");
+    assert!(err.contains("4 at a time") && err.contains("lower --jobs"), "{err}");
     // 100 000 classes: the evaluation outputs (rows × classes) count.
     let rows: String = (0..400).map(|i| format!("{},{}\n", i % 13, if i == 0 { 99_999 } else { i % 5 })).collect();
     write(tmp.path(), "many.csv", &format!("a,y\n{rows}"));
@@ -110,7 +122,7 @@ fn plans_too_large_for_the_machine_are_refused() {
     let deep = vec!["4"; 101].join(", ");
     write(tmp.path(), "deep.yaml", &SMALL.replace("hidden: [8]", &format!("hidden: [{deep}]")));
     fails_cleanly(tmp.path(), &["check", "deep.yaml"], "has 101 layers; the limit is 100");
-    let ranges: Vec<String> = (0..11).map(|i| format!("{}-{}", i * 100_000, i * 100_000 + 99_999)).collect();
+    let ranges: Vec<String> = (0..6).map(|i| format!("{}-{}", i * 100_000, i * 100_000 + 99_999)).collect();
     fails_cleanly(tmp.path(), &["check", "r.yaml", "--seeds", &ranges.join(",")], "lossbench's limit is 1000000 per recipe");
     let seeds: Vec<String> = (0..100_000).map(|s| s.to_string()).collect();
     write(tmp.path(), "seeds.yaml", &SMALL.replace("seeds: [0, 1]", &format!("seeds: [{}]", seeds.join(", "))));
@@ -198,5 +210,5 @@ fn a_results_folder_removed_mid_sweep_is_a_runtime_failure() {
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
-    assert!(err.contains("are not in res after the sweep"), "{err}");
+    assert!(err.contains("are not finished in res after the sweep"), "{err}");
 }

@@ -268,3 +268,65 @@ fn rank_tests_over_missing_cells_use_the_complete_block() {
     assert!(ensloss.ends_with("| — |"), "no average rank as if complete: {ensloss}");
     assert!(ensloss.contains("(n=1)") && !table.contains("± 0.0000"), "one seed has no spread: {table}");
 }
+
+/// A finished copy of a run counts over a failed copy; `--where` on a key no run has is an error
+/// with a suggestion; weights that no longer match their digest make the run unfinished.
+#[test]
+fn copies_keys_and_weights_are_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "r.yaml", &recipe("w", "[0]", "[cross_entropy]", "[adamw]"));
+    assert_eq!(run(tmp.path(), &["train", "r.yaml", "--out", "res", "--quiet", "--save-weights"]).0, 0);
+    let src = tmp.path().join("res/blobs/cross_entropy/adamw/seed-0");
+    for name in ["a_failed", "b_good"] {
+        let to = tmp.path().join("dup").join(name);
+        std::fs::create_dir_all(&to).unwrap();
+        for f in ["run.json", "metrics.csv", "weights.safetensors"] {
+            std::fs::copy(src.join(f), to.join(f)).unwrap();
+        }
+    }
+    // `a_failed` is the same run, recorded as failed (its files consistent with that).
+    let failed = tmp.path().join("dup/a_failed");
+    let header = "epoch,split,metric,value\n";
+    std::fs::write(failed.join("metrics.csv"), header).unwrap();
+    let mut record = json(&failed.join("run.json"));
+    record["status"] = serde_json::json!({"state": "failed", "message": "boom"});
+    record["metrics"] = serde_json::json!({"sha256": sha256(&failed.join("metrics.csv")), "bytes": header.len(), "rows": 0});
+    std::fs::write(failed.join("run.json"), serde_json::to_string(&record).unwrap()).unwrap();
+    let (code, table, err) = run(tmp.path(), &["compare", "dup", "--no-files"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!table.contains("✗") && table.contains("| cross_entropy | **"), "the finished copy counts: {table}");
+    assert!(err.contains("dup/a_failed is the same run as dup/b_good"), "{err}");
+    let (code, _, err) = run(tmp.path(), &["compare", "res", "--no-files", "--where", "optimizer.lrr=0.01"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("runs have no config key `optimizer.lrr`; did you mean `optimizer.lr`?"), "{err}");
+    let (code, _, err) = run(tmp.path(), &["compare", "res", "--no-files", "--where", "optimizer.lr=0.5"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("none of the 1 finished runs matches"), "{err}");
+    // Tampered weights: the run is redone, and its weights match again.
+    let weights = src.join("weights.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&weights, bytes).unwrap();
+    let (code, _, err) = run(tmp.path(), &["landscape", src.to_str().unwrap(), "--points", "3"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does not match the digest"), "{err}");
+    let (code, _, err) = run(tmp.path(), &["train", "r.yaml", "--out", "res", "--save-weights"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 trained"), "{err}");
+    assert_eq!(json(&src.join("run.json"))["weights"]["sha256"], sha256(&weights).as_str());
+}
+
+/// A run with many noisy rows (a large run.json) is read back as finished.
+#[test]
+fn a_run_with_many_noisy_rows_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = "name: big\nseeds: [0]\ntrain: {epochs: 1, batch_size: 512}\ntasks:\n  - name: b\n    dataset: {name: blobs, n: 40000, classes: 2, dim: 2, label_noise: {kind: symmetric, rate: 0.6}}\n    model: {name: linear}\nlosses: [cross_entropy]\n";
+    write(tmp.path(), "r.yaml", body);
+    assert_eq!(run(tmp.path(), &["train", "r.yaml", "--out", "res", "--quiet"]).0, 0);
+    let record = json(&tmp.path().join("res/b/cross_entropy/adamw/seed-0/run.json"));
+    assert!(record["data"]["noisy_train_indices"].as_array().unwrap().len() > 10_000);
+    let (code, _, err) = run(tmp.path(), &["train", "r.yaml", "--out", "res"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("0 trained (0 finished, 0 diverged, 0 failed), 1 already done"), "{err}");
+}

@@ -185,15 +185,20 @@ fn parse_rows(
     Ok(rows)
 }
 
-/// Read one verified folder (`None` when `--where` leaves it out).
+/// Read one verified folder: `None` when `--where` leaves it out; an error (why it is not a
+/// finished run) also when it holds another config than `expected_hash`.
 fn load(
     dir: &Path,
     filter: &RowFilter,
     wheres: &[Where],
+    expected_hash: Option<&str>,
     names: &mut HashMap<String, Arc<str>>,
 ) -> std::result::Result<Option<LoadedRun>, String> {
     let verified = run::verify(dir).map_err(|e| e.to_string())?;
     let record = verified.record;
+    if let Some(hash) = expected_hash.filter(|h| *h != record.config_hash) {
+        return Err(format!("it holds a run of another configuration (config hash {}, planned {hash})", record.config_hash));
+    }
     if !wheres.iter().all(|w| keys::value_at(&record.config, &w.key).is_some_and(|v| keys::matches(&v, &w.value))) {
         return Ok(None);
     }
@@ -218,21 +223,46 @@ fn load(
 }
 
 /// The runs of a plan, read from their folders: those holding a completed run of exactly the
-/// planned config (`(folder, config hash)`), and the folders that do not (lost, or taken over
-/// by another process with another config).
-pub fn gather_plan(planned: &[(PathBuf, &str)], filter: &RowFilter) -> (Gathered, Vec<PathBuf>) {
+/// planned config (`(folder, config hash)`), and the folders that do not, with why. A folder
+/// that does not read is read again under its lock, in case another process was rewriting it.
+pub fn gather_plan(planned: &[(PathBuf, &str)], filter: &RowFilter) -> (Gathered, Vec<(PathBuf, String)>) {
     let mut gathered = Gathered::default();
     let mut missing = Vec::new();
     let mut names = HashMap::new();
     for (dir, hash) in planned {
-        let same = run::read_record(dir).is_ok_and(|r| r.config_hash == *hash);
-        match load(dir, filter, &[], &mut names) {
-            Ok(Some(run)) if same => gathered.runs.push(run),
-            _ => missing.push(dir.clone()),
+        let mut loaded = load(dir, filter, &[], Some(hash), &mut names);
+        if loaded.is_err() && dir.is_dir() {
+            if let Ok(_lock) = run::RunLock::acquire(dir) {
+                loaded = load(dir, filter, &[], Some(hash), &mut names);
+            }
+        }
+        match loaded {
+            Ok(Some(run)) => gathered.runs.push(run),
+            Ok(None) => {}
+            Err(why) => missing.push((dir.clone(), why)),
         }
     }
     gathered.metric_names = names.into_keys().collect();
     (gathered, missing)
+}
+
+/// The error when `--where` left out every run: a key no run has (with a suggestion), or
+/// values none has.
+fn nothing_selected(wheres: &[Where], first_left_out: &Path, left_out: usize) -> Error {
+    let known = run::read_record(first_left_out).map(|r| keys::flatten(&r.config)).unwrap_or_default();
+    for w in wheres {
+        if !known.contains_key(&w.key) && known.keys().all(|k| !k.starts_with(&format!("{}.", w.key))) {
+            let hint = crate::registry::suggest(&w.key, known.keys().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`? "))
+                .unwrap_or_default();
+            return Error::input(format!(
+                "--where {}: runs have no config key `{}`; {hint}(keys look like optimizer.lr, loss.gamma, train.epochs)",
+                w.key, w.key
+            ));
+        }
+    }
+    let given: Vec<String> = wheres.iter().map(|w| format!("{}={}", w.key, w.value)).collect();
+    Error::input(format!("--where {}: none of the {left_out} finished runs matches", given.join(" --where ")))
 }
 
 /// Every completed run under `paths` (any depth), each counted once, with the rows `filter`
@@ -262,23 +292,38 @@ pub fn gather(paths: &[PathBuf], filter: &RowFilter, wheres: &[Where]) -> Result
         }
     });
     let mut names = HashMap::new();
-    let mut counted: HashMap<(String, u64), PathBuf> = HashMap::new();
+    // (configuration, seed) → index in `runs`.
+    let mut counted: HashMap<(String, u64), usize> = HashMap::new();
+    let mut left_out: (usize, Option<PathBuf>) = (0, None);
     for dir in dirs {
-        let run = match load(&dir, filter, wheres, &mut names) {
+        let run = match load(&dir, filter, wheres, None, &mut names) {
             Ok(Some(run)) => run,
-            Ok(None) => continue,
+            Ok(None) => {
+                left_out.0 += 1;
+                left_out.1.get_or_insert(dir);
+                continue;
+            }
             Err(why) => {
                 gathered.skipped.push((dir, why));
                 continue;
             }
         };
-        match counted.get(&(run.keys.config.clone(), run.seed)) {
-            Some(first) => gathered.duplicates.push((first.clone(), dir)),
+        let key = (run.keys.config.clone(), run.seed);
+        match counted.get(&key) {
+            // A copy that completed beats one that failed.
+            Some(&i) if !gathered.runs[i].status.is_complete() && run.status.is_complete() => {
+                gathered.duplicates.push((dir, gathered.runs[i].dir.clone()));
+                gathered.runs[i] = run;
+            }
+            Some(&i) => gathered.duplicates.push((gathered.runs[i].dir.clone(), dir)),
             None => {
-                counted.insert((run.keys.config.clone(), run.seed), dir);
+                counted.insert(key, gathered.runs.len());
                 gathered.runs.push(run);
             }
         }
+    }
+    if let (true, Some(first)) = (gathered.runs.is_empty(), &left_out.1) {
+        return Err(nothing_selected(wheres, first, left_out.0));
     }
     gathered.metric_names = names.into_keys().collect();
     Ok(gathered)

@@ -229,7 +229,8 @@ pub(crate) fn mean_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
     (Some(mean), std)
 }
 
-/// The tables of a comparison and what the user should be warned about.
+/// The tables of a comparison and what the user should be warned about (beyond what
+/// [`Gathered::warnings`] says about the folders read).
 pub struct Comparison {
     pub sections: Vec<Section>,
     pub warnings: Vec<String>,
@@ -362,7 +363,7 @@ pub fn compare(gathered: &Gathered, opts: &CompareOptions) -> Result<Comparison>
         ));
     }
     check_named_metrics(gathered, opts)?;
-    let (labelled, mut warnings) = group::label(&gathered.runs);
+    let (labelled, warnings) = group::label(&gathered.runs);
     let column_metric = column_metrics(&labelled, opts);
     let mut metric_order: Vec<&String> = Vec::new();
     for (_, m) in &column_metric {
@@ -375,7 +376,6 @@ pub fn compare(gathered: &Gathered, opts: &CompareOptions) -> Result<Comparison>
         let tasks: Vec<String> = column_metric.iter().filter(|(_, m)| m == metric).map(|(t, _)| t.clone()).collect();
         sections.push(section(&labelled, metric, tasks, opts)?);
     }
-    warnings.splice(0..0, gathered.warnings());
     Ok(Comparison { sections, warnings })
 }
 
@@ -415,6 +415,7 @@ pub fn command(c: CompareCommand) -> Result<()> {
     let wheres = c.wheres.iter().map(|w| w.parse()).collect::<Result<Vec<Where>>>()?;
     let paths = if c.paths.is_empty() { vec![PathBuf::from("results")] } else { c.paths.clone() };
     let gathered = gather(&paths, &opts.row_filter(), &wheres)?;
+    warn_all(&gathered.warnings());
     let comparison = compare(&gathered, opts)?;
     warn_all(&comparison.warnings);
     let text = render(&comparison.sections, c.format)?;

@@ -15,6 +15,8 @@ use std::borrow::Cow;
 
 /// Longest cell quoted in a message.
 const CELL_IN_MESSAGE: usize = 40;
+/// Longest target cell (a class name or a number).
+pub const MAX_LABEL_BYTES: usize = 1024;
 
 /// Target cells as read (text, one per row), with each row's line number.
 #[derive(Default)]
@@ -28,10 +30,23 @@ impl TargetCells {
     fn with_capacity(rows: usize) -> Self {
         TargetCells { text: String::new(), ends: Vec::with_capacity(rows), lines: Vec::with_capacity(rows) }
     }
-    pub fn push(&mut self, line: usize, cell: &str) {
+    /// Add row `line`'s cell; labels longer than [`MAX_LABEL_BYTES`] are an error.
+    pub fn push(&mut self, origin: &str, line: usize, cell: &str) -> Result<()> {
+        if cell.len() > MAX_LABEL_BYTES {
+            return Err(Error::input(format!(
+                "{origin}:{line}: the target cell `{}` is {} bytes long; labels may have at most {MAX_LABEL_BYTES}",
+                truncate(cell, CELL_IN_MESSAGE),
+                cell.len()
+            )));
+        }
         self.text.push_str(cell);
         self.ends.push(self.text.len());
         self.lines.push(line);
+        Ok(())
+    }
+    /// Bytes of label text held.
+    pub fn bytes(&self) -> usize {
+        self.text.len()
     }
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -149,7 +164,7 @@ pub fn read(text: &str, origin: &str, target: &str) -> Result<Parsed> {
         }
         for (c, cell) in fields.iter().enumerate() {
             if c == t_col {
-                targets.push(line, cell);
+                targets.push(origin, line, cell)?;
             } else {
                 x.push(parse_cell(cell, origin, line, &header[c], c)?);
             }
@@ -175,7 +190,8 @@ pub fn parse_cell(cell: &str, origin: &str, line: usize, column: &str, col_index
 
 /// A finite value that fits a 32-bit float, as one; `shown` and `place` name it in errors.
 pub fn check_value(value: f64, shown: impl Fn() -> String, place: impl Fn() -> String) -> Result<f32> {
-    if value.is_finite() && value.abs() <= f32::MAX as f64 {
+    // Values just above f32::MAX that round to it are kept (as the conversion always did).
+    if value.is_finite() && (value as f32).is_finite() {
         return Ok(value as f32);
     }
     let (shown, place) = (shown(), place());

@@ -244,10 +244,15 @@ fn read_parquet(bytes: Vec<u8>, origin: &str, target: &str) -> Result<Parsed> {
         let cast =
             series.cast(&DataType::Float64).map_err(|e| Error::input(format!("{origin}: column `{}` is not numeric: {e}", header[c])))?;
         let values = cast.f64().map_err(|e| Error::input(format!("{origin}: {e}")))?;
+        let text = if series.dtype() == &DataType::String { series.str().ok() } else { None };
         for (r, v) in values.iter().enumerate() {
             let place = || format!("{origin} row {}: column {} (`{}`)", r + 1, c + 1, header[c]);
             let Some(v) = v else {
-                return Err(Error::input(format!("{}: empty cell; every feature must be a number", place())));
+                // A text cell that does not parse casts to null, like an empty one.
+                return Err(match text.and_then(|t| t.get(r)).filter(|t| !t.is_empty()) {
+                    Some(t) => Error::input(format!("{}: `{}` is not a number", place(), crate::error::truncate(t, 40))),
+                    None => Error::input(format!("{}: empty cell; every feature must be a number", place())),
+                });
             };
             x[r * d + j] = csv::check_value(v, || format!("{v}"), place)?;
         }
@@ -259,10 +264,19 @@ fn read_parquet(bytes: Vec<u8>, origin: &str, target: &str) -> Result<Parsed> {
 fn target_column(series: &polars::prelude::Series, origin: &str) -> Result<csv::TargetCells> {
     use polars::prelude::*;
     let mut cells = csv::TargetCells::default();
+    let row = format!("{origin} row");
     if series.dtype() == &DataType::String {
         let s = series.str().map_err(|e| Error::input(format!("{origin}: {e}")))?;
+        // Label text is stored compactly in the file (a dictionary); copied out, it must fit.
+        let (budget, _) = crate::memory::limit();
         for (r, v) in s.iter().enumerate() {
-            cells.push(r + 1, v.unwrap_or(""));
+            cells.push(&row, r + 1, v.unwrap_or(""))?;
+            if cells.bytes() as f64 > budget / 4.0 {
+                return Err(Error::input(format!(
+                    "{origin}: the label column holds more than {} of text once read (a quarter of the memory limit); use shorter labels",
+                    crate::files::human_bytes(budget / 4.0)
+                )));
+            }
         }
     } else {
         let cast = series
@@ -270,7 +284,7 @@ fn target_column(series: &polars::prelude::Series, origin: &str) -> Result<csv::
             .map_err(|e| Error::input(format!("{origin}: column `{}` is not numeric: {e}", series.name())))?;
         let f = cast.f64().map_err(|e| Error::input(format!("{origin}: {e}")))?;
         for (r, v) in f.iter().enumerate() {
-            cells.push(r + 1, &v.map(|x| format!("{x}")).unwrap_or_default());
+            cells.push(&row, r + 1, &v.map(|x| format!("{x}")).unwrap_or_default())?;
         }
     }
     Ok(cells)
