@@ -5,13 +5,12 @@
 //! ```
 //! Catalog §7.1 `gauss_blobs(n=2000, C=10, D=16, sep=4.0, σ=1.0)`.
 
-use super::{DatasetInfo, InputKind, Labels, RawData, Source, Table};
+use super::{DatasetInfo, Labels, RawData, Source, Table};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::rng::{Purpose, Stream};
 use crate::task::TaskKind;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -65,21 +64,8 @@ impl Source for Params {
             }
             y.push(c as u32);
         }
-        Ok(RawData {
-            kind: self.kind(),
-            input: InputKind::Dense { features: self.dim },
-            rows: Table { x, d: self.dim, y: Labels::Classes(y) },
-            fixed_split: None,
-            standardize_by_default: true,
-            noisy: Vec::new(),
-            clean_labels: None,
-        })
+        Ok(RawData::dense(self.kind(), Table { x, d: self.dim, y: Labels::Classes(y) }))
     }
-}
-
-fn build(value: &serde_json::Value, _: &std::path::Path) -> crate::registry::Built<dyn Source> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 pub static INFO: DatasetInfo = DatasetInfo {
@@ -95,5 +81,5 @@ pub static INFO: DatasetInfo = DatasetInfo {
         ParamDoc { name: "sigma", meaning: "noise standard deviation", range: "≥ 0", default: "1.0" },
         ParamDoc { name: "data_seed", meaning: "fix the data across run seeds", range: "u64", default: "run seed" },
     ],
-    build,
+    build: super::build_generator::<Params>,
 };

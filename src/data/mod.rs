@@ -103,6 +103,32 @@ pub struct RawData {
     pub clean_labels: Option<Vec<u32>>,
 }
 
+impl RawData {
+    /// Rows of real-valued features with nothing of their own to add (no fixed split, no
+    /// corruption by the generator), standardised by default: what most generators and files
+    /// give. Others start from this and set what differs.
+    pub fn dense(kind: TaskKind, rows: Table) -> RawData {
+        RawData {
+            kind,
+            input: InputKind::Dense { features: rows.d },
+            rows,
+            fixed_split: None,
+            standardize_by_default: true,
+            noisy: Vec::new(),
+            clean_labels: None,
+        }
+    }
+}
+
+/// The registry `build` of a generator whose parsed, range-checked parameters are its source.
+pub fn build_generator<P>(value: &serde_json::Value, _base: &std::path::Path) -> crate::registry::Built<dyn Source>
+where
+    P: serde::de::DeserializeOwned + Serialize + crate::registry::Validate + Source + 'static,
+{
+    let (params, canonical) = crate::registry::parse_params::<P>(value)?;
+    Ok((std::sync::Arc::new(params), canonical))
+}
+
 /// A parsed dataset, ready to load rows for a seed.
 pub trait Source: Send + Sync {
     /// The task kind, known without loading (used by resolve to match losses and metrics).

@@ -7,11 +7,10 @@
 
 use super::{DatasetInfo, InputKind, Labels, RawData, Source, Table};
 use crate::error::{Error, Result};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::rng::{Purpose, Stream};
 use crate::task::TaskKind;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -121,20 +120,12 @@ impl Source for Params {
         let n_train = ((self.train_frac * pairs.len() as f64).round() as usize).clamp(1, pairs.len() - 1);
         let test = order.split_off(n_train);
         Ok(RawData {
-            kind: self.kind(),
             input,
-            rows: Table { x, d, y: Labels::Classes(y) },
             fixed_split: Some((order, test)),
             standardize_by_default: false,
-            noisy: Vec::new(),
-            clean_labels: None,
+            ..RawData::dense(self.kind(), Table { x, d, y: Labels::Classes(y) })
         })
     }
-}
-
-fn build(value: &serde_json::Value, _: &std::path::Path) -> crate::registry::Built<dyn Source> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 pub static INFO: DatasetInfo = DatasetInfo {
@@ -149,7 +140,7 @@ pub static INFO: DatasetInfo = DatasetInfo {
         ParamDoc { name: "encoding", meaning: "input encoding", range: "onehot (2p features) | tokens (for embed_mlp)", default: "onehot" },
         ParamDoc { name: "data_seed", meaning: "fix the split across run seeds", range: "u64", default: "run seed" },
     ],
-    build,
+    build: super::build_generator::<Params>,
 };
 
 #[cfg(test)]

@@ -9,13 +9,12 @@
 //! `b_k` is the empirical (1 − π_k)-quantile of `w_kᵀx` over the generated rows, so the
 //! positive rates are exact in the generated data (at least one positive per label).
 
-use super::{DatasetInfo, InputKind, Labels, RawData, Source, Table};
+use super::{DatasetInfo, Labels, RawData, Source, Table};
 use crate::error::{Error, Result};
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::rng::{Purpose, Stream};
 use crate::task::TaskKind;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -92,21 +91,8 @@ impl Source for Params {
                 y[i * k + j] = 1.0;
             }
         }
-        Ok(RawData {
-            kind: self.kind(),
-            input: InputKind::Dense { features: d },
-            rows: Table { x: x.iter().map(|v| *v as f32).collect(), d, y: Labels::Values { data: y, k } },
-            fixed_split: None,
-            standardize_by_default: true,
-            noisy: Vec::new(),
-            clean_labels: None,
-        })
+        Ok(RawData::dense(self.kind(), Table { x: x.iter().map(|v| *v as f32).collect(), d, y: Labels::Values { data: y, k } }))
     }
-}
-
-fn build(value: &serde_json::Value, _: &std::path::Path) -> crate::registry::Built<dyn Source> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 pub static INFO: DatasetInfo = DatasetInfo {
@@ -128,7 +114,7 @@ pub static INFO: DatasetInfo = DatasetInfo {
         },
         ParamDoc { name: "data_seed", meaning: "fix the data across run seeds", range: "u64", default: "run seed" },
     ],
-    build,
+    build: super::build_generator::<Params>,
 };
 
 #[cfg(test)]

@@ -52,15 +52,7 @@ impl Source for Shipped {
         let parsed = csv::read(self.text, &origin, self.target)?;
         let mode = if self.regression { TargetMode::Values } else { TargetMode::Classes(None) };
         let (rows, kind) = csv::to_table(parsed, &origin, mode)?;
-        Ok(RawData {
-            kind,
-            input: super::InputKind::Dense { features: rows.d },
-            rows,
-            fixed_split: None,
-            standardize_by_default: true,
-            noisy: Vec::new(),
-            clean_labels: None,
-        })
+        Ok(RawData::dense(kind, rows))
     }
 }
 

@@ -4,13 +4,12 @@
 //! outer: (cos t, sin t),  inner: (1 − cos t, 0.5 − sin t),  t evenly spaced in [0, π],  + N(0, noise²·I)
 //! ```
 
-use super::{DatasetInfo, InputKind, Labels, RawData, Source, Table};
+use super::{DatasetInfo, Labels, RawData, Source, Table};
 use crate::error::Result;
-use crate::registry::{check_range, parse_params, ParamDoc, Validate};
+use crate::registry::{check_range, ParamDoc, Validate};
 use crate::rng::{Purpose, Stream};
 use crate::task::TaskKind;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -63,21 +62,8 @@ impl Source for Params {
             x.push((0.5 - t.sin() + self.noise * rng.normal()) as f32);
             y.push(1);
         }
-        Ok(RawData {
-            kind: self.kind(),
-            input: InputKind::Dense { features: 2 },
-            rows: Table { x, d: 2, y: Labels::Classes(y) },
-            fixed_split: None,
-            standardize_by_default: true,
-            noisy: Vec::new(),
-            clean_labels: None,
-        })
+        Ok(RawData::dense(self.kind(), Table { x, d: 2, y: Labels::Classes(y) }))
     }
-}
-
-fn build(value: &serde_json::Value, _: &std::path::Path) -> crate::registry::Built<dyn Source> {
-    let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(params), canonical))
 }
 
 pub static INFO: DatasetInfo = DatasetInfo {
@@ -90,5 +76,5 @@ pub static INFO: DatasetInfo = DatasetInfo {
         ParamDoc { name: "noise", meaning: "Gaussian noise standard deviation", range: "≥ 0", default: "0.1" },
         ParamDoc { name: "data_seed", meaning: "fix the data across run seeds", range: "u64", default: "run seed" },
     ],
-    build,
+    build: super::build_generator::<Params>,
 };

@@ -12,7 +12,7 @@
 //! pin it (`sha256: …`); a file that no longer matches is then an error.
 
 use super::csv::{self, Parsed, TargetMode};
-use super::{DatasetInfo, InputKind, RawData, Source, Table};
+use super::{DatasetInfo, RawData, Source, Table};
 use crate::error::{Error, Result};
 use crate::registry::{parse_params, ParamDoc, Validate};
 use crate::task::TaskKind;
@@ -87,15 +87,7 @@ impl Source for FileSource {
         self.kind
     }
     fn load(&self, _seed: u64) -> Result<RawData> {
-        Ok(RawData {
-            kind: self.kind,
-            input: InputKind::Dense { features: self.rows.d },
-            rows: self.rows.clone(),
-            fixed_split: None,
-            standardize_by_default: true,
-            noisy: Vec::new(),
-            clean_labels: None,
-        })
+        Ok(RawData::dense(self.kind, self.rows.clone()))
     }
 }
 
