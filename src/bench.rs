@@ -337,3 +337,59 @@ pub fn seed_batching(k: usize, settings: &Settings) -> Result<(f64, f64)> {
     let single = run_case(case, 1, settings, 0.0)?.ms_per_step;
     Ok((single * k as f64, batched))
 }
+
+/// `lossbench bench`: time the `cases` (all by default) with `threads` matrix-product threads
+/// and print a table, or one JSON object per measurement.
+pub fn command(cases: &[String], threads: Option<usize>, repeats: usize, steps: usize, json: bool) -> Result<()> {
+    let threads = threads.unwrap_or_else(crate::train::cores);
+    if threads == 0 || repeats == 0 || steps == 0 {
+        return Err(Error::input("--threads, --repeats and --steps must be at least 1"));
+    }
+    std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    let known: Vec<&str> = CASES.iter().map(|c| c.name).chain(["sweep", "seeds"]).collect();
+    for c in cases {
+        if !known.contains(&c.as_str()) {
+            let hint = crate::registry::suggest(c, known.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+            return Err(Error::input(format!("unknown bench case `{c}`; {hint}(cases: {})", known.join(", "))));
+        }
+    }
+    let wanted = |name: &str| cases.is_empty() || cases.iter().any(|c| c == name);
+    let peak = sgemm_peak()?;
+    let settings = Settings { repeats, steps, ..Default::default() };
+    let mut rows = Vec::new();
+    for case in CASES.iter().filter(|c| wanted(c.name)) {
+        let m = run_case(case, threads, &settings, peak)?;
+        if json {
+            println!("{}", serde_json::to_string(&m).map_err(|e| Error::runtime(e.to_string()))?);
+        }
+        rows.push(m);
+    }
+    // The seed-batching experiment runs only when asked for (`--case seeds`).
+    if cases.iter().any(|c| c == "seeds") {
+        for k in [2, 4] {
+            let (seq, batched) = seed_batching(k, &settings)?;
+            if json {
+                println!("{}", serde_json::json!({"case": "seeds", "models": k, "sequential_ms": seq, "batched_ms": batched}));
+            } else {
+                println!(
+                    "seeds: {k} digits models, one step each: {seq:.3} ms one after another, {batched:.3} ms as one batched model ({:.2}×)",
+                    seq / batched
+                );
+            }
+        }
+    }
+    if wanted("sweep") {
+        for jobs in [1, 2] {
+            let m = run_sweep(jobs, threads)?;
+            if json {
+                println!("{}", serde_json::to_string(&m).map_err(|e| Error::runtime(e.to_string()))?);
+            }
+            rows.push(m);
+        }
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
+    if !json && !rows.is_empty() {
+        print!("{}", table(&rows, peak));
+    }
+    Ok(())
+}

@@ -1,16 +1,10 @@
 //! The command line: clap definitions and dispatch only.
 
 use crate::compare::{self, CompareOptions, Format};
-use crate::data::DATASETS;
 use crate::error::Error;
-use crate::losses::LOSSES;
-use crate::metrics::METRICS;
-use crate::models::MODELS;
-use crate::optim::OPTIMIZERS;
+use crate::listing;
 use crate::plot::ImageFormat;
 use crate::recipe::{self, Overrides};
-use crate::registry::{lookup, ParamDoc};
-use crate::regularizers::REGULARIZERS;
 use crate::sweep::TrainCommand;
 use crate::train;
 use anyhow::Result;
@@ -322,66 +316,11 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u64>, Error> {
     Ok(seeds)
 }
 
-fn params_table(params: &[ParamDoc]) -> String {
-    if params.is_empty() {
-        return "  (no parameters)\n".into();
-    }
-    let mut out = String::new();
-    for p in params {
-        out.push_str(&format!("  {:<18} {}\n  {:<18} range: {}; default: {}\n", p.name, p.meaning, "", p.range, p.default));
-    }
-    out
-}
-
-/// Whether `name` matches a listing pattern: a glob with `*` (`*focal*`, `n*_rce`) or, without
-/// `*`, a substring.
-fn matches(name: &str, pattern: &Option<String>) -> bool {
-    let Some(p) = pattern else { return true };
-    if !p.contains('*') {
-        return name.contains(p.as_str());
-    }
-    glob(p.as_bytes(), name.as_bytes())
-}
-
-/// Wildcard match with `*` (any run of characters), linear in the input: on a mismatch after a
-/// `*`, retry with the star absorbing one more character.
-fn glob(p: &[u8], s: &[u8]) -> bool {
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == s[si] {
-            pi += 1;
-            si += 1;
-        } else if let Some((sp, ss)) = star {
-            pi = sp + 1;
-            si = ss + 1;
-            star = Some((sp, ss + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
-}
-
-/// A recipe snippet for a loss with its default parameters.
-fn yaml_snippet(l: &crate::losses::LossInfo) -> String {
-    let (_, canonical) = match (l.build)(&serde_json::Value::Null) {
-        Ok(built) => built,
-        Err(_) => return format!("losses:\n  - {{ name: {} }}\n", l.name),
-    };
-    let mut parts = vec![format!("name: {}", l.name)];
-    if let Some(map) = canonical.as_object() {
-        for (k, v) in map {
-            parts.push(format!("{k}: {v}"));
-        }
-    }
-    format!("losses:\n  - {{ {} }}\n", parts.join(", "))
-}
-
-fn list_or_show(action: Option<ListAction>, list: impl Fn(&Option<String>) -> String, show: impl Fn(&str) -> Result<String>) -> Result<()> {
+fn list_or_show(
+    action: Option<ListAction>,
+    list: impl Fn(&Option<String>) -> String,
+    show: impl Fn(&str) -> crate::error::Result<String>,
+) -> Result<()> {
     let text = match action {
         None => list(&None),
         Some(ListAction::List { pattern }) => list(&pattern),
@@ -429,19 +368,7 @@ pub fn run() -> Result<()> {
                 power_iters,
                 trace_samples,
             };
-            let (files, sharp) = crate::landscape::analyse(&run, &opts)?;
-            for f in &files {
-                println!("{}", f.display());
-            }
-            println!(
-                "train loss {:.6} on {} rows; ρ-sharpness {}; top Hessian eigenvalue {:.6}; Hessian trace {:.6}",
-                sharp.loss,
-                sharp.subset_rows,
-                sharp.rho_sharpness.iter().map(|(r, v)| format!("{v:.6} (ρ = {r})")).collect::<Vec<_>>().join(", "),
-                sharp.hessian_top_eigenvalue,
-                sharp.hessian_trace
-            );
-            Ok(())
+            Ok(crate::landscape::command(&run, &opts)?)
         }
         Command::PlotShape { name, sets, out, png } => {
             let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
@@ -449,55 +376,7 @@ pub fn run() -> Result<()> {
             Ok(())
         }
         Command::Bench { cases, threads, repeats, steps, format } => {
-            let threads = threads.unwrap_or_else(crate::train::cores);
-            if threads == 0 || repeats == 0 || steps == 0 {
-                return Err(Error::input("--threads, --repeats and --steps must be at least 1").into());
-            }
-            std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-            let known: Vec<&str> = crate::bench::CASES.iter().map(|c| c.name).chain(["sweep", "seeds"]).collect();
-            for c in &cases {
-                if !known.contains(&c.as_str()) {
-                    let hint =
-                        crate::registry::suggest(c, known.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
-                    return Err(Error::input(format!("unknown bench case `{c}`; {hint}(cases: {})", known.join(", "))).into());
-                }
-            }
-            let wanted = |name: &str| cases.is_empty() || cases.iter().any(|c| c == name);
-            let peak = crate::bench::sgemm_peak()?;
-            let settings = crate::bench::Settings { repeats, steps, ..Default::default() };
-            let mut rows = Vec::new();
-            for case in crate::bench::CASES.iter().filter(|c| wanted(c.name)) {
-                let m = crate::bench::run_case(case, threads, &settings, peak)?;
-                if matches!(format, BenchFormat::Json) {
-                    println!("{}", serde_json::to_string(&m)?);
-                }
-                rows.push(m);
-            }
-            // The seed-batching experiment runs only when asked for (`--case seeds`).
-            if cases.iter().any(|c| c == "seeds") {
-                for k in [2, 4] {
-                    let (seq, batched) = crate::bench::seed_batching(k, &settings)?;
-                    if matches!(format, BenchFormat::Json) {
-                        println!("{}", serde_json::json!({"case": "seeds", "models": k, "sequential_ms": seq, "batched_ms": batched}));
-                    } else {
-                        println!("seeds: {k} digits models, one step each: {seq:.3} ms one after another, {batched:.3} ms as one batched model ({:.2}×)", seq / batched);
-                    }
-                }
-            }
-            if wanted("sweep") {
-                for jobs in [1, 2] {
-                    let m = crate::bench::run_sweep(jobs, threads)?;
-                    if matches!(format, BenchFormat::Json) {
-                        println!("{}", serde_json::to_string(&m)?);
-                    }
-                    rows.push(m);
-                }
-                std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-            }
-            if matches!(format, BenchFormat::Table) && !rows.is_empty() {
-                print!("{}", crate::bench::table(&rows, peak));
-            }
-            Ok(())
+            Ok(crate::bench::command(&cases, threads, repeats, steps, matches!(format, BenchFormat::Json))?)
         }
         Command::Check { recipe, seeds, epochs, jobs, max_memory } => {
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
@@ -512,182 +391,31 @@ pub fn run() -> Result<()> {
             Ok(compare::command(compare::CompareCommand { paths, options, wheres, format, out, no_files, image })?)
         }
         Command::Losses { action: Some(LossAction::Eval { name, inputs, sets, dtype }) } => {
-            let text = crate::files::read_text(&inputs, crate::files::MAX_JSON_BYTES)
-                .map_err(|e| Error::input(format!("cannot read {}: {e}", inputs.display())))?;
-            let json: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Error::input(format!("{}:{}:{}: invalid JSON: {e}", inputs.display(), e.line(), e.column())))?;
-            let params = crate::losses::eval::params_from_sets(&sets)?;
             let dtype = match dtype {
                 EvalDtype::F32 => candle_core::DType::F32,
                 EvalDtype::F64 => candle_core::DType::F64,
             };
-            let out = crate::losses::eval::evaluate(&name, &params, &json, dtype).map_err(|e| e.at(inputs.display()))?;
-            println!("{}", serde_json::to_string(&out)?);
-            Ok(())
+            Ok(crate::losses::eval::command(&name, &inputs, &sets, dtype)?)
         }
         Command::Losses { action } => list_or_show(
             action.and_then(|a| match a {
                 LossAction::Listing(listing) => Some(listing),
                 LossAction::Eval { .. } => None,
             }),
-            |pattern| {
-                let shown: Vec<_> = LOSSES.iter().filter(|l| matches(l.name, pattern)).collect();
-                let mut out = String::new();
-                for l in &shown {
-                    out.push_str(&format!("{:<21} {:<15} {}\n", l.name, l.family.to_string(), l.formula));
-                }
-                out.push_str(&format!("{} of {} losses. `lossbench losses show NAME` for details.\n", shown.len(), LOSSES.len()));
-                out
-            },
-            |name| {
-                let l = lookup("loss", "losses", LOSSES, name)?;
-                let props: Vec<String> = l.props.iter().map(|p| format!("{p:?}")).collect();
-                let inputs = match l.family {
-                    crate::task::Family::Classification => "logits [N, C], labels [N] (integers)",
-                    crate::task::Family::Regression => "pred, target [N] or [N, D]",
-                    crate::task::Family::MultiLabel => "logits [N, K], targets [N, K] (0/1)",
-                };
-                Ok(format!(
-                    "{}  ({})\n  {}\n\nformula:   {}\ninputs:    {}\nreference: {}\nproperties: {}\n\nparameters:\n{}\nin a recipe:\n{}",
-                    l.name,
-                    l.family,
-                    l.summary,
-                    l.formula,
-                    inputs,
-                    l.reference,
-                    if props.is_empty() { "none declared".into() } else { props.join(", ") },
-                    params_table(l.params),
-                    yaml_snippet(l)
-                ))
-            },
+            listing::losses,
+            listing::loss,
         ),
-        Command::Datasets { action } => list_or_show(
-            action,
-            |pattern| {
-                DATASETS
-                    .iter()
-                    .filter(|d| matches(d.name, pattern))
-                    .map(|d| format!("{:<14} {:<28} {}\n", d.name, d.family, d.summary))
-                    .collect()
-            },
-            |name| {
-                let d = lookup("dataset", "datasets", DATASETS, name)?;
-                Ok(format!(
-                    "{}  ({})\n  {}\nreference: {}\n\nparameters:\n{}\ntransforms (any dataset): split {{val, test, stratify}}, standardize, standardize_target,\n  label_noise {{kind: symmetric|uniform|pair|asymmetric, rate}}, long_tail {{imbalance, profile: exp|step}}\n",
-                    d.name,
-                    d.family,
-                    d.summary,
-                    d.reference,
-                    params_table(d.params)
-                ))
-            },
-        ),
-        Command::Models { action } => list_or_show(
-            action,
-            |pattern| MODELS.iter().filter(|m| matches(m.name, pattern)).map(|m| format!("{:<10} {}\n", m.name, m.summary)).collect(),
-            |name| {
-                let m = lookup("model", "models", MODELS, name)?;
-                Ok(format!("{}\n  {}\n\nparameters:\n{}", m.name, m.summary, params_table(m.params)))
-            },
-        ),
-        Command::Optimizers { action } => list_or_show(
-            action,
-            |pattern| OPTIMIZERS.iter().filter(|o| matches(o.name, pattern)).map(|o| format!("{:<17} {}\n", o.name, o.summary)).collect(),
-            |name| {
-                let o = lookup("optimizer", "optimizers", OPTIMIZERS, name)?;
-                Ok(format!(
-                    "{}\n  {}\n\nupdate:    {}\nreference: {}\n\nparameters:\n{}\nschedules (train.schedule): constant, cosine {{min_factor}}, step {{every, gamma}}, one_cycle {{pct_start, div_factor, final_div_factor}}; warm-up: train.warmup (steps); clipping: train.grad_clip\n",
-                    o.name,
-                    o.summary,
-                    o.update,
-                    o.reference,
-                    params_table(o.params)
-                ))
-            },
-        ),
-        Command::Regularizers { action } => list_or_show(
-            action,
-            |pattern| {
-                REGULARIZERS
-                    .iter()
-                    .filter(|r| matches(r.name, pattern))
-                    .map(|r| format!("{:<22} {:<15} {}\n", r.name, r.kind.as_str(), r.summary))
-                    .collect()
-            },
-            |name| {
-                let r = lookup("regularizer", "regularizers", REGULARIZERS, name)?;
-                let families = if r.families.is_empty() {
-                    "every task family".to_string()
-                } else {
-                    r.families.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")
-                };
-                let example = match r.params.first() {
-                    Some(p) => format!("{{name: {}, {}: {}}}", r.name, p.name, p.default),
-                    None => r.name.to_string(),
-                };
-                Ok(format!(
-                    "{}  ({}; {})\n  {}\n\nformula:   {}\nreference: {}\n\nparameters:\n{}\nin a recipe (top level: every run; in a task: its runs; in a loss entry: that entry's runs):\n  regularizers: [{}]\nlogged per epoch as the train-split metric `reg_<label>`\n",
-                    r.name,
-                    r.kind.as_str(),
-                    families,
-                    r.summary,
-                    r.formula,
-                    r.reference,
-                    params_table(r.params),
-                    example
-                ))
-            },
-        ),
-        Command::Metrics { action } => list_or_show(
-            action,
-            |pattern| {
-                METRICS
-                    .iter()
-                    .filter(|m| matches(m.name, pattern))
-                    .map(|m| {
-                        format!(
-                            "{:<18} {:<15} {:<7} {}\n",
-                            m.name,
-                            m.family.to_string(),
-                            if m.higher_is_better { "higher" } else { "lower" },
-                            m.summary
-                        )
-                    })
-                    .collect()
-            },
-            |name| {
-                let m = lookup("metric", "metrics", METRICS, name)?;
-                Ok(format!(
-                    "{}  ({}, {} is better)\n  {}\n\nparameters:\n{}",
-                    m.name,
-                    m.family,
-                    if m.higher_is_better { "higher" } else { "lower" },
-                    m.summary,
-                    params_table(m.params)
-                ))
-            },
-        ),
+        Command::Datasets { action } => list_or_show(action, listing::datasets, listing::dataset),
+        Command::Models { action } => list_or_show(action, listing::models, listing::model),
+        Command::Optimizers { action } => list_or_show(action, listing::optimizers, listing::optimizer),
+        Command::Regularizers { action } => list_or_show(action, listing::regularizers, listing::regularizer),
+        Command::Metrics { action } => list_or_show(action, listing::metrics, listing::metric),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn listing_patterns_are_globs_or_substrings() {
-        let p = |s: &str| Some(s.to_string());
-        assert!(matches("poly1_focal", &p("*focal*")));
-        assert!(matches("focal", &p("*focal*")));
-        assert!(matches("nfl_rce", &p("n*_rce")));
-        assert!(!matches("nce_mae", &p("n*_rce")));
-        assert!(matches("dual_focal", &p("focal")));
-        assert!(!matches("focal", &p("focal?")));
-        // Many stars stay linear (the recursive matcher took exponential time here).
-        let start = std::time::Instant::now();
-        assert!(!matches("cross_entropy", &p(&format!("{}x", "*".repeat(40)))));
-        assert!(start.elapsed().as_secs_f64() < 1.0);
-    }
 
     #[test]
     fn seeds_lists_and_ranges() {

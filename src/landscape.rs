@@ -356,6 +356,24 @@ pub fn analyse(dir: &Path, opts: &Options) -> Result<(Vec<PathBuf>, Sharpness)> 
     Ok((written, sharp))
 }
 
+/// `lossbench landscape`: analyse the run in `dir` and print the files written and the
+/// sharpness figures.
+pub fn command(dir: &Path, opts: &Options) -> Result<()> {
+    let (files, sharp) = analyse(dir, opts)?;
+    for f in &files {
+        println!("{}", f.display());
+    }
+    println!(
+        "train loss {:.6} on {} rows; ρ-sharpness {}; top Hessian eigenvalue {:.6}; Hessian trace {:.6}",
+        sharp.loss,
+        sharp.subset_rows,
+        sharp.rho_sharpness.iter().map(|(r, v)| format!("{v:.6} (ρ = {r})")).collect::<Vec<_>>().join(", "),
+        sharp.hessian_top_eigenvalue,
+        sharp.hessian_trace
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

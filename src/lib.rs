@@ -16,6 +16,7 @@ pub mod device;
 pub mod error;
 pub mod files;
 pub mod landscape;
+pub mod listing;
 pub mod losses;
 pub mod memory;
 pub mod metrics;

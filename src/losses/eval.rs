@@ -183,6 +183,19 @@ pub fn params_from_sets(sets: &[String]) -> Result<serde_json::Value> {
     Ok(serde_json::Value::Object(map))
 }
 
+/// `lossbench losses eval`: evaluate loss `name` with `--set` parameters on the tensors of the
+/// JSON file `inputs`, and print the result as JSON.
+pub fn command(name: &str, inputs: &std::path::Path, sets: &[String], dtype: DType) -> Result<()> {
+    let text = crate::files::read_text(inputs, crate::files::MAX_JSON_BYTES)
+        .map_err(|e| Error::input(format!("cannot read {}: {e}", inputs.display())))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::input(format!("{}:{}:{}: invalid JSON: {e}", inputs.display(), e.line(), e.column())))?;
+    let params = params_from_sets(sets)?;
+    let out = evaluate(name, &params, &json, dtype).map_err(|e| e.at(inputs.display()))?;
+    println!("{}", serde_json::to_string(&out).map_err(|e| Error::runtime(e.to_string()))?);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
