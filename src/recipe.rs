@@ -366,6 +366,9 @@ fn run_config(
     config
 }
 
+/// (task, loss label, reason) of a pair left out because the loss does not fit the task.
+pub type Skipped = (String, String, String);
+
 pub struct Plan {
     pub name: String,
     pub description: Option<String>,
@@ -376,8 +379,8 @@ pub struct Plan {
     pub seeds: Vec<u64>,
     pub train: TrainSettings,
     pub runs: Vec<RunSpec>,
-    /// (task, loss label, reason) for pairs left out because the loss does not fit the task.
-    pub skipped: Vec<(String, String, String)>,
+    /// Pairs left out because the loss does not fit the task.
+    pub skipped: Vec<Skipped>,
 }
 
 /// Most runs one recipe may plan: a plan of this size resolves in well under a gigabyte
@@ -538,25 +541,66 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan> {
 pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     let file = path.display().to_string();
     let ctx = Ctx { file: &file, text };
-    if text.trim().is_empty() {
+    let raw = parse_raw(&ctx)?;
+    let name = recipe_name(&raw, path, &file)?;
+    let train = resolve_train(&ctx, &raw, overrides)?;
+    let seeds = resolve_seeds(&ctx, &raw, overrides)?;
+    if raw.tasks.is_empty() {
+        return Err(ctx.err("tasks", Some("tasks"), Error::input("no tasks; add at least one under `tasks:`")));
+    }
+    if raw.losses.is_empty() {
+        return Err(ctx.err("losses", Some("losses"), Error::input("no losses; add at least one under `losses:`")));
+    }
+    let recipe_regs = resolve_regularizers(&ctx, "regularizers", raw.regularizers.as_deref().unwrap_or_default())?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let tasks = resolve_tasks(&ctx, &raw, &base, seeds[0], &train)?;
+    let losses = resolve_losses(&ctx, &raw, &tasks)?;
+    let optimizers = resolve_optimizers(&ctx, &raw)?;
+    let total = check_plan_size(&file, &tasks, &losses, optimizers.len(), seeds.len())?;
+    check_plan_memory(&tasks, total, overrides.jobs).map_err(|e| e.at(&file))?;
+    let common = Arc::new(PlanCommon { recipe: name.clone(), device: overrides.device.clone() });
+    let parts = GridParts {
+        common: &common,
+        tasks: &tasks,
+        losses: &losses,
+        optimizers: &optimizers,
+        recipe_regs: &recipe_regs,
+        seeds: &seeds,
+        train: &train,
+    };
+    let (runs, skipped) = grid(&ctx, &parts)?;
+    Ok(Plan { name, description: raw.description, source_path: path.to_path_buf(), tasks, losses, optimizers, seeds, train, runs, skipped })
+}
+
+/// The recipe's structure, with serde_yaml's line and column on errors.
+fn parse_raw(ctx: &Ctx) -> Result<RawRecipe> {
+    let file = ctx.file;
+    if ctx.text.trim().is_empty() {
         return Err(Error::input(format!("{file}: the recipe is empty; it needs at least `tasks:` and `losses:`")));
     }
-    let raw: RawRecipe = serde_yaml::from_str(text).map_err(|e| {
+    serde_yaml::from_str(ctx.text).map_err(|e| {
         let msg = e.to_string();
         let (line_col, msg) = match e.location() {
             Some(loc) => (format!(":{}:{}", loc.line(), loc.column()), strip_location(&msg)),
             None => (String::new(), msg),
         };
         Error::input(format!("{file}{line_col}: {msg}"))
-    })?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    })
+}
+
+/// `name:`, or the file name: it names the results folder.
+fn recipe_name(raw: &RawRecipe, path: &Path, file: &str) -> Result<String> {
     let name =
         raw.name.clone().unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "recipe".into()));
     let name = safe_label(&name);
     if !valid_folder_name(&name) {
         return Err(Error::input(format!("{file}: recipe name {}; set `name:`", folder_name_problem(&name))));
     }
+    Ok(name)
+}
 
+/// The `train:` section with the command line's `--epochs` and `--save-weights`, checked.
+fn resolve_train(ctx: &Ctx, raw: &RawRecipe, overrides: &Overrides) -> Result<TrainSettings> {
     let mut train = raw.train.clone();
     if let Some(epochs) = overrides.epochs {
         if !(1..=MAX_EPOCHS).contains(&epochs) {
@@ -568,6 +612,11 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
         train.save_weights = true;
     }
     train.validate().map_err(|e| ctx.err("train", Some("train"), e))?;
+    Ok(train)
+}
+
+/// `--seeds`, else `seeds:`, else `[0]`: non-empty and distinct.
+fn resolve_seeds(ctx: &Ctx, raw: &RawRecipe, overrides: &Overrides) -> Result<Vec<u64>> {
     let seeds = overrides.seeds.clone().or(raw.seeds.clone()).unwrap_or_else(|| vec![0]);
     if seeds.is_empty() {
         return Err(ctx.err("seeds", Some("seeds"), Error::input("the list of seeds is empty")));
@@ -580,24 +629,18 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
             Error::input(format!("seed {dup} is listed twice; each seed is one run per configuration")),
         ));
     }
-    if raw.tasks.is_empty() {
-        return Err(ctx.err("tasks", Some("tasks"), Error::input("no tasks; add at least one under `tasks:`")));
-    }
-    if raw.losses.is_empty() {
-        return Err(ctx.err("losses", Some("losses"), Error::input("no losses; add at least one under `losses:`")));
-    }
+    Ok(seeds)
+}
 
-    // Regularizers of every run.
-    let recipe_regs = resolve_regularizers(&ctx, "regularizers", raw.regularizers.as_deref().unwrap_or_default())?;
-
-    // Tasks.
-    let mut tasks = Vec::new();
+/// Every task, with names that can be folders and are distinct (also case-insensitively).
+fn resolve_tasks(ctx: &Ctx, raw: &RawRecipe, base: &Path, first_seed: u64, train: &TrainSettings) -> Result<Vec<Arc<ResolvedTask>>> {
+    let mut tasks: Vec<Arc<ResolvedTask>> = Vec::new();
     for (i, t) in raw.tasks.iter().enumerate() {
         let path = format!("tasks[{i}] ({})", crate::error::truncate(&t.name, 60));
         if !valid_folder_name(&t.name) {
             return Err(ctx.err(&path, Some(&t.name), Error::input(format!("task name {}", folder_name_problem(&t.name)))));
         }
-        if let Some(o) = tasks.iter().find(|o: &&Arc<ResolvedTask>| o.name.eq_ignore_ascii_case(&t.name)) {
+        if let Some(o) = tasks.iter().find(|o| o.name.eq_ignore_ascii_case(&t.name)) {
             let same = if o.name == t.name {
                 String::new()
             } else {
@@ -605,12 +648,15 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
             };
             return Err(ctx.err(&path, Some(&t.name), Error::input(format!("two tasks are named `{}`{same}", t.name))));
         }
-        tasks.push(Arc::new(resolve_task(&ctx, &path, t, &base, seeds[0], &train)?));
+        tasks.push(Arc::new(resolve_task(ctx, &path, t, base, first_seed, train)?));
     }
+    Ok(tasks)
+}
 
-    // Losses.
+/// Every loss entry, with its own regularizers; a loss that fits no task is an error.
+fn resolve_losses(ctx: &Ctx, raw: &RawRecipe, tasks: &[Arc<ResolvedTask>]) -> Result<Vec<Arc<ResolvedLoss>>> {
     let loss_labels = labels(&raw.losses);
-    check_unique_labels(&ctx, "losses", &loss_labels)?;
+    check_unique_labels(ctx, "losses", &loss_labels)?;
     let mut losses = Vec::new();
     for (i, (c, label)) in raw.losses.iter().zip(&loss_labels).enumerate() {
         let path = format!("losses[{i}] ({})", c.name);
@@ -620,7 +666,7 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
             Some(v) => components_from_json(&v).map_err(|e| ctx.err(&format!("{path}.regularizers"), Some("regularizers"), e))?,
             None => Vec::new(),
         };
-        let loss_regs = resolve_regularizers(&ctx, &format!("{path}.regularizers"), &reg_items)?;
+        let loss_regs = resolve_regularizers(ctx, &format!("{path}.regularizers"), &reg_items)?;
         let (loss, canonical) = (info.build)(&own).map_err(|e| {
             let token = unknown_field(&e.to_string()).map(str::to_string);
             ctx.err(&path, token.as_deref().or(Some(&c.name)), e)
@@ -638,8 +684,11 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
         }
         losses.push(Arc::new(ResolvedLoss { label: label.clone(), info, loss, params: canonical, regularizers: loss_regs, config }));
     }
+    Ok(losses)
+}
 
-    // Optimizers (default: adamw with its defaults).
+/// Every optimizer entry (default: adamw with its defaults).
+fn resolve_optimizers(ctx: &Ctx, raw: &RawRecipe) -> Result<Vec<Arc<ResolvedOptimizer>>> {
     let raw_opts =
         raw.optimizers.clone().unwrap_or_else(|| vec![Component { name: "adamw".into(), label: None, params: serde_json::json!({}) }]);
     if raw_opts.is_empty() {
@@ -650,7 +699,7 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
         ));
     }
     let opt_labels = labels(&raw_opts);
-    check_unique_labels(&ctx, "optimizers", &opt_labels)?;
+    check_unique_labels(ctx, "optimizers", &opt_labels)?;
     let mut optimizers = Vec::new();
     for (i, (c, label)) in raw_opts.iter().zip(&opt_labels).enumerate() {
         let path = format!("optimizers[{i}] ({})", c.name);
@@ -666,48 +715,68 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
             config: with_name_and_label(info.name, label, &canonical),
         }));
     }
+    Ok(optimizers)
+}
 
-    // The grid.
+/// The number of runs of the grid, checked against [`MAX_RUNS`].
+fn check_plan_size(file: &str, tasks: &[Arc<ResolvedTask>], losses: &[Arc<ResolvedLoss>], optimizers: usize, seeds: usize) -> Result<f64> {
     let pairs = tasks.iter().map(|t| losses.iter().filter(|l| misfit(l.info, t).is_none()).count()).sum::<usize>();
-    let total = pairs as f64 * optimizers.len() as f64 * seeds.len() as f64;
+    let total = pairs as f64 * optimizers as f64 * seeds as f64;
     if total > MAX_RUNS as f64 {
         return Err(Error::input(format!(
-            "{file}: the plan has {total} runs ({pairs} task×loss pairs × {} optimizers × {} seeds); lossbench's limit is {MAX_RUNS} per recipe (split the sweep into several recipes or fewer seeds)",
-            optimizers.len(),
-            seeds.len()
+            "{file}: the plan has {total} runs ({pairs} task×loss pairs × {optimizers} optimizers × {seeds} seeds); lossbench's limit is {MAX_RUNS} per recipe (split the sweep into several recipes or fewer seeds)"
         )));
     }
-    check_plan_memory(&tasks, total, overrides.jobs).map_err(|e| e.at(&file))?;
-    let common = Arc::new(PlanCommon { recipe: name.clone(), device: overrides.device.clone() });
+    Ok(total)
+}
+
+/// What the grid is made of.
+struct GridParts<'a> {
+    common: &'a Arc<PlanCommon>,
+    tasks: &'a [Arc<ResolvedTask>],
+    losses: &'a [Arc<ResolvedLoss>],
+    optimizers: &'a [Arc<ResolvedOptimizer>],
+    recipe_regs: &'a [Arc<Resolved>],
+    seeds: &'a [u64],
+    train: &'a TrainSettings,
+}
+
+/// The regularizers of the runs of `task` with `loss` (the recipe's, the task's, the loss
+/// entry's), checked together.
+fn run_regularizers(ctx: &Ctx, recipe_regs: &[Arc<Resolved>], task: &ResolvedTask, loss: &ResolvedLoss) -> Result<Vec<Arc<Resolved>>> {
+    let regularizers: Vec<Arc<Resolved>> = recipe_regs.iter().chain(&task.regularizers).chain(&loss.regularizers).cloned().collect();
+    let refs: Vec<&Resolved> = regularizers.iter().map(|r| r.as_ref()).collect();
+    let place = format!("regularizers of task `{}` with loss `{}`", task.name, loss.label);
+    if task.token_inputs {
+        if let Some(r) = refs.iter().find(|r| ["mixup", "vat"].contains(&r.info.name)) {
+            return Err(ctx.err(
+                &place,
+                Some(&r.label),
+                Error::input(format!(
+                    "regularizer `{}` perturbs or mixes the inputs, but task `{}` has token-id inputs",
+                    r.info.name, task.name
+                )),
+            ));
+        }
+    }
+    crate::regularizers::check_combination(&refs, task.kind.family()).map_err(|e| ctx.err(&place, Some("regularizers"), e))?;
+    Ok(regularizers)
+}
+
+/// Every compatible task × loss × optimizer × seed, and the (task, loss, reason) pairs left out.
+fn grid(ctx: &Ctx, p: &GridParts) -> Result<(Vec<RunSpec>, Vec<Skipped>)> {
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
-    for task in &tasks {
-        for loss in &losses {
+    for task in p.tasks {
+        for loss in p.losses {
             if let Some(reason) = misfit(loss.info, task) {
                 skipped.push((task.name.clone(), loss.label.clone(), reason));
                 continue;
             }
-            let regularizers: Vec<Arc<Resolved>> =
-                recipe_regs.iter().chain(&task.regularizers).chain(&loss.regularizers).cloned().collect();
-            let refs: Vec<&Resolved> = regularizers.iter().map(|r| r.as_ref()).collect();
-            if task.token_inputs {
-                if let Some(r) = refs.iter().find(|r| ["mixup", "vat"].contains(&r.info.name)) {
-                    return Err(ctx.err(
-                        &format!("regularizers of task `{}` with loss `{}`", task.name, loss.label),
-                        Some(&r.label),
-                        Error::input(format!(
-                            "regularizer `{}` perturbs or mixes the inputs, but task `{}` has token-id inputs",
-                            r.info.name, task.name
-                        )),
-                    ));
-                }
-            }
-            crate::regularizers::check_combination(&refs, task.kind.family()).map_err(|e| {
-                ctx.err(&format!("regularizers of task `{}` with loss `{}`", task.name, loss.label), Some("regularizers"), e)
-            })?;
-            for opt in &optimizers {
-                let mut config = run_config(&common, task, loss, opt, &train, &regularizers, 0);
-                for &seed in &seeds {
+            let regularizers = run_regularizers(ctx, p.recipe_regs, task, loss)?;
+            for opt in p.optimizers {
+                let mut config = run_config(p.common, task, loss, opt, p.train, &regularizers, 0);
+                for &seed in p.seeds {
                     config["seed"] = seed.into();
                     runs.push(RunSpec {
                         task: task.clone(),
@@ -715,16 +784,16 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
                         optimizer: opt.clone(),
                         regularizers: regularizers.clone(),
                         seed,
-                        train: train.clone(),
+                        train: p.train.clone(),
                         rel_dir: PathBuf::from(&task.name).join(&loss.label).join(&opt.label).join(format!("seed-{seed}")),
-                        common: common.clone(),
+                        common: p.common.clone(),
                         hash: config_hash(&config),
                     });
                 }
             }
         }
     }
-    Ok(Plan { name, description: raw.description, source_path: path.to_path_buf(), tasks, losses, optimizers, seeds, train, runs, skipped })
+    Ok((runs, skipped))
 }
 
 /// The plan of exactly one run, rebuilt from the resolved config in its `run.json` (for
@@ -770,8 +839,19 @@ fn strip_location(msg: &str) -> String {
     }
 }
 
-fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64, train: &TrainSettings) -> Result<ResolvedTask> {
-    // Dataset: split the mapping into transform keys and the dataset's own parameters.
+/// A task's dataset, resolved: its source, transforms, canonical config (name, parameters,
+/// data digest, transforms) and the rows of the first seed.
+struct TaskData {
+    source: Arc<dyn Source>,
+    transforms: Transforms,
+    config: serde_json::Map<String, serde_json::Value>,
+    raw: crate::data::RawData,
+}
+
+/// The dataset of task `t`: its own parameters and the transform keys told apart, both parsed,
+/// and the rows loaded and transformed once, so that e.g. a split leaving no training rows is an
+/// input error now rather than a failed run later.
+fn resolve_dataset(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64) -> Result<TaskData> {
     let ds = &t.dataset;
     let info = lookup("dataset", "datasets", DATASETS, &ds.name).map_err(|e| ctx.err(&format!("{path}.dataset"), Some(&ds.name), e))?;
     let ds_path = format!("{path}.dataset ({})", ds.name);
@@ -801,14 +881,25 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
         let token = unknown_field(&e.to_string()).map(str::to_string);
         ctx.err(&ds_path, token.as_deref(), e)
     })?;
-    let kind = source.kind();
-    transforms.validate(kind).map_err(|e| ctx.err(&ds_path, None, e))?;
+    transforms.validate(source.kind()).map_err(|e| ctx.err(&ds_path, None, e))?;
     let raw = source.load(first_seed).map_err(|e| ctx.err(&ds_path, None, e))?;
-    // Apply the transforms once, so that e.g. a split leaving no training rows is an input
-    // error now rather than a failed run later.
     crate::data::transforms::prepare(raw.clone(), &transforms, first_seed).map_err(|e| ctx.err(&ds_path, None, e))?;
+    let mut config = ds_canonical.as_object().cloned().unwrap_or_default();
+    config.insert("name".into(), info.name.into());
+    if let serde_json::Value::Object(tj) = serde_json::to_value(&transforms).map_err(|e| Error::runtime(e.to_string()))? {
+        config.extend(tj);
+    }
+    Ok(TaskData { source, transforms, config, raw })
+}
 
-    // Model.
+/// The model of task `t` (default: `mlp`), checked against the data's inputs, and its
+/// canonical config.
+fn resolve_model(
+    ctx: &Ctx,
+    path: &str,
+    t: &RawTask,
+    data: &TaskData,
+) -> Result<(Arc<dyn ModelSpec>, serde_json::Map<String, serde_json::Value>)> {
     let model_c = t.model.clone().unwrap_or(Component { name: "mlp".into(), label: None, params: serde_json::json!({}) });
     let minfo = lookup("model", "models", MODELS, &model_c.name).map_err(|e| ctx.err(&format!("{path}.model"), Some(&model_c.name), e))?;
     let m_path = format!("{path}.model ({})", model_c.name);
@@ -816,13 +907,14 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
         let token = unknown_field(&e.to_string()).map(str::to_string);
         ctx.err(&m_path, token.as_deref(), e)
     })?;
-    model.check(raw.input).map_err(|e| ctx.err(&m_path, Some(&model_c.name), e))?;
-    let memory = estimate(&raw, &transforms, model.as_ref(), train).map_err(|e| ctx.err(&m_path, Some(&model_c.name), e))?;
-    crate::memory::check(&format!("a run of task `{}`: {}; it", t.name, memory.describe()), memory.total())
-        .map_err(|e| ctx.err(path, Some(&t.name), e))?;
-    let shared_bytes = raw.rows.x.len() as f64 * 4.0;
+    model.check(data.raw.input).map_err(|e| ctx.err(&m_path, Some(&model_c.name), e))?;
+    let mut model_json = m_canonical.as_object().cloned().unwrap_or_default();
+    model_json.insert("name".into(), minfo.name.into());
+    Ok((model, model_json))
+}
 
-    // Metrics.
+/// The metrics of task `t` (default: its family's), each of its family, with distinct labels.
+fn resolve_metrics(ctx: &Ctx, path: &str, t: &RawTask, kind: TaskKind) -> Result<(Vec<ResolvedMetric>, Vec<serde_json::Value>)> {
     let metric_cs: Vec<Component> = t.metrics.clone().unwrap_or_else(|| {
         default_metrics(kind.family())
             .iter()
@@ -864,37 +956,39 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
             Error::input(format!("metric `{}` listed twice; give one a `label:`", dup.name)),
         ));
     }
+    Ok((metrics, metric_configs))
+}
 
-    let mut dataset_json = ds_canonical.as_object().cloned().unwrap_or_default();
-    dataset_json.insert("name".into(), info.name.into());
-    if let serde_json::Value::Object(tj) = serde_json::to_value(&transforms).map_err(|e| Error::runtime(e.to_string()))? {
-        dataset_json.extend(tj);
-    }
-    let mut model_json = m_canonical.as_object().cloned().unwrap_or_default();
-    model_json.insert("name".into(), minfo.name.into());
+fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64, train: &TrainSettings) -> Result<ResolvedTask> {
+    let data = resolve_dataset(ctx, path, t, base, first_seed)?;
+    let kind = data.source.kind();
+    let (model, model_json) = resolve_model(ctx, path, t, &data)?;
+    let memory = estimate(&data.raw, &data.transforms, model.as_ref(), train)
+        .map_err(|e| ctx.err(&format!("{path}.model"), Some(model_json["name"].as_str().unwrap_or("")), e))?;
+    crate::memory::check(&format!("a run of task `{}`: {}; it", t.name, memory.describe()), memory.total())
+        .map_err(|e| ctx.err(path, Some(&t.name), e))?;
+    let (metrics, metric_configs) = resolve_metrics(ctx, path, t, kind)?;
     let config = serde_json::json!({
         "name": t.name,
         "kind": kind,
-        "dataset": dataset_json,
+        "dataset": data.config,
         "model": model_json,
         "metrics": metric_configs,
     });
-    let harmonic_head = model_json.get("head").and_then(|h| h.as_str()) == Some("harmonic");
     let regularizers = resolve_regularizers(ctx, &format!("{path}.regularizers"), t.regularizers.as_deref().unwrap_or_default())?;
-    let token_inputs = matches!(raw.input, crate::data::InputKind::Tokens { .. });
     Ok(ResolvedTask {
         name: t.name.clone(),
         kind,
-        harmonic_head,
-        token_inputs,
-        source,
-        transforms,
+        harmonic_head: model_json.get("head").and_then(|h| h.as_str()) == Some("harmonic"),
+        token_inputs: matches!(data.raw.input, crate::data::InputKind::Tokens { .. }),
+        source: data.source,
+        transforms: data.transforms,
         model,
         metrics,
         regularizers,
         config,
         memory,
-        shared_bytes,
+        shared_bytes: data.raw.rows.x.len() as f64 * 4.0,
     })
 }
 
