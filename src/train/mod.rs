@@ -8,15 +8,17 @@
 //! metrics on CPU, and every loss compared under one seed sees the same initial weights, batch
 //! order, dropout masks and corrupted labels.
 
+mod step;
+
 use crate::data::transforms::{self, Prepared};
 use crate::data::{Labels, Table};
 use crate::error::{Error, Result};
-use crate::losses::{Loss, ModelAccess, Prop, RunContext};
+use crate::losses::{Loss, Prop, RunContext};
 use crate::metrics::{HostTarget, Outputs};
 use crate::models::{Init, Model};
-use crate::optim::{clip_grad_norm, Evaluation, Objective};
+
 use crate::recipe::{RunSpec, TrainSettings};
-use crate::regularizers::{Active, Batch, Kind, Mix, Start as RegStart, TaskLoss};
+
 use crate::rng::{Purpose, Stream};
 use crate::run::{DataSummary, MetricRow, RunRecord, Status, Timings};
 use crate::task::{Prediction, Target};
@@ -26,6 +28,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
+use step::{Regularizers, Step, StepBatch, StepParts};
 
 /// A split on the device.
 struct DeviceSplit {
@@ -152,107 +155,6 @@ fn with_class_counts(spec: &RunSpec, prepared: &Prepared) -> Result<Arc<dyn Loss
     Ok((spec.loss.info.build)(&params)?.0)
 }
 
-/// The objective of one optimizer step, over the whole batch or its micro-batches.
-struct StepObjective<F: FnMut(Option<(usize, usize)>) -> Result<Evaluation>> {
-    eval: F,
-    rows: usize,
-}
-
-impl<F: FnMut(Option<(usize, usize)>) -> Result<Evaluation>> Objective for StepObjective<F> {
-    fn eval(&mut self) -> Result<Evaluation> {
-        (self.eval)(None)
-    }
-    fn eval_part(&mut self, i: usize, k: usize) -> Result<Evaluation> {
-        if k == 0 || k > self.rows || i >= k {
-            return Err(Error::input(format!("micro-batch {i} of {k} does not exist in a batch of {} rows", self.rows)));
-        }
-        (self.eval)(Some((i, k)))
-    }
-    fn rows(&self) -> usize {
-        self.rows
-    }
-}
-
-/// Stream axis of regularizer `i` at optimizer step `step`.
-fn reg_axis(step: usize, i: usize) -> u64 {
-    ((step as u64) << 8) | i as u64
-}
-
-/// Running mean of a regularizer's logged value over an epoch's steps: (sum, count).
-type Log = (f64, usize);
-
-/// A run's regularizers, started: the gradient-kind one (at most one) apart from the rest.
-struct Regularizers {
-    others: Vec<(String, Box<dyn Active>, Log)>,
-    gradient: Option<(String, Box<dyn Active>, Log)>,
-}
-
-impl Regularizers {
-    fn start(spec: &RunSpec, model: &dyn crate::models::Model, class_counts: Option<Vec<usize>>, n_train: usize) -> Result<Self> {
-        let mut others = Vec::new();
-        let mut gradient = None;
-        for r in &spec.regularizers {
-            let start = RegStart { model, seed: spec.seed, class_counts: class_counts.clone(), epochs: spec.train.epochs, n_train };
-            let active = r.spec.start(&start)?;
-            let entry = (r.label.clone(), active, (0.0, 0));
-            if r.info.kind == Kind::Gradient {
-                gradient = Some(entry);
-            } else {
-                others.push(entry);
-            }
-        }
-        Ok(Regularizers { others, gradient })
-    }
-
-    /// The step's mixed batch, if a regularizer mixes inputs.
-    fn mix(&mut self, x: &Tensor, seed: u64, step: usize) -> Result<Option<Mix>> {
-        for (i, (_, r, _)) in self.others.iter_mut().enumerate() {
-            let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i) | 0x80);
-            if let Some(m) = r.mix(x, &mut rng)? {
-                return Ok(Some(m));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Append `reg_<label>` train rows (mean over the epoch's steps) at `epoch`.
-    fn log(&self, epoch: usize, rows: &mut Vec<MetricRow>) {
-        for (label, _, (sum, count)) in self.others.iter().chain(self.gradient.as_ref()) {
-            if *count > 0 {
-                rows.push(MetricRow { epoch, split: "train", metric: format!("reg_{label}"), value: sum / *count as f64 });
-            }
-        }
-    }
-
-    fn reset_logs(&mut self) {
-        for (_, _, log) in self.others.iter_mut().chain(self.gradient.as_mut()) {
-            *log = (0.0, 0);
-        }
-    }
-}
-
-/// Per-example task losses: a forward-kind regularizer's (multi_sample_dropout) or the loss's.
-#[allow(clippy::too_many_arguments)]
-fn task_loss(
-    regs: &mut [(String, Box<dyn Active>, Log)],
-    model: &dyn crate::models::Model,
-    x: &Tensor,
-    pred: &Prediction,
-    target: &Target,
-    base: TaskLoss,
-    seed: u64,
-    step: usize,
-    part_key: u64,
-) -> Result<Tensor> {
-    for (i, (_, r, _)) in regs.iter_mut().enumerate() {
-        let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i) | 0x40 | part_key);
-        if let Some(per) = r.task_loss(model, x, pred, target, base, &mut rng)? {
-            return Ok(per);
-        }
-    }
-    base(pred, target)
-}
-
 /// USEFUL's first phase: this run itself, shortened to `epochs` epochs (same initial weights,
 /// data order, loss and optimizer; constant base learning rate, no warm-up, clipping or
 /// regularizers), then every class's slow-learnable rows duplicated in the training set.
@@ -332,22 +234,97 @@ pub struct RunResult {
     pub weights: Option<Vec<Tensor>>,
 }
 
+/// The run's data for its seed, transformed, with USEFUL's duplicated rows when the run has
+/// that regularizer (then also the number of rows added).
+fn prepare_data(spec: &RunSpec, device: &Device, device_name: &str) -> Result<(Prepared, Option<usize>)> {
+    let raw = spec.task.source.load(spec.seed)?;
+    let mut prepared = transforms::prepare(raw, &spec.task.transforms, spec.seed)?;
+    // USEFUL: a first short training phase decides which rows to duplicate.
+    let useful_added = match spec.regularizers.iter().find(|r| r.info.name == "useful") {
+        Some(r) => {
+            let epochs = crate::regularizers::useful::separation_epochs(&r.config, spec.train.epochs);
+            Some(upsample_slow(spec, &mut prepared, epochs, device, device_name, spec.train.dtype.dtype())?)
+        }
+        None => None,
+    };
+    Ok((prepared, useful_added))
+}
+
+/// The run's regularizers, started; USEFUL logs the rows it added.
+fn start_regularizers(spec: &RunSpec, model: &dyn Model, prepared: &Prepared, useful_added: Option<usize>) -> Result<Regularizers> {
+    let mut regs = Regularizers::start(spec, model, transforms::train_class_counts(prepared), prepared.train.len())?;
+    if let Some(added) = useful_added {
+        for (label, r, _) in regs.others.iter_mut() {
+            if spec.regularizers.iter().any(|s| &s.label == label && s.info.name == "useful") {
+                r.set_logged(added as f64);
+            }
+        }
+    }
+    Ok(regs)
+}
+
+/// The epoch's shuffled copy of the training data, gathered once; batches are slices of it.
+fn shuffled(train: &DeviceSplit, order: &[usize]) -> Result<(Tensor, Target)> {
+    let all: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+    let all = Tensor::from_vec(all, order.len(), train.x.device())?;
+    let x = train.x.index_select(&all, 0)?;
+    let y = match &train.target {
+        Target::Classes(t) => Target::Classes(t.index_select(&all, 0)?),
+        Target::Values(t) => Target::Values(t.index_select(&all, 0)?),
+    };
+    Ok((x, y))
+}
+
+/// The record of a run that trained: its config, status, timings, data and the last evaluated
+/// value of each metric per split.
+fn run_record(
+    spec: &RunSpec,
+    device_name: &str,
+    prepared: &Prepared,
+    rows: &[MetricRow],
+    status: Status,
+    epochs_completed: usize,
+    timings: Timings,
+) -> RunRecord {
+    let mut final_metrics: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    if let Some(last) = rows.last().map(|r| r.epoch) {
+        for r in rows.iter().filter(|r| r.epoch == last) {
+            final_metrics.entry(r.split.to_string()).or_default().insert(r.metric.clone(), r.value);
+        }
+    }
+    RunRecord {
+        lossbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        recipe: spec.recipe().to_string(),
+        task: spec.task.name.clone(),
+        loss: spec.loss.label.clone(),
+        optimizer: spec.optimizer.label.clone(),
+        seed: spec.seed,
+        config_hash: spec.hash.clone(),
+        config: spec.config(),
+        device: device_name.to_string(),
+        status,
+        epochs_completed,
+        timings,
+        data: DataSummary {
+            n_train: prepared.train.len(),
+            n_val: prepared.val.len(),
+            n_test: prepared.test.len(),
+            train_class_counts: transforms::train_class_counts(prepared),
+            noisy_train_indices: prepared.noisy.clone(),
+        },
+        final_metrics,
+        metrics: None,
+        weights: None,
+    }
+}
+
 /// Train one run. Errors (bad data, tensor failures) are returned; divergence is a result.
 pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &dyn Fn(usize)) -> Result<RunResult> {
     let started = Instant::now();
     let started_unix = crate::run::now_unix();
     let seed = spec.seed;
-    let raw = spec.task.source.load(seed)?;
-    let mut prepared = transforms::prepare(raw, &spec.task.transforms, seed)?;
     let dtype = spec.train.dtype.dtype();
-    // USEFUL: a first short training phase decides which rows to duplicate.
-    let useful_added = match spec.regularizers.iter().find(|r| r.info.name == "useful") {
-        Some(r) => {
-            let epochs = crate::regularizers::useful::separation_epochs(&r.config, spec.train.epochs);
-            Some(upsample_slow(spec, &mut prepared, epochs, device, device_name, dtype)?)
-        }
-        None => None,
-    };
+    let (prepared, useful_added) = prepare_data(spec, device, device_name)?;
     let splits = [
         to_device("train", &prepared.train, &prepared, dtype, device)?,
         to_device("val", &prepared.val, &prepared, dtype, device)?,
@@ -368,16 +345,9 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         total_steps: n_rows.div_ceil(spec.train.batch_size.min(n_rows).max(1)) * spec.train.epochs,
     };
     let mut optimizer = spec.optimizer.spec.instantiate(vars.clone(), &ctx)?;
-    let mut regs = Regularizers::start(spec, model.as_ref(), transforms::train_class_counts(&prepared), prepared.train.len())?;
+    let mut regs = start_regularizers(spec, model.as_ref(), &prepared, useful_added)?;
     // Whether a regularizer wants each step's weights and gradients (a copy per step).
     let observing = regs.others.iter().any(|(_, r, _)| r.observes());
-    if let Some(added) = useful_added {
-        for (label, r, _) in regs.others.iter_mut() {
-            if spec.regularizers.iter().any(|s| &s.label == label && s.info.name == "useful") {
-                r.set_logged(added as f64);
-            }
-        }
-    }
     let base_lr = spec.optimizer.spec.lr();
     let settings = &spec.train;
 
@@ -407,14 +377,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     'epochs: for epoch in 1..=settings.epochs {
         let order = Stream::new(seed, Purpose::Shuffle, epoch as u64).permutation(n);
         let mut dropout_rng = Stream::new(seed, Purpose::Dropout, epoch as u64);
-        // The epoch's shuffled copy of the training data, gathered once; batches are slices.
-        let all: Vec<u32> = order.iter().map(|&i| i as u32).collect();
-        let all = Tensor::from_vec(all, n, train.x.device())?;
-        let x_epoch = train.x.index_select(&all, 0)?;
-        let y_epoch = match &train.target {
-            Target::Classes(t) => Target::Classes(t.index_select(&all, 0)?),
-            Target::Values(t) => Target::Values(t.index_select(&all, 0)?),
-        };
+        let (x_epoch, y_epoch) = shuffled(train, &order)?;
         for b in 0..steps_per_epoch {
             let rows = &order[b * batch..((b + 1) * batch).min(n)];
             let xb = x_epoch.narrow(0, b * batch, rows.len())?;
@@ -423,131 +386,25 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 Target::Values(t) => Target::Values(t.narrow(0, b * batch, rows.len())?),
             };
             let lr = base_lr * settings.schedule.factor(step, epoch - 1, total_steps, settings.warmup);
-            // Mixing (mixup) is drawn once per step: every evaluation of the step sees one batch.
-            let mix = regs.mix(&xb, seed, step)?;
-            let x_used = mix.as_ref().map(|m| m.x.clone()).unwrap_or_else(|| xb.clone());
-            let yb_mixed = match &mix {
-                Some(m) => Some(match &yb {
-                    Target::Classes(t) => Target::Classes(t.index_select(&m.perm, 0)?),
-                    Target::Values(t) => Target::Values(t.index_select(&m.perm, 0)?),
-                }),
-                None => None,
+            let batch = StepBatch::new(&mut regs, xb, yb, rows, seed, step)?;
+            let (loss, observed) = {
+                let Regularizers { others, gradient } = &mut regs;
+                let state = Step::new(StepParts {
+                    model: model.as_ref(),
+                    loss_fn: loss_fn.as_ref(),
+                    vars: &vars,
+                    others,
+                    gradient,
+                    dropout: &mut dropout_rng,
+                    seed,
+                    step,
+                    epoch,
+                    grad_clip: settings.grad_clip,
+                    observing,
+                    batch,
+                });
+                state.run(optimizer.as_mut(), lr)?
             };
-            let mut evaluations = 0usize;
-            let Regularizers { others, gradient, .. } = &mut regs;
-            // One evaluation on the whole batch (`None`) or on micro-batch i of k.
-            let mut objective = |part: Option<(usize, usize)>| -> Result<Evaluation> {
-                let (lo, hi) = match part {
-                    Some((i, k)) => crate::optim::part_range(i, k, rows.len()),
-                    None => (0, rows.len()),
-                };
-                let whole = (lo, hi) == (0, rows.len());
-                // Regularizer streams differ between micro-batches (keyed by the first row), and
-                // repeat for repeated evaluations of the same rows (SAM-type optimizers).
-                let part_key = if whole { 0 } else { (lo as u64 + 1) << 40 };
-                let cut = |t: &Tensor| -> Result<Tensor> { Ok(if whole { t.clone() } else { t.narrow(0, lo, hi - lo)? }) };
-                let cut_target = |t: &Target| -> Result<Target> {
-                    Ok(match t {
-                        Target::Classes(t) => Target::Classes(cut(t)?),
-                        Target::Values(t) => Target::Values(cut(t)?),
-                    })
-                };
-                let x_part = cut(&x_used)?;
-                let y_part = cut_target(&yb)?;
-                let (out, embedding) = model.forward_with_embedding(&x_part, Some(&mut dropout_rng))?;
-                let pred = Prediction { out, ids: Some(rows[lo..hi].to_vec()), embedding };
-                let access = ModelAccess { model: model.as_ref(), x: &x_part };
-                let base = |p: &Prediction, t: &Target| loss_fn.forward_with_model(p, t, &access);
-                let mut per = task_loss(others, model.as_ref(), &x_part, &pred, &y_part, &base, seed, step, part_key)?;
-                if let (Some(m), Some(y2)) = (&mix, &yb_mixed) {
-                    let per2 = task_loss(others, model.as_ref(), &x_part, &pred, &cut_target(y2)?, &base, seed, step, part_key)?;
-                    per = ((per * m.lambda)? + (per2 * (1.0 - m.lambda))?)?;
-                }
-                for (_, r, _) in others.iter_mut() {
-                    if let Some(w) = r.weights(&per, &y_part, step, epoch - 1)? {
-                        per = (per * w)?;
-                    }
-                }
-                let mut loss = per.mean_all()?;
-                for (_, r, _) in others.iter_mut() {
-                    loss = r.transform_loss(loss)?;
-                }
-                for (i, (_, r, _)) in others.iter_mut().enumerate() {
-                    let mut rng = Stream::new(seed, Purpose::Regularizer, reg_axis(step, i) | part_key);
-                    let mut batch =
-                        Batch { model: model.as_ref(), x: &x_part, pred: &pred, target: &y_part, step, epoch: epoch - 1, rng: &mut rng };
-                    if let Some(p) = r.penalty(&mut batch)? {
-                        loss = (loss + (p * r.weight())?)?;
-                    }
-                }
-                if evaluations == 0 {
-                    for (_, r, log) in others.iter_mut() {
-                        if let Some(v) = r.logged() {
-                            log.0 += v;
-                            log.1 += 1;
-                        }
-                    }
-                }
-                evaluations += 1;
-                let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-                Ok(Evaluation { loss: value, grads: loss.backward()? })
-            };
-            let mut observed: Option<(Vec<Tensor>, Vec<Tensor>)> = None;
-            // Procedures that only evaluate micro-batches: their first evaluation of each part,
-            // size-weighted, stands for the batch gradient.
-            let mut part_sum: Option<(Vec<Tensor>, Vec<Tensor>)> = None;
-            let mut parts_seen: Vec<usize> = Vec::new();
-            let mut gradient_logged = false;
-            let n_rows = rows.len();
-            let full = |part: Option<(usize, usize)>| -> Result<Evaluation> {
-                let mut e = match gradient.as_mut() {
-                    Some((_, r, log)) => {
-                        let e = r
-                            .gradient(&mut || objective(part), &vars)?
-                            .ok_or_else(|| Error::runtime("gradient regularizer without a gradient"))?;
-                        // Logged once per step, like the other regularizers' values.
-                        if !gradient_logged {
-                            if let Some(v) = r.logged() {
-                                log.0 += v;
-                                log.1 += 1;
-                            }
-                            gradient_logged = true;
-                        }
-                        e
-                    }
-                    None => objective(part)?,
-                };
-                if let Some(max_norm) = settings.grad_clip {
-                    clip_grad_norm(&vars, &mut e.grads, max_norm)?;
-                }
-                if observing && observed.is_none() {
-                    match part {
-                        None => {
-                            let weights = vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
-                            observed = Some((weights, crate::optim::grads_of(&vars, &e.grads)?));
-                        }
-                        Some((i, k)) if !parts_seen.contains(&i) => {
-                            parts_seen.push(i);
-                            let (lo, hi) = crate::optim::part_range(i, k, n_rows);
-                            let share = (hi - lo) as f64 / n_rows as f64;
-                            let g = crate::optim::grads_of(&vars, &e.grads)?;
-                            part_sum = Some(match part_sum.take() {
-                                None => {
-                                    let weights = vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
-                                    (weights, g.iter().map(|t| t * share).collect::<candle_core::Result<Vec<_>>>()?)
-                                }
-                                Some((w, sum)) => {
-                                    (w, sum.iter().zip(&g).map(|(a, b)| a + (b * share)?).collect::<candle_core::Result<Vec<_>>>()?)
-                                }
-                            });
-                        }
-                        Some(_) => {}
-                    }
-                }
-                Ok(e)
-            };
-            let loss = optimizer.step(&mut StepObjective { eval: full, rows: rows.len() }, lr)?;
-            let observed = observed.or(part_sum);
             for (_, r, _) in regs.others.iter_mut() {
                 if let Some((weights, grads)) = &observed {
                     r.observe(weights, grads)?;
@@ -572,37 +429,9 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         on_epoch(epoch);
     }
 
-    let mut final_metrics: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
-    if let Some(last) = rows.last().map(|r| r.epoch) {
-        for r in rows.iter().filter(|r| r.epoch == last) {
-            final_metrics.entry(r.split.to_string()).or_default().insert(r.metric.clone(), r.value);
-        }
-    }
     let wall_s = started.elapsed().as_secs_f64();
-    let record = RunRecord {
-        lossbench_version: env!("CARGO_PKG_VERSION").to_string(),
-        recipe: spec.recipe().to_string(),
-        task: spec.task.name.clone(),
-        loss: spec.loss.label.clone(),
-        optimizer: spec.optimizer.label.clone(),
-        seed,
-        config_hash: spec.hash.clone(),
-        config: spec.config(),
-        device: device_name.to_string(),
-        status,
-        epochs_completed,
-        timings: Timings { wall_s, train_s: wall_s - eval_s, eval_s, started_unix },
-        data: DataSummary {
-            n_train: prepared.train.len(),
-            n_val: prepared.val.len(),
-            n_test: prepared.test.len(),
-            train_class_counts: transforms::train_class_counts(&prepared),
-            noisy_train_indices: prepared.noisy.clone(),
-        },
-        final_metrics,
-        metrics: None,
-        weights: None,
-    };
+    let timings = Timings { wall_s, train_s: wall_s - eval_s, eval_s, started_unix };
+    let record = run_record(spec, device_name, &prepared, &rows, status, epochs_completed, timings);
     let weights = if settings.save_weights {
         Some(vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?)
     } else {
