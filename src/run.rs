@@ -144,13 +144,20 @@ pub struct MetricRow {
 /// file never outlives a failed write (a full disk, a vanished folder), and temporaries of the
 /// same file left by a killed lossbench process on this machine are removed first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace_with(path, |tmp| write_and_sync(tmp, bytes))
+}
+
+/// Write `path` through `write` on a temporary file beside it, then rename it into place; the
+/// temporary is removed when anything fails, and stale ones of the same file are removed first.
+fn replace_with<T>(path: &Path, write: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     remove_stale_temps(dir, &name);
     let tmp = temp_path(dir, &name);
-    let written = write_and_sync(&tmp, bytes).and_then(|_| {
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename {} to {}", tmp.display(), path.display()), e))
+    let written = write(&tmp).and_then(|value| {
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename {} to {}", tmp.display(), path.display()), e))?;
+        Ok(value)
     });
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -190,12 +197,9 @@ fn alive(pid: u32) -> bool {
     }
     #[cfg(unix)]
     {
-        Path::new("/proc").is_dir() && Path::new(&format!("/proc/{pid}")).exists()
-            || !Path::new("/proc").is_dir() && {
-                // SAFETY: signal 0 only checks that the process exists.
-                let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-                r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-            }
+        // SAFETY: signal 0 sends nothing; it only checks that the process exists.
+        let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
     }
     #[cfg(not(unix))]
     {
@@ -342,21 +346,13 @@ pub fn weight_name(i: usize) -> String {
 
 /// Write the final weights (in `Model::vars` order) as safetensors, atomically; their digest.
 fn write_weights(path: &Path, weights: &[candle_core::Tensor]) -> Result<FileDigest> {
-    let dir = path.parent().unwrap_or(Path::new("."));
     let map: std::collections::HashMap<String, candle_core::Tensor> =
         weights.iter().enumerate().map(|(i, t)| (weight_name(i), t.clone())).collect();
-    let tmp = temp_path(dir, WEIGHTS_FILE);
-    let written = candle_core::safetensors::save(&map, &tmp)
-        .map_err(|e| Error::runtime(format!("writing {}: {e}", tmp.display())))
-        .and_then(|_| std::fs::read(&tmp).map_err(|e| Error::io(format!("cannot read {}", tmp.display()), e)))
-        .and_then(|bytes| {
-            std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename {} to {}", tmp.display(), path.display()), e))?;
-            Ok(FileDigest::of(&bytes, None))
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
+    replace_with(path, |tmp| {
+        candle_core::safetensors::save(&map, tmp).map_err(|e| Error::runtime(format!("writing {}: {e}", tmp.display())))?;
+        let bytes = std::fs::read(tmp).map_err(|e| Error::io(format!("cannot read {}", tmp.display()), e))?;
+        Ok(FileDigest::of(&bytes, None))
+    })
 }
 
 /// Read a run's weights file (tensors in `Model::vars` order), checked against the digest its
