@@ -53,6 +53,13 @@ pub fn limit() -> (f64, String) {
     if set > 0 {
         return (set as f64, "set with --max-memory".into());
     }
+    // The machine's limits do not change while lossbench runs; read them once (gathering a
+    // large results folder checks the budget for every run.json).
+    static DEFAULT: std::sync::OnceLock<(f64, String)> = std::sync::OnceLock::new();
+    DEFAULT.get_or_init(default_limit).clone()
+}
+
+fn default_limit() -> (f64, String) {
     let mut best = (f64::INFINITY, String::new());
     let mut consider = |v: Option<f64>, why: &dyn Fn(f64) -> String, scale: f64, reserve: f64| {
         if let Some(v) = v {
