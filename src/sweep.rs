@@ -9,11 +9,10 @@
 
 use crate::error::{Error, Result};
 use crate::recipe::{Plan, RunSpec};
-use crate::run::{self, RunLock, RunRecord, Status, Timings};
+use crate::run::{self, RunLock, RunRecord, Status};
 use crate::train::{self, RunResult};
 use candle_core::Device;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -45,25 +44,7 @@ pub struct SweepSummary {
 const MAX_MESSAGE: usize = 4000;
 
 fn failed_record(spec: &RunSpec, device_name: &str, message: String) -> RunRecord {
-    let message = crate::error::truncate(&message, MAX_MESSAGE);
-    RunRecord {
-        lossbench_version: env!("CARGO_PKG_VERSION").to_string(),
-        recipe: spec.recipe().to_string(),
-        task: spec.task.name.clone(),
-        loss: spec.loss.label.clone(),
-        optimizer: spec.optimizer.label.clone(),
-        seed: spec.seed,
-        config_hash: spec.hash.clone(),
-        config: spec.config(),
-        device: device_name.to_string(),
-        status: Status::Failed { message },
-        epochs_completed: 0,
-        timings: Timings::default(),
-        data: Default::default(),
-        final_metrics: BTreeMap::new(),
-        metrics: None,
-        weights: None,
-    }
+    train::base_record(spec, device_name, Status::Failed { message: crate::error::truncate(&message, MAX_MESSAGE) })
 }
 
 /// What became of one run of the sweep.

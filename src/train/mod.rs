@@ -293,16 +293,6 @@ fn run_record(
         }
     }
     RunRecord {
-        lossbench_version: env!("CARGO_PKG_VERSION").to_string(),
-        recipe: spec.recipe().to_string(),
-        task: spec.task.name.clone(),
-        loss: spec.loss.label.clone(),
-        optimizer: spec.optimizer.label.clone(),
-        seed: spec.seed,
-        config_hash: spec.hash.clone(),
-        config: spec.config(),
-        device: device_name.to_string(),
-        status,
         epochs_completed,
         timings,
         data: DataSummary {
@@ -313,6 +303,27 @@ fn run_record(
             noisy_train_indices: prepared.noisy.clone(),
         },
         final_metrics,
+        ..base_record(spec, device_name, status)
+    }
+}
+
+/// The record of a run with `status` and nothing measured yet: what identifies it.
+pub(crate) fn base_record(spec: &RunSpec, device_name: &str, status: Status) -> RunRecord {
+    RunRecord {
+        lossbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        recipe: spec.recipe().to_string(),
+        task: spec.task.name.clone(),
+        loss: spec.loss.label.clone(),
+        optimizer: spec.optimizer.label.clone(),
+        seed: spec.seed,
+        config_hash: spec.hash.clone(),
+        config: spec.config(),
+        device: device_name.to_string(),
+        status,
+        epochs_completed: 0,
+        timings: Timings::default(),
+        data: DataSummary::default(),
+        final_metrics: BTreeMap::new(),
         metrics: None,
         weights: None,
     }
