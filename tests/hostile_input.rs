@@ -1,30 +1,11 @@
 //! Bad input gets a clear error, never a hang, a panic or an abort; what `check` accepts trains
 //! or fails cleanly; results survive odd folders. End to end, through the real binary.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::*;
+use std::path::Path;
 use std::time::Duration;
-
-fn lossbench() -> Command {
-    let mut c = Command::cargo_bin("lossbench").expect("binary");
-    c.timeout(Duration::from_secs(120));
-    c
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).to_string()
-}
-
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = lossbench().args(args).current_dir(dir).output().unwrap();
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
-}
-
-fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p
-}
 
 const SMALL: &str = "name: small\nseeds: [0, 1]\ntrain: {epochs: 2, batch_size: 32}\ntasks:\n  - name: blobs\n    dataset: {name: blobs, n: 120}\n    model: {name: mlp, hidden: [8]}\nlosses: [cross_entropy, focal]\n";
 

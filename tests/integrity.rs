@@ -2,43 +2,15 @@
 //! `metrics.csv`, comparisons never mix configurations or count a run twice, baselines pair like
 //! with like, and concurrent processes share a sweep. End to end, through the real binary.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
+mod common;
 
-fn lossbench() -> Command {
-    Command::cargo_bin("lossbench").expect("binary")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).to_string()
-}
-
-/// Run lossbench with `args` in `dir`; (exit code, stdout, stderr).
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = lossbench().args(args).current_dir(dir).output().unwrap();
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use common::*;
 
 /// A small, fast recipe: blobs (120 rows), an MLP with 8 hidden units, 3 epochs.
 fn recipe(name: &str, seeds: &str, losses: &str, optimizers: &str) -> String {
     format!(
         "name: {name}\nseeds: {seeds}\ntrain: {{epochs: 3, batch_size: 32}}\ntasks:\n  - name: blobs\n    dataset: {{name: blobs, n: 120}}\n    model: {{name: mlp, hidden: [8]}}\nlosses: {losses}\noptimizers: {optimizers}\n"
     )
-}
-
-fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p
-}
-
-fn sha256(path: &Path) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(std::fs::read(path).unwrap()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Point 1: editing a user CSV in place (same columns and classes, new values) makes new runs.
