@@ -27,7 +27,7 @@ use crate::optim::hvp::{evaluate_at, hvp};
 use crate::optim::Evaluation;
 use crate::plot::{self, ImageFormat, Series};
 use crate::rng::{Purpose, Stream};
-use crate::task::{Prediction, Target};
+use crate::task::Target;
 use candle_core::{DType, Device, Tensor, Var};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -85,6 +85,8 @@ pub struct LoadedModel {
     pub x: Tensor,
     pub target: Target,
     pub seed: u64,
+    /// What the loss is given from the model's outputs.
+    pub family: Box<dyn crate::families::TaskFamily>,
 }
 
 fn subset(table: &Table, rows: usize) -> Result<(Tensor, Target)> {
@@ -108,32 +110,22 @@ pub fn load_run(dir: &Path) -> Result<LoadedModel> {
     let prepared = crate::data::transforms::prepare(raw, &spec.task.transforms, spec.seed)?;
     let init = Init { seed: spec.seed, dtype: DType::F64, device: Device::Cpu };
     let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
-    let vars = model.vars();
+    let loss = crate::train::run_loss(spec, &prepared, DType::F64, &Device::Cpu)?;
+    // The model's weights, then the loss's own parameters (fixed during the analysis).
+    let all = crate::train::trainable(model.as_ref(), loss.as_ref());
     let weights = crate::run::read_weights(dir, &record)?;
-    if weights.len() != vars.len() {
-        return Err(Error::input(format!("{}: the weights file has {} tensors, the model {}", dir.display(), weights.len(), vars.len())));
-    }
-    for (v, w) in vars.iter().zip(&weights) {
-        if v.as_tensor().dims() != w.dims() {
-            return Err(Error::input(format!(
-                "{}: weight shape {:?} does not fit the model's {:?}",
-                dir.display(),
-                w.dims(),
-                v.as_tensor().dims()
-            )));
-        }
-        v.set(&w.to_dtype(DType::F64)?)?;
-    }
-    let loss = crate::train::run_loss(spec, &prepared)?;
+    crate::train::set_vars(&all, &weights).map_err(|e| e.at(dir.display()))?;
+    let vars = model.vars();
     let (x, target) = subset(&prepared.train, SUBSET)?;
-    Ok(LoadedModel { model, vars, loss, x, target, seed: spec.seed })
+    let family = crate::families::for_task(prepared.kind);
+    Ok(LoadedModel { model, vars, loss, x, target, seed: spec.seed, family })
 }
 
 impl LoadedModel {
     /// The mean training loss at the current weights, with gradients.
     pub fn evaluate(&self) -> Result<Evaluation> {
         let (out, embedding) = self.model.forward_with_embedding(&self.x, None)?;
-        let pred = Prediction { out, ids: None, embedding };
+        let pred = self.family.prediction(out, embedding, None)?;
         let loss = self.loss.monitor(&pred, &self.target)?.mean_all()?;
         Ok(Evaluation { loss: loss.to_dtype(DType::F64)?.to_scalar::<f64>()?, grads: loss.backward()? })
     }

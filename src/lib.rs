@@ -14,6 +14,7 @@ pub mod compare;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod families;
 pub mod files;
 pub mod landscape;
 pub mod listing;

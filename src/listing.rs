@@ -84,11 +84,7 @@ pub fn losses(pattern: &Option<String>) -> String {
 pub fn loss(name: &str) -> Result<String> {
     let l = lookup("loss", "losses", LOSSES, name)?;
     let props: Vec<String> = l.props.iter().map(|p| format!("{p:?}")).collect();
-    let inputs = match l.family {
-        crate::task::Family::Classification => "logits [N, C], labels [N] (integers)",
-        crate::task::Family::Regression => "pred, target [N] or [N, D]",
-        crate::task::Family::MultiLabel => "logits [N, K], targets [N, K] (0/1)",
-    };
+    let inputs = crate::families::of(l.family).input_names().doc;
     Ok(format!(
         "{}  ({})\n  {}\n\nformula:   {}\ninputs:    {}\nreference: {}\nproperties: {}\n\nparameters:\n{}\nin a recipe:\n{}",
         l.name,

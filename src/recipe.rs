@@ -17,7 +17,7 @@ use crate::data::{Source, DATASETS};
 use crate::error::{Error, Result};
 use crate::losses::{Loss, LossInfo, LOSSES};
 use crate::memory::{RunEstimate, Sizes};
-use crate::metrics::{default_metrics, Metric, METRICS};
+use crate::metrics::{Metric, METRICS};
 use crate::models::{ModelSpec, MODELS};
 use crate::optim::schedule::Schedule;
 use crate::optim::{OptimizerSpec, OPTIMIZERS};
@@ -916,7 +916,8 @@ fn resolve_model(
 /// The metrics of task `t` (default: its family's), each of its family, with distinct labels.
 fn resolve_metrics(ctx: &Ctx, path: &str, t: &RawTask, kind: TaskKind) -> Result<(Vec<ResolvedMetric>, Vec<serde_json::Value>)> {
     let metric_cs: Vec<Component> = t.metrics.clone().unwrap_or_else(|| {
-        default_metrics(kind.family())
+        crate::families::of(kind.family())
+            .default_metrics()
             .iter()
             .map(|n| Component { name: n.to_string(), label: None, params: serde_json::json!({}) })
             .collect()

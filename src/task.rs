@@ -73,6 +73,24 @@ impl Target {
             Target::Classes(t) | Target::Values(t) => t,
         }
     }
+
+    /// The same kind of target with `f` applied to its tensor.
+    pub fn map(&self, f: impl FnOnce(&Tensor) -> candle_core::Result<Tensor>) -> candle_core::Result<Target> {
+        Ok(match self {
+            Target::Classes(t) => Target::Classes(f(t)?),
+            Target::Values(t) => Target::Values(f(t)?),
+        })
+    }
+
+    /// Rows `start..start + len`.
+    pub fn narrow(&self, start: usize, len: usize) -> candle_core::Result<Target> {
+        self.map(|t| t.narrow(0, start, len))
+    }
+
+    /// The rows at `index` (`u32 [m]`), in that order.
+    pub fn index_select(&self, index: &Tensor) -> candle_core::Result<Target> {
+        self.map(|t| t.index_select(index, 0))
+    }
 }
 
 /// What a model produced for a batch.

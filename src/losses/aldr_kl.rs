@@ -142,7 +142,7 @@ mod tests {
     fn per_example_lambda_is_stored_and_reused() {
         let loss = INFO.build;
         let (base, _) = loss(&serde_json::json!({"lambda": 1.0, "alpha": 2.0})).unwrap();
-        let run = base.for_run(&RunContext { seed: 0, n_train: 4 }).unwrap();
+        let run = base.for_run(&RunContext::cpu(0, 4, 3, Some(3))).unwrap();
         let z = Tensor::new(&[[3.0f64, -1.0, 0.5], [0.1, 0.2, 0.3]], &Device::Cpu).unwrap();
         let y = Tensor::new(&[0u32, 2], &Device::Cpu).unwrap();
         let pred = Prediction { out: z.clone(), ids: Some(vec![1, 3]), embedding: None };

@@ -84,6 +84,14 @@ pub trait Loss: Send + Sync {
     fn for_run(&self, _run: &RunContext) -> Option<std::sync::Arc<dyn Loss>> {
         None
     }
+
+    /// Trainable parameters the loss owns (GE2E's w and b, class centres), in a fixed order:
+    /// they join the run's optimizer after the model's and are saved after the model's weights.
+    /// A loss with parameters creates them in [`Loss::for_run`], from the run's seed. Default:
+    /// none.
+    fn vars(&self) -> Vec<candle_core::Var> {
+        Vec::new()
+    }
 }
 
 /// The model and the batch inputs, for losses that evaluate the model at other inputs.
@@ -94,11 +102,25 @@ pub struct ModelAccess<'a> {
 }
 
 /// What a loss may need to know about the run it is used in.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunContext {
     pub seed: u64,
     /// Rows in the train split (the range of `Prediction::ids`).
     pub n_train: usize,
+    /// Width of the model's output (classes, or the embedding dimension).
+    pub outputs: usize,
+    /// Classes of the task, when it has classes.
+    pub classes: Option<usize>,
+    /// Where and in which precision the run's tensors live (for the loss's own parameters).
+    pub dtype: DType,
+    pub device: candle_core::Device,
+}
+
+impl RunContext {
+    /// A context for tests and tools: CPU, f64.
+    pub fn cpu(seed: u64, n_train: usize, outputs: usize, classes: Option<usize>) -> Self {
+        RunContext { seed, n_train, outputs, classes, dtype: DType::F64, device: candle_core::Device::Cpu }
+    }
 }
 
 /// A declared property of a loss; the registry tests check each one.
@@ -381,6 +403,12 @@ pub(crate) mod testing {
         (var, target)
     }
 
+    /// What the loss is given for model outputs `z`: the family's prediction (metric learning
+    /// normalises the embeddings), as in training and `losses eval`.
+    pub fn prediction(family: Family, z: &Tensor) -> Prediction {
+        crate::families::of(family).prediction(z.clone(), None, None).unwrap()
+    }
+
     /// A loss with default parameters, plus `class_counts` for `c` classes when it needs them,
     /// and fixed embeddings when it needs those.
     pub fn build_for_classes(info: &LossInfo, c: usize) -> std::sync::Arc<dyn Loss> {
@@ -438,7 +466,12 @@ pub(crate) mod testing {
 
     /// Mean loss as f64.
     pub fn mean_loss(loss: &dyn Loss, z: &Tensor, target: &Target) -> f64 {
-        let per = loss.forward(&Prediction::new(z.clone()), target).unwrap();
+        mean_loss_in(Family::Classification, loss, z, target)
+    }
+
+    /// Mean loss as f64, for model outputs `z` of a task of `family`.
+    pub fn mean_loss_in(family: Family, loss: &dyn Loss, z: &Tensor, target: &Target) -> f64 {
+        let per = loss.forward(&prediction(family, z), target).unwrap();
         per.mean_all().unwrap().to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
     }
 }
@@ -491,7 +524,7 @@ mod tests {
                     Target::Values(t) => Target::Values(t.to_dtype(DType::F32).unwrap()),
                     t => t,
                 };
-                let per = loss.forward(&Prediction::new(zv.as_tensor().clone()), &target).unwrap();
+                let per = loss.forward(&prediction(info.family, zv.as_tensor()), &target).unwrap();
                 assert_eq!(per.dims(), &[6], "{}", info.name);
                 let values = per.to_vec1::<f32>().unwrap();
                 assert!(values.iter().all(|v| v.is_finite()), "{} at scale {scale}: {values:?}", info.name);
@@ -523,7 +556,7 @@ mod tests {
                         continue;
                     }
                 }
-                let per = loss.forward(&Prediction::new(var.as_tensor().clone()), &target).unwrap();
+                let per = loss.forward(&prediction(info.family, var.as_tensor()), &target).unwrap();
                 let grads = per.mean_all().unwrap().backward().unwrap();
                 let analytic = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
                 let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
@@ -533,7 +566,7 @@ mod tests {
                         let mut v = base.clone();
                         v[i] += delta;
                         let t = Tensor::from_vec(v, var.as_tensor().shape(), &Device::Cpu).unwrap();
-                        mean_loss(loss.as_ref(), &t, &target)
+                        mean_loss_in(info.family, loss.as_ref(), &t, &target)
                     };
                     let numeric = (at(h) - at(-h)) / (2.0 * h);
                     let tol = 1e-6 + 1e-5 * numeric.abs();

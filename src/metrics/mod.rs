@@ -105,15 +105,6 @@ pub fn higher_is_better(metric: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// The default metrics of a task family, used when a task lists none.
-pub fn default_metrics(family: Family) -> &'static [&'static str] {
-    match family {
-        Family::Classification => &["accuracy", "nll", "ece"],
-        Family::Regression => &["mse", "mae", "r2"],
-        Family::MultiLabel => &["macro_auc", "micro_f1", "hamming_loss"],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -256,6 +256,9 @@ pub fn check_combination(list: &[&Resolved], family: Family) -> Result<()> {
         return Err(Error::input(format!("{} regularizers in one run; at most {MAX_PER_RUN} are allowed", list.len())));
     }
     for r in list {
+        if let Some(why) = crate::families::of(family).rejects(r.info) {
+            return Err(Error::input(format!("regularizer `{}` does not fit {family} tasks: {why}", r.info.name)));
+        }
         if !r.info.families.is_empty() && !r.info.families.contains(&family) {
             let allowed: Vec<String> = r.info.families.iter().map(|f| f.to_string()).collect();
             return Err(Error::input(format!(

@@ -11,17 +11,16 @@
 mod step;
 
 use crate::data::transforms::{self, Prepared};
-use crate::data::{Labels, Table};
+use crate::data::Labels;
 use crate::error::{Error, Result};
+use crate::families::{self, EvalContext};
 use crate::losses::{Loss, Prop, RunContext};
-use crate::metrics::{HostTarget, Outputs};
 use crate::models::{Init, Model};
 
 use crate::recipe::{RunSpec, TrainSettings};
 
 use crate::rng::{Purpose, Stream};
 use crate::run::{DataSummary, MetricRow, RunRecord, Status, Timings};
-use crate::task::{Prediction, Target};
 use candle_core::{DType, Device, Tensor};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -30,112 +29,22 @@ use std::sync::Arc;
 use std::time::Instant;
 use step::{Regularizers, Step, StepBatch, StepParts};
 
-/// A split on the device.
-struct DeviceSplit {
-    name: &'static str,
-    x: Tensor,
-    target: Target,
-    /// Host copy of the targets in original units (for metrics).
-    host_classes: Option<Vec<u32>>,
-    host_values: Option<Vec<f64>>,
-    len: usize,
-}
-
-fn to_device(name: &'static str, table: &Table, prepared: &Prepared, dtype: DType, device: &Device) -> Result<DeviceSplit> {
-    let n = table.len();
-    let x = Tensor::from_vec(table.x.clone(), (n, table.d), device)?.to_dtype(dtype)?;
-    let (target, host_classes, host_values) = match &table.y {
-        Labels::Classes(y) => (Target::Classes(Tensor::from_vec(y.clone(), n, device)?), Some(y.clone()), None),
-        Labels::Values { data, k } => {
-            let t = Tensor::from_vec(data.clone(), (n, *k), device)?.to_dtype(dtype)?;
-            let original: Vec<f64> = match &prepared.target_scale {
-                Some((mean, std)) => data.iter().enumerate().map(|(i, v)| (*v as f64) * std[i % k] as f64 + mean[i % k] as f64).collect(),
-                None => data.iter().map(|v| *v as f64).collect(),
-            };
-            (Target::Values(t), None, Some(original))
-        }
-    };
-    Ok(DeviceSplit { name, x, target, host_classes, host_values, len: n })
-}
-
-/// Evaluate one split at `epoch` into metric rows, `chunk` rows per forward pass.
-#[allow(clippy::too_many_arguments)]
-fn evaluate(
-    spec: &RunSpec,
-    chunk: usize,
-    loss_fn: &dyn Loss,
-    model: &dyn Model,
-    split: &DeviceSplit,
-    prepared: &Prepared,
-    epoch: usize,
-    rows: &mut Vec<MetricRow>,
-) -> Result<()> {
-    if split.len == 0 {
-        return Ok(());
-    }
-    let mut outputs: Vec<f64> = Vec::new();
-    let mut loss_sum = 0f64;
-    let mut width = 1;
-    let mut start = 0;
-    while start < split.len {
-        let len = chunk.min(split.len - start);
-        let x = split.x.narrow(0, start, len)?;
-        let target = match &split.target {
-            Target::Classes(t) => Target::Classes(t.narrow(0, start, len)?),
-            Target::Values(t) => Target::Values(t.narrow(0, start, len)?),
-        };
-        let (out, embedding) = model.forward_with_embedding(&x, None)?;
-        width = out.dim(1)?;
-        // The loss is evaluated over slices of the training batch size: per-example losses do
-        // not care, and losses that couple the examples of a batch (auc_pairwise, sovr, …) see
-        // batches like those they were trained on, at the cost of training (not O(split²)).
-        let mut offset = 0;
-        while offset < len {
-            let size = spec.train.batch_size.min(len - offset);
-            let slice = Prediction {
-                out: out.narrow(0, offset, size)?,
-                ids: None,
-                embedding: embedding.as_ref().map(|e| e.narrow(0, offset, size)).transpose()?,
-            };
-            let slice_target = match &target {
-                Target::Classes(t) => Target::Classes(t.narrow(0, offset, size)?),
-                Target::Values(t) => Target::Values(t.narrow(0, offset, size)?),
-            };
-            let per = loss_fn.monitor(&slice, &slice_target)?;
-            loss_sum += per.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
-            offset += size;
-        }
-        outputs.extend(out.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?);
-        start += len;
-    }
-    rows.push(MetricRow { epoch, split: split.name, metric: "loss".into(), value: loss_sum / split.len as f64 });
-    if let Some((mean, std)) = &prepared.target_scale {
-        for (i, v) in outputs.iter_mut().enumerate() {
-            *v = *v * std[i % width] as f64 + mean[i % width] as f64;
-        }
-    }
-    let target = match (&split.host_classes, &split.host_values) {
-        (Some(y), _) => HostTarget::Classes(y),
-        (None, Some(v)) => HostTarget::Values(v),
-        (None, None) => return Err(Error::runtime("split without targets")),
-    };
-    let host = Outputs { out: &outputs, width, target };
-    for m in &spec.task.metrics {
-        rows.push(MetricRow { epoch, split: split.name, metric: m.name.clone(), value: m.metric.compute(&host) });
-    }
-    if let Some(labels) = &split.host_classes {
-        for (name, value) in crate::metrics::derived::classification(split.name, &outputs, width, labels, prepared) {
-            rows.push(MetricRow { epoch, split: split.name, metric: name.to_string(), value });
-        }
-    }
-    Ok(())
-}
-
 /// The loss of a run: the resolved one, or — for losses that need per-class counts and were
 /// not given them — one rebuilt with the counts of this run's train split.
-pub(crate) fn run_loss(spec: &RunSpec, prepared: &Prepared) -> Result<Arc<dyn Loss>> {
+pub(crate) fn run_loss(spec: &RunSpec, prepared: &Prepared, dtype: DType, device: &Device) -> Result<Arc<dyn Loss>> {
     let loss = with_class_counts(spec, prepared)?;
-    let run = RunContext { seed: spec.seed, n_train: prepared.train.len() };
+    let classes = match prepared.kind {
+        crate::task::TaskKind::Classification { classes } => Some(classes),
+        _ => None,
+    };
+    let run = RunContext {
+        seed: spec.seed,
+        n_train: prepared.train.len(),
+        outputs: prepared.kind.output_dim(),
+        classes,
+        dtype,
+        device: device.clone(),
+    };
     Ok(loss.for_run(&run).unwrap_or(loss))
 }
 
@@ -195,14 +104,13 @@ fn upsample_slow(
         .ok_or_else(|| Error::runtime("useful: the first phase kept no weights"))?;
     let init = Init { seed: spec.seed, dtype, device: device.clone() };
     let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
-    for (v, w) in model.vars().iter().zip(&weights) {
-        v.set(w)?;
-    }
-    let loss_fn = run_loss(spec, prepared)?;
-    let train = to_device("train", &prepared.train, prepared, dtype, device)?;
+    let loss_fn = run_loss(spec, prepared, dtype, device)?;
+    set_vars(&trainable(model.as_ref(), loss_fn.as_ref()), &weights)?;
+    let family = families::for_task(prepared.kind);
+    let train = family.split("train", &prepared.train, prepared, dtype, device)?;
     let (out, embedding) = model.forward_with_embedding(&train.x, None)?;
     let width = out.dim(1)?;
-    let per = loss_fn.monitor(&Prediction { out: out.clone(), ids: None, embedding }, &train.target)?;
+    let per = loss_fn.monitor(&family.prediction(out.clone(), embedding, None)?, &train.target)?;
     let outputs = out.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
     let losses = per.to_dtype(DType::F64)?.to_vec1::<f64>()?;
     let slow = crate::regularizers::useful::slow_rows(&outputs, width, &labels, &losses);
@@ -226,11 +134,33 @@ fn upsample_slow(
     Ok(slow.len())
 }
 
+/// The run's trainable variables: the model's, then the loss's own parameters.
+pub(crate) fn trainable(model: &dyn Model, loss: &dyn Loss) -> Vec<candle_core::Var> {
+    let mut vars = model.vars();
+    vars.extend(loss.vars());
+    vars
+}
+
+/// Set `vars` to `weights` (as saved: the model's, then the loss's), checking count and shapes.
+pub(crate) fn set_vars(vars: &[candle_core::Var], weights: &[Tensor]) -> Result<()> {
+    if vars.len() != weights.len() {
+        return Err(Error::input(format!("{} weight tensors for a run with {} trainable tensors", weights.len(), vars.len())));
+    }
+    for (v, w) in vars.iter().zip(weights) {
+        if v.as_tensor().dims() != w.dims() {
+            return Err(Error::input(format!("weight shape {:?} does not fit the run's {:?}", w.dims(), v.as_tensor().dims())));
+        }
+        v.set(&w.to_dtype(v.dtype())?)?;
+    }
+    Ok(())
+}
+
 /// The result of one run: its record and its metric rows.
 pub struct RunResult {
     pub record: RunRecord,
     pub rows: Vec<MetricRow>,
-    /// The final weights, in `Model::vars` order, when `train.save_weights` is on.
+    /// The final weights (the model's in `Model::vars` order, then the loss's own parameters),
+    /// when `train.save_weights` is on.
     pub weights: Option<Vec<Tensor>>,
 }
 
@@ -261,18 +191,6 @@ fn start_regularizers(spec: &RunSpec, model: &dyn Model, prepared: &Prepared, us
         }
     }
     Ok(regs)
-}
-
-/// The epoch's shuffled copy of the training data, gathered once; batches are slices of it.
-fn shuffled(train: &DeviceSplit, order: &[usize]) -> Result<(Tensor, Target)> {
-    let all: Vec<u32> = order.iter().map(|&i| i as u32).collect();
-    let all = Tensor::from_vec(all, order.len(), train.x.device())?;
-    let x = train.x.index_select(&all, 0)?;
-    let y = match &train.target {
-        Target::Classes(t) => Target::Classes(t.index_select(&all, 0)?),
-        Target::Values(t) => Target::Values(t.index_select(&all, 0)?),
-    };
-    Ok((x, y))
 }
 
 /// The record of a run that trained: its config, status, timings, data and the last evaluated
@@ -336,15 +254,18 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     let seed = spec.seed;
     let dtype = spec.train.dtype.dtype();
     let (prepared, useful_added) = prepare_data(spec, device, device_name)?;
+    let family = families::for_task(prepared.kind);
     let splits = [
-        to_device("train", &prepared.train, &prepared, dtype, device)?,
-        to_device("val", &prepared.val, &prepared, dtype, device)?,
-        to_device("test", &prepared.test, &prepared, dtype, device)?,
+        family.split("train", &prepared.train, &prepared, dtype, device)?,
+        family.split("val", &prepared.val, &prepared, dtype, device)?,
+        family.split("test", &prepared.test, &prepared, dtype, device)?,
     ];
-    let loss_fn = run_loss(spec, &prepared)?;
+    let loss_fn = run_loss(spec, &prepared, dtype, device)?;
     let init = Init { seed, dtype, device: device.clone() };
     let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
-    let vars = model.vars();
+    let model_vars = model.vars();
+    // The optimizer trains the loss's own parameters too; regularizers see the model's.
+    let vars = trainable(model.as_ref(), loss_fn.as_ref());
     if SINGLE_JOB.load(Ordering::SeqCst) && user_threads().is_none() {
         let threads = matmul_threads(step_flops(model.as_ref(), spec.train.batch_size.min(prepared.train.len())), cores());
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
@@ -363,19 +284,18 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     let settings = &spec.train;
 
     let train = &splits[0];
-    let n = train.len;
-    let batch = settings.batch_size.min(n);
-    let steps_per_epoch = n.div_ceil(batch);
-    let total_steps = steps_per_epoch * settings.epochs;
+    let batch = settings.batch_size.min(train.len);
+    let total_steps = family.steps_per_epoch(train.len, batch) * settings.epochs;
 
     let mut rows = Vec::new();
     let mut eval_s = 0.0;
     let size = spec.task.model.size(prepared.input, prepared.kind.output_dim())?;
     let chunk = crate::memory::eval_chunk(size.activations_per_row, dtype.size_in_bytes() as f64);
+    let eval_ctx = EvalContext { spec, chunk, loss_fn: loss_fn.as_ref(), model: model.as_ref(), prepared: &prepared };
     let eval_all = |epoch: usize, rows: &mut Vec<MetricRow>, eval_s: &mut f64| -> Result<()> {
         let t = Instant::now();
-        for split in &splits {
-            evaluate(spec, chunk, loss_fn.as_ref(), model.as_ref(), split, &prepared, epoch, rows)?;
+        for split in splits.iter().filter(|s| s.len > 0) {
+            family.evaluate(&eval_ctx, split, epoch, rows)?;
         }
         *eval_s += t.elapsed().as_secs_f64();
         Ok(())
@@ -386,24 +306,20 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
     let mut epochs_completed = 0;
     let mut step = 0;
     'epochs: for epoch in 1..=settings.epochs {
-        let order = Stream::new(seed, Purpose::Shuffle, epoch as u64).permutation(n);
         let mut dropout_rng = Stream::new(seed, Purpose::Dropout, epoch as u64);
-        let (x_epoch, y_epoch) = shuffled(train, &order)?;
-        for b in 0..steps_per_epoch {
-            let rows = &order[b * batch..((b + 1) * batch).min(n)];
-            let xb = x_epoch.narrow(0, b * batch, rows.len())?;
-            let yb = match &y_epoch {
-                Target::Classes(t) => Target::Classes(t.narrow(0, b * batch, rows.len())?),
-                Target::Values(t) => Target::Values(t.narrow(0, b * batch, rows.len())?),
-            };
+        let batches = family.epoch(train, seed, epoch, batch)?;
+        for b in 0..batches.batches.len() {
+            let (xb, yb, rows) = batches.batch(b)?;
             let lr = base_lr * settings.schedule.factor(step, epoch - 1, total_steps, settings.warmup);
             let batch = StepBatch::new(&mut regs, xb, yb, rows, seed, step)?;
             let (loss, observed) = {
                 let Regularizers { others, gradient } = &mut regs;
                 let state = Step::new(StepParts {
                     model: model.as_ref(),
+                    family: family.as_ref(),
                     loss_fn: loss_fn.as_ref(),
                     vars: &vars,
+                    model_vars: &model_vars,
                     others,
                     gradient,
                     dropout: &mut dropout_rng,
@@ -420,7 +336,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
                 if let Some((weights, grads)) = &observed {
                     r.observe(weights, grads)?;
                 }
-                r.after_step(&vars)?;
+                r.after_step(&model_vars)?;
             }
             step += 1;
             if !loss.is_finite() {
@@ -430,7 +346,7 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         }
         epochs_completed = epoch;
         for (_, r, _) in regs.others.iter_mut() {
-            r.end_epoch(epoch, &vars)?;
+            r.end_epoch(epoch, &model_vars)?;
         }
         if epoch % settings.eval_every == 0 || epoch == settings.epochs || epoch == 1 {
             eval_all(epoch, &mut rows, &mut eval_s)?;
@@ -531,4 +447,60 @@ pub fn set_threads_per_run(jobs: usize) {
 /// Whether progress bars should be drawn: stderr is a terminal and not `--quiet`.
 pub fn progress_wanted(quiet: bool) -> bool {
     !quiet && std::io::stderr().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::losses::{log_p_y, log_softmax};
+    use crate::recipe::{resolve, Overrides, ResolvedLoss};
+    use crate::task::{Prediction, Target};
+    use candle_core::Var;
+
+    /// Cross-entropy of temperature-scaled logits `s·z`, with a trainable scale `s` created per
+    /// run at 0.5 (a loss with a parameter of its own).
+    struct Scaled {
+        s: Option<Var>,
+    }
+
+    impl Loss for Scaled {
+        fn forward(&self, pred: &Prediction, target: &Target) -> Result<Tensor> {
+            let z = match &self.s {
+                Some(s) => pred.out.broadcast_mul(s.as_tensor())?,
+                None => pred.out.clone(),
+            };
+            Ok(log_p_y(&log_softmax(&z)?, target.tensor())?.neg()?)
+        }
+        fn for_run(&self, run: &RunContext) -> Option<Arc<dyn Loss>> {
+            let s = Tensor::new(&[0.5f64], &run.device).and_then(|t| t.to_dtype(run.dtype)).and_then(|t| Var::from_tensor(&t));
+            Some(Arc::new(Scaled { s: s.ok() }))
+        }
+        fn vars(&self) -> Vec<Var> {
+            self.s.iter().cloned().collect()
+        }
+    }
+
+    #[test]
+    fn a_loss_parameter_is_trained_and_saved_after_the_model_weights() {
+        let recipe = "train: {epochs: 3, batch_size: 32, save_weights: true}\ntasks:\n  - name: t\n    dataset: {name: blobs, n: 200, classes: 3, dim: 4}\n    model: {name: mlp, hidden: [8]}\nlosses: [cross_entropy]\noptimizers: [{name: sgd, lr: 0.5}]\n";
+        let plan = resolve(recipe, std::path::Path::new("inline.yaml"), &Overrides { device: "cpu".into(), ..Default::default() }).unwrap();
+        let mut plan = plan;
+        let mut spec = plan.runs.remove(0);
+        let base = spec.loss.clone();
+        spec.loss = Arc::new(ResolvedLoss {
+            label: base.label.clone(),
+            info: base.info,
+            loss: Arc::new(Scaled { s: None }),
+            params: base.params.clone(),
+            regularizers: base.regularizers.clone(),
+            config: base.config.clone(),
+        });
+        let result = train_run(&spec, &Device::Cpu, "cpu", &|_| {}).unwrap();
+        let weights = result.weights.unwrap();
+        let model_tensors = 4; // two linear layers, weight and bias each
+        assert_eq!(weights.len(), model_tensors + 1);
+        let s = weights[model_tensors].flatten_all().unwrap().to_dtype(DType::F64).unwrap().to_vec1::<f64>().unwrap();
+        assert_eq!(s.len(), 1);
+        assert!((s[0] - 0.5).abs() > 1e-4, "the optimizer moved the loss's scale: {}", s[0]);
+    }
 }

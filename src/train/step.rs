@@ -131,19 +131,12 @@ pub(super) struct StepBatch<'a> {
     rows: &'a [usize],
 }
 
-fn select_target(t: &Target, index: &Tensor) -> Result<Target> {
-    Ok(match t {
-        Target::Classes(t) => Target::Classes(t.index_select(index, 0)?),
-        Target::Values(t) => Target::Values(t.index_select(index, 0)?),
-    })
-}
-
 impl<'a> StepBatch<'a> {
     /// Mixing (mixup) is drawn once per step: every evaluation of the step sees one batch.
     pub(super) fn new(regs: &mut Regularizers, x: Tensor, y: Target, rows: &'a [usize], seed: u64, step: usize) -> Result<Self> {
         let mix = match regs.mix(&x, seed, step)? {
             Some(m) => {
-                let y2 = select_target(&y, &m.perm)?;
+                let y2 = y.index_select(&m.perm)?;
                 Some((m, y2))
             }
             None => None,
@@ -156,8 +149,12 @@ impl<'a> StepBatch<'a> {
 /// What a [`Step`] is built from.
 pub(super) struct StepParts<'a> {
     pub model: &'a dyn Model,
+    pub family: &'a dyn crate::families::TaskFamily,
     pub loss_fn: &'a dyn Loss,
+    /// Everything the optimizer trains: the model's variables, then the loss's.
     pub vars: &'a [Var],
+    /// The model's variables (what observing regularizers see).
+    pub model_vars: &'a [Var],
     pub others: &'a mut [(String, Box<dyn Active>, Log)],
     pub gradient: &'a mut Option<(String, Box<dyn Active>, Log)>,
     pub dropout: &'a mut Stream,
@@ -192,10 +189,7 @@ fn cut(t: &Tensor, lo: usize, hi: usize, whole: bool) -> Result<Tensor> {
 }
 
 fn cut_target(t: &Target, lo: usize, hi: usize, whole: bool) -> Result<Target> {
-    Ok(match t {
-        Target::Classes(t) => Target::Classes(cut(t, lo, hi, whole)?),
-        Target::Values(t) => Target::Values(cut(t, lo, hi, whole)?),
-    })
+    Ok(if whole { t.clone() } else { t.narrow(lo, hi - lo)? })
 }
 
 fn copy_weights(vars: &[Var]) -> Result<Vec<Tensor>> {
@@ -231,7 +225,7 @@ impl<'a> Step<'a> {
         let x_part = cut(&p.batch.x, lo, hi, whole)?;
         let y_part = cut_target(&p.batch.y, lo, hi, whole)?;
         let (out, embedding) = model.forward_with_embedding(&x_part, Some(&mut *p.dropout))?;
-        let pred = Prediction { out, ids: Some(p.batch.rows[lo..hi].to_vec()), embedding };
+        let pred = p.family.prediction(out, embedding, Some(p.batch.rows[lo..hi].to_vec()))?;
         let access = ModelAccess { model, x: &x_part };
         let loss_fn = p.loss_fn;
         let base = |pr: &Prediction, t: &Target| loss_fn.forward_with_model(pr, t, &access);
@@ -302,7 +296,7 @@ impl<'a> Step<'a> {
     /// Keep the weights and gradients of the whole-batch evaluation, or the size-weighted sum of
     /// each micro-batch's first evaluation.
     fn observe(&mut self, part: Option<(usize, usize)>, e: &Evaluation) -> Result<()> {
-        let vars = self.p.vars;
+        let vars = self.p.model_vars;
         match part {
             None => self.observed = Some((copy_weights(vars)?, crate::optim::grads_of(vars, &e.grads)?)),
             Some((i, k)) if !self.parts_seen.contains(&i) => {
