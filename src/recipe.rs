@@ -774,6 +774,7 @@ fn grid(ctx: &Ctx, p: &GridParts) -> Result<(Vec<RunSpec>, Vec<Skipped>)> {
                 continue;
             }
             let regularizers = run_regularizers(ctx, p.recipe_regs, task, loss)?;
+            check_loss_memory(loss, task, p.train).map_err(|e| ctx.err("train.batch_size", Some("batch_size"), e))?;
             for opt in p.optimizers {
                 let mut config = run_config(p.common, task, loss, opt, p.train, &regularizers, 0);
                 for &seed in p.seeds {
@@ -1081,6 +1082,22 @@ fn components_from_json(value: &serde_json::Value) -> Result<Vec<Component>> {
             other => Err(Error::input(format!("a regularizer is a name or a mapping with `name:`, not `{other}`"))),
         })
         .collect()
+}
+
+/// A loss whose terms grow with the cube of the batch (all triplets) must fit the memory budget
+/// beside the rest of the task's run.
+fn check_loss_memory(loss: &ResolvedLoss, task: &ResolvedTask, train: &TrainSettings) -> Result<()> {
+    if !loss.info.props.contains(&crate::losses::Prop::CubicInBatch) {
+        return Ok(());
+    }
+    // The terms, their mask and the gradients of both: about six values per triplet.
+    let terms = (train.batch_size as f64).powi(3);
+    let bytes = terms * train.dtype.dtype().size_in_bytes() as f64 * 6.0;
+    let what = format!(
+        "loss `{}` at batch_size {} holds {terms:.3e} triplet terms; with a run of task `{}` it",
+        loss.label, train.batch_size, task.name
+    );
+    crate::memory::check(&what, bytes + task.memory.total())
 }
 
 /// Why `loss` cannot be trained on `task`, if it cannot.

@@ -19,6 +19,10 @@ pub enum TaskKind {
     /// Multi-label classification: `labels` independent 0/1 targets per example; the model
     /// outputs `[n, labels]` logits.
     MultiLabel { labels: usize },
+    /// Metric learning: rows with class ids in `0..classes`; the model embeds each row in `dim`
+    /// dimensions (L2-normalised for the loss); training batches hold `per_class` rows of each
+    /// of `batch / per_class` classes; evaluation retrieves among held-out classes.
+    MetricLearning { classes: usize, dim: usize, per_class: usize },
 }
 
 /// The family of a task kind, used to match losses and metrics to tasks.
@@ -28,6 +32,7 @@ pub enum Family {
     Classification,
     Regression,
     MultiLabel,
+    MetricLearning,
 }
 
 impl fmt::Display for Family {
@@ -36,6 +41,7 @@ impl fmt::Display for Family {
             Family::Classification => "classification",
             Family::Regression => "regression",
             Family::MultiLabel => "multi-label",
+            Family::MetricLearning => "metric-learning",
         })
     }
 }
@@ -46,6 +52,7 @@ impl TaskKind {
             TaskKind::Classification { .. } => Family::Classification,
             TaskKind::Regression { .. } => Family::Regression,
             TaskKind::MultiLabel { .. } => Family::MultiLabel,
+            TaskKind::MetricLearning { .. } => Family::MetricLearning,
         }
     }
     /// Width of the model's output layer.
@@ -54,6 +61,7 @@ impl TaskKind {
             TaskKind::Classification { classes } => classes,
             TaskKind::Regression { outputs } => outputs,
             TaskKind::MultiLabel { labels } => labels,
+            TaskKind::MetricLearning { dim, .. } => dim,
         }
     }
 }
@@ -102,7 +110,8 @@ pub struct Prediction {
     /// state, such as `aldr_kl`). `None` at evaluation and in `losses eval`.
     pub ids: Option<Vec<usize>>,
     /// The model's penultimate representation `[n, d]`, for losses that use embeddings
-    /// (`hybrid_multilabel`'s contrastive term).
+    /// (`hybrid_multilabel`'s contrastive term). In metric learning, where `out` holds the
+    /// L2-normalised embeddings, the unnormalised ones (whose norms AdaFace reads).
     pub embedding: Option<Tensor>,
 }
 

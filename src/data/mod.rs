@@ -7,6 +7,7 @@
 //! except the split itself).
 
 pub mod blobs;
+pub mod by_class;
 pub mod csv;
 pub mod modular_arith;
 pub mod multilabel_synth;
@@ -159,10 +160,12 @@ impl Named for DatasetInfo {
 /// Every dataset and generator, sorted by name.
 pub static DATASETS: &[&DatasetInfo] = &[
     &blobs::INFO,
+    &by_class::BLOBS_MANY,
     &shipped::BREAST_CANCER,
     &user_file::CSV,
     &shipped::DIABETES,
     &shipped::DIGITS,
+    &by_class::DIGITS_DML,
     &shipped::IRIS,
     &modular_arith::INFO,
     &multilabel_synth::INFO,

@@ -115,7 +115,8 @@ impl Transforms {
         }
         let classes = match kind {
             TaskKind::Classification { classes } => Some(classes),
-            TaskKind::Regression { .. } | TaskKind::MultiLabel { .. } => None,
+            // Metric-learning data is split by class; noise and long tails are not (yet) defined there.
+            TaskKind::Regression { .. } | TaskKind::MultiLabel { .. } | TaskKind::MetricLearning { .. } => None,
         };
         if let Some(noise) = &self.label_noise {
             let Some(c) = classes else {

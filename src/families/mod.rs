@@ -11,6 +11,7 @@
 
 pub mod classification;
 pub mod inputs;
+pub mod metric_learning;
 pub mod multi_label;
 pub mod regression;
 pub mod rows;
@@ -129,7 +130,7 @@ pub trait TaskFamily: Sync {
 }
 
 /// Every family, in [`Family`] order (with their default settings).
-pub const FAMILIES: &[Family] = &[Family::Classification, Family::Regression, Family::MultiLabel];
+pub const FAMILIES: &[Family] = &[Family::Classification, Family::Regression, Family::MultiLabel, Family::MetricLearning];
 
 /// The plug-in of `family`, with default settings (for `losses eval` and listings).
 pub fn of(family: Family) -> Box<dyn TaskFamily> {
@@ -137,12 +138,16 @@ pub fn of(family: Family) -> Box<dyn TaskFamily> {
         Family::Classification => Box::new(classification::Classification),
         Family::Regression => Box::new(regression::Regression),
         Family::MultiLabel => Box::new(multi_label::MultiLabel),
+        Family::MetricLearning => Box::new(metric_learning::MetricLearning { per_class: 4 }),
     }
 }
 
 /// The plug-in of a task of `kind`, with the task's settings.
 pub fn for_task(kind: TaskKind) -> Box<dyn TaskFamily> {
-    of(kind.family())
+    match kind {
+        TaskKind::MetricLearning { per_class, .. } => Box::new(metric_learning::MetricLearning { per_class }),
+        other => of(other.family()),
+    }
 }
 
 #[cfg(test)]

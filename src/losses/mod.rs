@@ -13,6 +13,7 @@ pub mod auc_pairwise;
 pub mod bce;
 pub mod bce_reweighted;
 pub mod comp_sum;
+pub mod contrastive;
 pub mod cross_entropy;
 pub mod dual_focal;
 pub mod ensloss;
@@ -43,6 +44,7 @@ pub mod ngce_rce;
 pub mod nmae;
 pub mod nrce;
 pub mod one_vs_rest;
+pub(crate) mod pairs;
 pub mod poly1;
 pub mod poly1_focal;
 pub mod rce;
@@ -53,6 +55,7 @@ pub mod sparsemax_loss;
 pub mod sparsemax_multilabel;
 pub mod stablemax_ce;
 pub mod terms;
+pub mod triplet;
 pub mod vs_loss;
 pub mod z_loss_spherical;
 
@@ -155,6 +158,9 @@ pub enum Prop {
     /// The gradient is piecewise (a selection such as top-k or a clamp switches); the
     /// finite-difference check skips points within `1e-3` of a switch only by chance.
     Piecewise,
+    /// Holds a term per triplet of the batch (`batch³` values); resolve checks that they fit
+    /// the memory budget at the recipe's batch size.
+    CubicInBatch,
 }
 
 /// A registry entry: everything `lossbench losses show NAME` prints, and how to build it.
@@ -185,6 +191,7 @@ pub static LOSSES: &[&LossInfo] = &[
     &bce::INFO,
     &bce_reweighted::INFO,
     &comp_sum::INFO,
+    &contrastive::INFO,
     &cross_entropy::INFO,
     &dual_focal::INFO,
     &ensloss::INFO,
@@ -222,6 +229,7 @@ pub static LOSSES: &[&LossInfo] = &[
     &sparsemax_loss::INFO,
     &sparsemax_multilabel::INFO,
     &stablemax_ce::INFO,
+    &triplet::INFO,
     &vs_loss::INFO,
     &z_loss_spherical::INFO,
 ];
@@ -398,6 +406,12 @@ pub(crate) mod testing {
                 let t: Vec<f64> =
                     (0..n * c).map(|i| if (i / c + i % c).is_multiple_of(2) || rng.uniform() < 0.3 { 1.0 } else { 0.0 }).collect();
                 Target::Values(Tensor::from_vec(t, (n, c), &dev).unwrap())
+            }
+            Family::MetricLearning => {
+                // `c` is the embedding dimension; classes repeat so that positive and negative
+                // pairs both exist.
+                let y: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect();
+                Target::Classes(Tensor::from_vec(y, n, &dev).unwrap())
             }
         };
         (var, target)

@@ -7,6 +7,7 @@ pub mod classification;
 pub mod derived;
 pub mod multilabel;
 pub mod regression;
+pub mod retrieval;
 
 use crate::registry::{Named, ParamDoc};
 use crate::task::Family;
@@ -87,10 +88,13 @@ pub static METRICS: &[&MetricInfo] = &[
     &multilabel::MACRO_AUC,
     &classification::MACRO_F1,
     &regression::MAE,
+    &retrieval::MAP_AT_R,
     &multilabel::MICRO_F1,
     &regression::MSE,
     &classification::NLL,
+    &retrieval::NMI,
     &regression::R2,
+    &retrieval::RECALL_AT_K,
     &classification::TOP_K,
 ];
 

@@ -61,6 +61,7 @@ pub fn shape_series(name: &str, sets: &[String]) -> Result<(String, Vec<Series>,
         Family::Classification => (-6.0, 6.0, "margin z_y − z_other (2 classes)"),
         Family::Regression => (-3.0, 3.0, "residual t − ŷ"),
         Family::MultiLabel => (-6.0, 6.0, "logit of a positive label"),
+        Family::MetricLearning => return Err(coupled(name)),
     };
     let xs: Vec<f64> = (0..POINTS).map(|i| lo + (hi - lo) * i as f64 / (POINTS - 1) as f64).collect();
     let n = xs.len() as f64;
@@ -70,6 +71,7 @@ pub fn shape_series(name: &str, sets: &[String]) -> Result<(String, Vec<Series>,
         }
         Family::Regression => serde_json::json!({"pred": xs.iter().map(|x| -x).collect::<Vec<_>>(), "target": vec![0.0; xs.len()]}),
         Family::MultiLabel => serde_json::json!({"logits": xs.iter().map(|x| [*x]).collect::<Vec<_>>(), "targets": vec![[1.0]; xs.len()]}),
+        Family::MetricLearning => return Err(coupled(name)),
     };
     let (mut losses, mut derivs) = (Vec::new(), Vec::new());
     for (label, params) in settings {
@@ -90,6 +92,13 @@ pub fn shape_series(name: &str, sets: &[String]) -> Result<(String, Vec<Series>,
         derivs.push(Series { label, x: xs.clone(), y: d, band: None });
     }
     Ok((x_label.to_string(), losses, derivs))
+}
+
+/// Why a metric-learning loss has no shape of one example.
+fn coupled(name: &str) -> Error {
+    Error::input(format!(
+        "`plot shape` draws a loss against one example's output; metric-learning loss `{name}` is a function of the distances within a batch"
+    ))
 }
 
 /// Draw the loss and its derivative side by side into `out/shape-NAME.EXT`.

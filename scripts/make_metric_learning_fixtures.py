@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Reference values for lossbench's metric-learning losses, in float64.
+
+Writes tests/fixtures/losses-metric-learning.json in the format of losses.json: for each loss
+and input case, the batch loss and its gradient with respect to the raw (unnormalised)
+embeddings. `cargo test` (tests/loss_fixtures.rs) runs every case through `lossbench losses
+eval`, whose metric-learning family L2-normalises the embeddings before the loss exactly as
+pytorch-metric-learning's LpDistance(normalize_embeddings=True) does. Run from the repo root:
+
+    python3 -m venv .venv && .venv/bin/pip install -r scripts/requirements.txt
+    .venv/bin/python scripts/make_metric_learning_fixtures.py
+
+Independent implementations used:
+  contrastive  pytorch_metric_learning.losses.ContrastiveLoss(pos_margin, neg_margin)
+               (squared: true has no PML counterpart; its cases use PML's pair indices and
+               AvgNonZeroReducer semantics written out in torch, with squared hinges)
+  triplet      pytorch_metric_learning.losses.TripletMarginLoss(margin), all triplets
+PML's losses return the batch value only, so per_example is null.
+"""
+import json
+import pathlib
+
+import pytorch_metric_learning
+import torch
+from pytorch_metric_learning import losses
+from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
+
+torch.set_default_dtype(torch.float64)
+OUT = pathlib.Path("tests/fixtures/losses-metric-learning.json")
+
+
+def avg_non_zero(x):
+    nz = (x > 0).sum()
+    return x[x > 0].sum() / nz if nz > 0 else x.sum() * 0
+
+
+def squared_contrastive(e, y, pos_margin, neg_margin):
+    d = torch.cdist(torch.nn.functional.normalize(e, dim=1), torch.nn.functional.normalize(e, dim=1))
+    a1, p, a2, n = lmu.get_all_pairs_indices(y)
+    pos = torch.relu(d[a1, p] - pos_margin) ** 2
+    neg = torch.relu(neg_margin - d[a2, n]) ** 2
+    return avg_non_zero(pos) + avg_non_zero(neg)
+
+
+def reference(name, params, e, y):
+    if name == "contrastive" and params.get("squared"):
+        return squared_contrastive(e, y, params.get("pos_margin", 0.0), params.get("neg_margin", 1.0))
+    if name == "contrastive":
+        return losses.ContrastiveLoss(**params)(e, y)
+    if name == "triplet":
+        return losses.TripletMarginLoss(**params)(e, y)
+    raise ValueError(name)
+
+
+def batches():
+    g = torch.Generator().manual_seed(7)
+    yield "12x5, 3 classes", torch.randn(12, 5, generator=g), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2])
+    yield "16x8, P×K 4×4", torch.randn(16, 8, generator=g) * 3, torch.arange(4).repeat_interleave(4)
+    yield "10x4, uneven classes", torch.randn(10, 4, generator=g), torch.tensor([5, 5, 5, 5, 9, 9, 1, 7, 7, 7])
+    yield "6x3, all one class", torch.randn(6, 3, generator=g), torch.zeros(6, dtype=torch.long)
+    yield "6x3, all different", torch.randn(6, 3, generator=g), torch.arange(6)
+
+
+SETTINGS = {
+    "contrastive": [{}, {"pos_margin": 0.2, "neg_margin": 0.8}, {"neg_margin": 1.6}, {"squared": True}],
+    "triplet": [{}, {"margin": 0.2}, {"margin": 1.0}],
+}
+
+cases = []
+for name, settings in SETTINGS.items():
+    for params in settings:
+        for label, e, y in batches():
+            var = e.clone().requires_grad_(True)
+            loss = reference(name, params, var, y)
+            (grad,) = torch.autograd.grad(loss, var, allow_unused=True)
+            grad = torch.zeros_like(var) if grad is None else grad
+            cases.append(
+                {
+                    "loss": name,
+                    "params": params,
+                    "case": label,
+                    "inputs": {"embeddings": e.tolist(), "labels": y.tolist()},
+                    "mean": loss.item(),
+                    "per_example": None,
+                    "grads": {"embeddings": grad.tolist()},
+                }
+            )
+
+OUT.write_text(
+    json.dumps(
+        {
+            "generator": "scripts/make_metric_learning_fixtures.py",
+            "torch": torch.__version__.split("+")[0],
+            "pytorch_metric_learning": pytorch_metric_learning.__version__,
+            "dtype": "float64",
+            "cases": cases,
+        },
+        indent=1,
+    )
+    + "\n"
+)
+print(f"{len(cases)} cases -> {OUT}")
