@@ -9,7 +9,8 @@ and timing protocol, printing one JSON object per case with the same keys.
 Step = forward, per-example loss, mean, backward, optimizer step, loss.item() (lossbench reads
 the loss back to the host every step too). After `warmup` steps, `repeats` blocks of `steps`
 steps are timed and the median block's time per step is reported. The `sweep` case of
-lossbench (a whole recipe with evaluation and file output) has no twin here.
+lossbench (a whole recipe with evaluation and file output) has no twin here. The `metric` case
+needs pytorch-metric-learning (scripts/requirements.txt).
 """
 import argparse
 import json
@@ -26,6 +27,7 @@ CASES = {
     "mnist": ([784, 512, 512, 10], 256, "cross_entropy", "adamw"),
     "focal": ([64, 256, 256, 10], 128, "focal", "adamw"),
     "sam": ([64, 256, 256, 10], 128, "cross_entropy", "sam"),
+    "metric": ([64, 128, 32], 64, "triplet", "adamw"),
 }
 
 
@@ -77,7 +79,18 @@ def run(name, threads, warmup, steps, repeats):
     model = mlp(widths)
     x = torch.randn(batch, widths[0])
     y = torch.arange(batch) % widths[-1]
-    loss_fn = (lambda z: F.cross_entropy(z, y, reduction="none")) if loss_name == "cross_entropy" else (lambda z: focal(z, y))
+    if loss_name == "cross_entropy":
+        loss_fn = lambda z: F.cross_entropy(z, y, reduction="none")
+    elif loss_name == "focal":
+        loss_fn = lambda z: focal(z, y)
+    else:
+        # pytorch-metric-learning's TripletMarginLoss (normalised embeddings, all triplets,
+        # AvgNonZeroReducer) on P×K = 8 classes × 8 consecutive rows; it returns the batch value.
+        from pytorch_metric_learning.losses import TripletMarginLoss
+
+        y = torch.arange(batch) // 8
+        triplet = TripletMarginLoss(margin=0.05)
+        loss_fn = lambda z: triplet(z, y)
     if opt_name == "sam":
         opt = SAM(model.parameters(), torch.optim.SGD, rho=0.05, lr=0.01, momentum=0.9)
     else:

@@ -15,7 +15,14 @@ Independent implementations used:
                (squared: true has no PML counterpart; its cases use PML's pair indices and
                AvgNonZeroReducer semantics written out in torch, with squared hinges)
   triplet      pytorch_metric_learning.losses.TripletMarginLoss(margin), all triplets
-PML's losses return the batch value only, so per_example is null.
+  ge2e_*       HarryVolek/PyTorch_Speaker_Verification utils.py get_centroid / get_cossim
+               (transcribed loop for loop; its +1e-6 on each cosine shifts a row of S by
+               w·1e-6), w = init_w, b = init_b; then cvqluu/GE2E-Loss's embed_loss_softmax
+               (exact log-softmax; HarryVolek's calc_loss adds 1e-6 inside the log, which the
+               paper does not) and embed_loss_contrast. cvqluu's own similarities clamp each
+               cosine at 1e-6 from below, which the paper does not, so they are not used.
+PML's losses return the batch value only, so their per_example is null; GE2E's per-embedding
+losses are per example (rows given class by class), and `mean` is their mean.
 """
 import json
 import pathlib
@@ -40,6 +47,47 @@ def squared_contrastive(e, y, pos_margin, neg_margin):
     pos = torch.relu(d[a1, p] - pos_margin) ** 2
     neg = torch.relu(neg_margin - d[a2, n]) ** 2
     return avg_non_zero(pos) + avg_non_zero(neg)
+
+
+def harry_cossim(embeddings, centroids):
+    # utils.py get_centroid / get_cossim, on (N, M, D) embeddings
+    cossim = torch.zeros(embeddings.size(0), embeddings.size(1), centroids.size(0))
+    for speaker_num, speaker in enumerate(embeddings):
+        for utterance_num, utterance in enumerate(speaker):
+            for centroid_num, centroid in enumerate(centroids):
+                if speaker_num == centroid_num:
+                    centroid = 0
+                    for utterance_id, other in enumerate(embeddings[speaker_num]):
+                        if utterance_id != utterance_num:
+                            centroid = centroid + other
+                    centroid = centroid / (len(embeddings[speaker_num]) - 1)
+                output = torch.nn.functional.cosine_similarity(utterance, centroid, dim=0) + 1e-6
+                cossim[speaker_num][utterance_num][centroid_num] = output
+    return cossim
+
+
+def ge2e(variant, params, e, n_classes):
+    w, b = params.get("init_w", 10.0), params.get("init_b", -5.0)
+    dvecs = torch.nn.functional.normalize(e, dim=1).reshape(n_classes, -1, e.shape[1])
+    centroids = dvecs.mean(1)
+    sim = w * harry_cossim(dvecs, centroids) + b
+    N, M, _ = dvecs.shape
+    per = torch.zeros(N, M)
+    for j in range(N):
+        for i in range(M):
+            if variant == "softmax":  # cvqluu's embed_loss_softmax (exact log-softmax)
+                per[j][i] = -torch.nn.functional.log_softmax(sim[j, i], 0)[j]
+            else:  # embed_loss_contrast
+                sig = torch.sigmoid(sim[j, i])
+                per[j][i] = 1.0 - torch.sigmoid(sim[j, i, j]) + torch.max(torch.cat((sig[:j], sig[j + 1 :])))
+    return per.reshape(-1)
+
+
+def ge2e_batches():
+    g = torch.Generator().manual_seed(11)
+    yield "N=4 × M=5, D=6", torch.randn(20, 6, generator=g), 4
+    yield "N=3 × M=2, D=3", torch.randn(6, 3, generator=g), 3
+    yield "N=5 × M=10, D=8, scaled", torch.randn(50, 8, generator=g) * 4, 5
 
 
 def reference(name, params, e, y):
@@ -67,6 +115,24 @@ SETTINGS = {
 }
 
 cases = []
+for variant in ["softmax", "contrast"]:
+    for params in [{}, {"init_w": 3.0, "init_b": 0.5}]:
+        for label, e, n_classes in ge2e_batches():
+            y = torch.arange(n_classes).repeat_interleave(e.shape[0] // n_classes)
+            var = e.clone().requires_grad_(True)
+            per = ge2e(variant, params, var, n_classes)
+            (grad,) = torch.autograd.grad(per.mean(), var)
+            cases.append(
+                {
+                    "loss": f"ge2e_{variant}",
+                    "params": params,
+                    "case": label,
+                    "inputs": {"embeddings": e.tolist(), "labels": y.tolist()},
+                    "mean": per.mean().item(),
+                    "per_example": per.tolist(),
+                    "grads": {"embeddings": grad.tolist()},
+                }
+            )
 for name, settings in SETTINGS.items():
     for params in settings:
         for label, e, y in batches():

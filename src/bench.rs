@@ -7,6 +7,8 @@
 //! blocks of `steps` steps are timed; the reported figure is the median block's time per step.
 //! GFLOP/s count `6·B·Σ in·out` per step (forward 2, backward 4 — the usual MLP estimate), and
 //! the fraction of the machine's sgemm peak compares with a 512³ f32 matmul timed the same way.
+//! The `metric` case is a metric-learning step: the embedder's outputs L2-normalised, labels
+//! of 8 classes × 8 rows, triplet loss over all valid triplets.
 //! The `sweep` case trains the quickstart recipe (18 runs) into a temporary folder with `--jobs`
 //! 1 and 2 and reports runs per hour.
 
@@ -14,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::losses::lookup_loss;
 use crate::models::Init;
 use crate::optim::{Context, Evaluation, OPTIMIZERS};
-use crate::task::{Prediction, Target};
+use crate::task::{Family, Target};
 use candle_core::{DType, Device, Tensor};
 use serde::Serialize;
 use std::time::Instant;
@@ -81,7 +83,18 @@ pub static CASES: &[Case] = &[
         loss: "cross_entropy",
         optimizer: "sam",
     },
+    Case {
+        name: "metric",
+        summary: "metric-learning step: 64-128-32 embedder, P×K = 8×8, triplet over all valid triplets + adamw",
+        widths: &[64, 128, 32],
+        batch: 64,
+        loss: "triplet",
+        optimizer: "adamw",
+    },
 ];
+
+/// Rows per class of the metric-learning case's batch (the K of P×K).
+const PER_CLASS: usize = 8;
 
 /// One measured row.
 #[derive(Debug, Clone, Serialize)]
@@ -184,10 +197,16 @@ pub fn run_case(case: &Case, threads: usize, settings: &Settings, peak: f64) -> 
     let mut rng = crate::rng::Stream::new(0, crate::rng::Purpose::Data, 0xBE);
     let x: Vec<f32> = (0..case.batch * d).map(|_| rng.normal() as f32).collect();
     let x = Tensor::from_vec(x, (case.batch, d), &dev)?;
-    let y: Vec<u32> = (0..case.batch).map(|i| (i % c) as u32).collect();
+    let info = lookup_loss(case.loss)?;
+    let family = crate::families::of(info.family);
+    // Classification: labels i mod C; metric learning: P classes of K consecutive rows.
+    let y: Vec<u32> = match info.family {
+        Family::MetricLearning => (0..case.batch).map(|i| (i / PER_CLASS) as u32).collect(),
+        _ => (0..case.batch).map(|i| (i % c) as u32).collect(),
+    };
     let target = Target::Classes(Tensor::from_vec(y, case.batch, &dev)?);
     let loss_params = if case.loss == "focal" { serde_json::json!({"gamma": 2.0}) } else { serde_json::json!({}) };
-    let (loss_fn, _) = (lookup_loss(case.loss)?.build)(&loss_params)?;
+    let (loss_fn, _) = (info.build)(&loss_params)?;
     let opt_params = match case.optimizer {
         "sam" => serde_json::json!({"rho": 0.05, "base": {"name": "sgd", "lr": 0.01, "momentum": 0.9}}),
         "sgd" => serde_json::json!({"lr": 0.01}),
@@ -200,7 +219,7 @@ pub fn run_case(case: &Case, threads: usize, settings: &Settings, peak: f64) -> 
     let mut step = || -> Result<f64> {
         let mut objective = || -> Result<Evaluation> {
             let out = model.forward(&x, None)?;
-            let loss = loss_fn.forward(&Prediction::new(out), &target)?.mean_all()?;
+            let loss = loss_fn.forward(&family.prediction(out, None, None)?, &target)?.mean_all()?;
             let value = loss.to_scalar::<f32>()? as f64;
             Ok(Evaluation { loss: value, grads: loss.backward()? })
         };

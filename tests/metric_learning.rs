@@ -78,3 +78,32 @@ fn losses_eval_takes_embeddings_and_labels() {
     let bad = lossbench().args(["losses", "eval", "triplet", "--inputs", inputs.to_str().unwrap(), "--set", "margin=-1"]).output().unwrap();
     assert!(String::from_utf8_lossy(&bad.stderr).contains("margin"));
 }
+
+#[test]
+fn ge2e_trains_its_scale_and_offset_and_saves_them_after_the_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("ge2e.yaml");
+    let text = RECIPE
+        .replace("losses: [contrastive, triplet]", "losses: [ge2e_softmax, ge2e_contrast]")
+        .replace("per_class: 4", "per_class: 10")
+        .replace("batch_size: 32", "batch_size: 50, save_weights: true");
+    std::fs::write(&recipe, text).unwrap();
+    let out = dir.path().join("out");
+    lossbench().args(["train", recipe.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()]).assert().success();
+    for loss in ["ge2e_softmax", "ge2e_contrast"] {
+        let run = out.join(format!("d/{loss}/adamw/seed-0"));
+        let record = lossbench::run::read_record(&run).unwrap();
+        let weights = lossbench::run::read_weights(&run, &record).unwrap();
+        // 64-32-32 MLP: two weight matrices and two biases, then the loss's w and b.
+        assert_eq!(weights.len(), 6, "{loss}");
+        let scalar =
+            |t: &candle_core::Tensor| t.flatten_all().unwrap().to_dtype(candle_core::DType::F64).unwrap().to_vec1::<f64>().unwrap()[0];
+        let (w, b) = (scalar(&weights[4]), scalar(&weights[5]));
+        assert!((w - 10.0).abs() > 1e-4 && (b + 5.0).abs() > 1e-4, "{loss}: w = {w}, b = {b} did not move");
+        // The landscape of the run restores them (its weights file fits the run).
+        lossbench()
+            .args(["landscape", run.to_str().unwrap(), "--points", "3", "--out", dir.path().join("ls").to_str().unwrap()])
+            .assert()
+            .success();
+    }
+}

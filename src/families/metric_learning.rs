@@ -22,9 +22,10 @@ pub struct MetricLearning {
     pub per_class: usize,
 }
 
-/// Rows divided by their L2 norm (at least 1e-12), as `torch.nn.functional.normalize`.
+/// Rows divided by their L2 norm (at least 1e-12), as `torch.nn.functional.normalize`. The
+/// squared norm is clamped before the square root, so a zero row gets a zero gradient, not NaN.
 pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
-    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::INFINITY)?;
+    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.clamp(1e-24, f64::INFINITY)?.sqrt()?;
     Ok(x.broadcast_div(&norm)?)
 }
 

@@ -21,6 +21,7 @@ pub mod eval;
 pub mod focal;
 pub(crate) mod fused;
 pub mod gce;
+pub mod ge2e;
 pub mod gol;
 pub mod harmonic;
 pub mod huber;
@@ -197,6 +198,8 @@ pub static LOSSES: &[&LossInfo] = &[
     &ensloss::INFO,
     &focal::INFO,
     &gce::INFO,
+    &ge2e::CONTRAST,
+    &ge2e::SOFTMAX,
     &gol::INFO,
     &harmonic::INFO,
     &huber::INFO,

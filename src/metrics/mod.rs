@@ -82,6 +82,7 @@ pub static METRICS: &[&MetricInfo] = &[
     &classification::BALANCED_ACCURACY,
     &classification::BRIER,
     &classification::ECE,
+    &retrieval::EER,
     &multilabel::HAMMING_LOSS,
     &multilabel::JACCARD,
     &multilabel::LABEL_MACRO_F1,

@@ -194,6 +194,78 @@ pub static NMI: MetricInfo = MetricInfo {
     build: build_nmi,
 };
 
+/// Equal error rate of verification (catalog §8.3): every genuine pair (two rows of one class)
+/// and as many impostor pairs (rows of two classes) drawn uniformly from a fixed stream, scored
+/// by cosine similarity; the threshold is swept and the EER read where the false-accept and
+/// false-reject rates cross, linearly interpolated between the two sweep points around it.
+pub struct Eer;
+impl Metric for Eer {
+    fn compute(&self, o: &Outputs) -> f64 {
+        let y = o.classes();
+        let d = o.width.max(1);
+        let cos = |i: usize, j: usize| o.out[i * d..(i + 1) * d].iter().zip(&o.out[j * d..(j + 1) * d]).map(|(a, b)| a * b).sum::<f64>();
+        let mut genuine = Vec::new();
+        for i in 0..y.len() {
+            for j in i + 1..y.len() {
+                if y[i] == y[j] {
+                    genuine.push(cos(i, j));
+                }
+            }
+        }
+        if genuine.is_empty() || y.iter().all(|c| *c == y[0]) {
+            return f64::NAN;
+        }
+        let mut rng = Stream::new(0, Purpose::Analysis, 0x454552);
+        let mut impostor = Vec::with_capacity(genuine.len());
+        while impostor.len() < genuine.len() {
+            let (i, j) = (rng.below(y.len() as u64) as usize, rng.below(y.len() as u64) as usize);
+            if y[i] != y[j] {
+                impostor.push(cos(i, j));
+            }
+        }
+        equal_error_rate(&genuine, &impostor)
+    }
+}
+super::metric_entry!(
+    EER,
+    Eer,
+    build_eer,
+    Family::MetricLearning,
+    "eer",
+    false,
+    "equal error rate of verification pairs (all genuine, as many random impostors; cosine scores)"
+);
+
+/// The EER of genuine and impostor scores (higher score = more alike).
+pub fn equal_error_rate(genuine: &[f64], impostor: &[f64]) -> f64 {
+    let mut scored: Vec<(f64, bool)> = genuine.iter().map(|s| (*s, true)).chain(impostor.iter().map(|s| (*s, false))).collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (g, n) = (genuine.len() as f64, impostor.len() as f64);
+    // Threshold above every score: nothing accepted.
+    let (mut far, mut frr) = (0.0, 1.0);
+    let (mut accepted_g, mut accepted_i) = (0usize, 0usize);
+    let mut k = 0;
+    while k < scored.len() {
+        let t = scored[k].0;
+        while k < scored.len() && scored[k].0 == t {
+            if scored[k].1 {
+                accepted_g += 1;
+            } else {
+                accepted_i += 1;
+            }
+            k += 1;
+        }
+        let (far2, frr2) = (accepted_i as f64 / n, 1.0 - accepted_g as f64 / g);
+        if far2 >= frr2 {
+            let (a, b) = (frr - far, far2 - frr2);
+            let w = if a + b > 0.0 { a / (a + b) } else { 0.0 };
+            return far + w * (far2 - far);
+        }
+        (far, frr) = (far2, frr2);
+    }
+    far
+}
+
 fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
@@ -327,6 +399,19 @@ mod tests {
         // Query 1: 0 (hit), 2 (miss) → 1/2; query 3: 2 (miss), 1 (hit) → (1/2)/2; query 2 has
         // no other row of its class and is left out.
         assert!((MapAtR.compute(&o) - (0.5 + 0.5 + 0.25) / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn eer_of_separated_overlapping_and_crossing_scores() {
+        assert_eq!(equal_error_rate(&[0.9, 0.8, 0.7], &[0.1, 0.2, 0.3]), 0.0);
+        // Genuine 0.9, 0.5, 0.3; impostor 0.6, 0.4, 0.1. After 0.9: FAR 0, FRR 2/3; after 0.6:
+        // FAR 1/3, FRR 2/3; after 0.5: FAR 1/3, FRR 1/3 — they meet at 1/3.
+        assert!((equal_error_rate(&[0.9, 0.5, 0.3], &[0.6, 0.4, 0.1]) - 1.0 / 3.0).abs() < 1e-12);
+        // Crossing between points: (FAR 0, FRR 1/2) → (FAR 1, FRR 0) after the tied 0.5s: w = 1/3.
+        assert!((equal_error_rate(&[0.9, 0.5], &[0.5]) - 1.0 / 3.0).abs() < 1e-12);
+        let deg = |a: f64| [a.to_radians().cos(), a.to_radians().sin()];
+        let e: Vec<f64> = [0.0, 5.0, 90.0, 95.0].iter().flat_map(|a| deg(*a)).collect();
+        assert_eq!(Eer.compute(&outputs(&e, &[0, 0, 1, 1])), 0.0);
     }
 
     #[test]
