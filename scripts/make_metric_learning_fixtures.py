@@ -21,6 +21,10 @@ Independent implementations used:
                (exact log-softmax; HarryVolek's calc_loss adds 1e-6 inside the log, which the
                paper does not) and embed_loss_contrast. cvqluu's own similarities clamp each
                cosine at 1e-6 from below, which the paper does not, so they are not used.
+  partial_fc   insightface arcface_torch partial_fc_v2.py PartialFC_V2 (sample, forward) on one
+               process with CombinedMarginLoss(s, 1, 0, m) (CosFace) and its cross-entropy;
+               the centres are a parameter, and the sampled negatives are forced through the
+               same topk over `perm` (positives 2.0, chosen negatives 1.5, others U(0, 1))
 PML's losses return the batch value only, so their per_example is null; GE2E's per-embedding
 losses are per example (rows given class by class), and `mean` is their mean.
 """
@@ -90,6 +94,43 @@ def ge2e_batches():
     yield "N=5 × M=10, D=8, scaled", torch.randn(50, 8, generator=g) * 4, 5
 
 
+def partial_fc(params, e, y):
+    # PartialFC_V2.sample / forward with world_size 1, then CombinedMarginLoss (CosFace).
+    weight = torch.tensor(params["centres"])
+    num_local = weight.shape[0]
+    num_sample = int(params.get("sample_rate", 0.1) * num_local)
+    labels = y.clone().view(-1, 1)
+    positive = torch.unique(labels, sorted=True)
+    if num_sample - positive.size(0) >= 0:
+        perm = torch.rand(size=[num_local], generator=torch.Generator().manual_seed(0))
+        perm[torch.tensor(params.get("sampled", []), dtype=torch.long)] = 1.5
+        perm[positive] = 2.0
+        index = torch.topk(perm, k=num_sample)[1].sort()[0]
+    else:
+        index = positive
+    labels = torch.searchsorted(index, labels)
+    logits = torch.nn.functional.linear(torch.nn.functional.normalize(e), torch.nn.functional.normalize(weight[index]))
+    logits = logits.clamp(-1, 1)
+    s, m = params.get("scale", 64.0), params.get("margin", 0.35)
+    rows = torch.arange(len(y))
+    target = logits[rows, labels.view(-1)] - m
+    logits = logits.clone()
+    logits[rows, labels.view(-1)] = target
+    logits = logits * s
+    return torch.nn.functional.cross_entropy(logits, labels.view(-1), reduction="none")
+
+
+def partial_fc_cases():
+    g = torch.Generator().manual_seed(5)
+    centres = torch.randn(20, 6, generator=g)
+    e = torch.randn(12, 6, generator=g)
+    y = torch.tensor([0, 0, 3, 3, 7, 7, 7, 11, 11, 19, 19, 2])
+    yield "20 classes, full softmax", {"sample_rate": 1.0, "centres": centres.tolist()}, e, y
+    yield "r = 0.5, 4 negatives", {"sample_rate": 0.5, "centres": centres.tolist(), "sampled": [1, 9, 14, 16]}, e, y
+    yield "r = 0.1 (only the batch's classes)", {"centres": centres.tolist()}, e, y
+    yield "s = 30, m = 0.2", {"sample_rate": 1.0, "scale": 30.0, "margin": 0.2, "centres": centres.tolist()}, e * 5, y
+
+
 def reference(name, params, e, y):
     if name == "contrastive" and params.get("squared"):
         return squared_contrastive(e, y, params.get("pos_margin", 0.0), params.get("neg_margin", 1.0))
@@ -115,6 +156,21 @@ SETTINGS = {
 }
 
 cases = []
+for label, params, e, y in partial_fc_cases():
+    var = e.clone().requires_grad_(True)
+    per = partial_fc(params, var, y)
+    (grad,) = torch.autograd.grad(per.mean(), var)
+    cases.append(
+        {
+            "loss": "partial_fc",
+            "params": params,
+            "case": label,
+            "inputs": {"embeddings": e.tolist(), "labels": y.tolist()},
+            "mean": per.mean().item(),
+            "per_example": per.tolist(),
+            "grads": {"embeddings": grad.tolist()},
+        }
+    )
 for variant in ["softmax", "contrast"]:
     for params in [{}, {"init_w": 3.0, "init_b": 0.5}]:
         for label, e, n_classes in ge2e_batches():

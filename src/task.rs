@@ -55,6 +55,14 @@ impl TaskKind {
             TaskKind::MetricLearning { .. } => Family::MetricLearning,
         }
     }
+    /// Classes of the task, when its targets are class ids.
+    pub fn classes(&self) -> Option<usize> {
+        match *self {
+            TaskKind::Classification { classes } | TaskKind::MetricLearning { classes, .. } => Some(classes),
+            TaskKind::Regression { .. } | TaskKind::MultiLabel { .. } => None,
+        }
+    }
+
     /// Width of the model's output layer.
     pub fn output_dim(&self) -> usize {
         match *self {

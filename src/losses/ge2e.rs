@@ -45,7 +45,7 @@ pub static SOFTMAX: LossInfo = LossInfo {
     formula: "ℓ_i = −S_i,y + lse_k S_i,k,  S_i,k = w·cos(ê_i, c_k) + b, own centroid without row i",
     reference: "Wan, Wang, Papir & Lopez Moreno, Generalized End-to-End Loss for Speaker Verification, ICASSP 2018 (S003); HarryVolek/PyTorch_Speaker_Verification, cvqluu/GE2E-Loss [code]",
     params: PARAMS,
-    props: &[Prop::NonNegative],
+    props: &[Prop::NonNegative, Prop::OwnsParameters],
     build: build_softmax,
 };
 
@@ -56,7 +56,7 @@ pub static CONTRAST: LossInfo = LossInfo {
     formula: "ℓ_i = 1 − σ(S_i,y) + max_{k≠y} σ(S_i,k),  S_i,k = w·cos(ê_i, c_k) + b",
     reference: "Wan, Wang, Papir & Lopez Moreno, ICASSP 2018 (S003); cvqluu/GE2E-Loss embed_loss_contrast [code]",
     params: PARAMS,
-    props: &[Prop::NonNegative, Prop::Piecewise],
+    props: &[Prop::NonNegative, Prop::Piecewise, Prop::OwnsParameters],
     build: build_contrast,
 };
 

@@ -46,6 +46,7 @@ pub mod nmae;
 pub mod nrce;
 pub mod one_vs_rest;
 pub(crate) mod pairs;
+pub mod partial_fc;
 pub mod poly1;
 pub mod poly1_focal;
 pub mod rce;
@@ -159,6 +160,9 @@ pub enum Prop {
     /// The gradient is piecewise (a selection such as top-k or a clamp switches); the
     /// finite-difference check skips points within `1e-3` of a switch only by chance.
     Piecewise,
+    /// Owns trainable parameters, created per run by `for_run` (the registry tests use a
+    /// run's instance).
+    OwnsParameters,
     /// Holds a term per triplet of the batch (`batch³` values); resolve checks that they fit
     /// the memory budget at the recipe's batch size.
     CubicInBatch,
@@ -223,6 +227,7 @@ pub static LOSSES: &[&LossInfo] = &[
     &nmae::INFO,
     &nrce::INFO,
     &one_vs_rest::INFO,
+    &partial_fc::INFO,
     &poly1::INFO,
     &poly1_focal::INFO,
     &rce::INFO,
@@ -429,12 +434,22 @@ pub(crate) mod testing {
     /// A loss with default parameters, plus `class_counts` for `c` classes when it needs them,
     /// and fixed embeddings when it needs those.
     pub fn build_for_classes(info: &LossInfo, c: usize) -> std::sync::Arc<dyn Loss> {
+        build_in(info, c, DType::F64)
+    }
+
+    /// As [`build_for_classes`], with a loss's own parameters (if it has any) in `dtype`; `c`
+    /// is also the embedding dimension of metric-learning batches (6 classes).
+    pub fn build_in(info: &LossInfo, c: usize, dtype: DType) -> std::sync::Arc<dyn Loss> {
         let params = if info.props.contains(&Prop::NeedsClassCounts) {
             serde_json::json!({"class_counts": (0..c).map(|k| 100usize >> k).collect::<Vec<_>>()})
         } else {
             serde_json::Value::Null
         };
-        let loss = (info.build)(&params).unwrap().0;
+        let mut loss = (info.build)(&params).unwrap().0;
+        if info.props.contains(&Prop::OwnsParameters) {
+            let run = RunContext { dtype, ..RunContext::cpu(0, 8, c, Some(6)) };
+            loss = loss.for_run(&run).expect("a loss with parameters creates them for a run");
+        }
         if info.props.contains(&Prop::NeedsEmbeddings) {
             std::sync::Arc::new(WithEmbedding(loss))
         } else if info.props.contains(&Prop::NeedsModel) {
@@ -509,9 +524,9 @@ mod tests {
             // Defaults round-trip: building from the canonical params gives the same params.
             let (_, again) = (info.build)(&canonical).unwrap();
             assert_eq!(canonical, again, "{}", info.name);
-            // `class_counts` and `noise` have no default (training supplies them), so they are
-            // absent here.
-            for p in info.params.iter().filter(|p| p.name != "class_counts" && p.name != "noise") {
+            // `class_counts` and `noise` have no default (training supplies them), nor have
+            // partial_fc's `losses eval` inputs `centres` and `sampled`, so they are absent here.
+            for p in info.params.iter().filter(|p| !matches!(p.name, "class_counts" | "noise" | "centres" | "sampled")) {
                 assert!(canonical.get(p.name).is_some(), "{}: documented param `{}` not in Params", info.name, p.name);
             }
         }
@@ -532,7 +547,7 @@ mod tests {
     fn per_example_shape_and_finite_at_extreme_inputs() {
         for info in LOSSES {
             let classes = if info.props.contains(&Prop::Binary) { 2 } else { 4 };
-            let loss = build_for_classes(info, classes);
+            let loss = build_in(info, classes, DType::F32);
             for scale in [1.0, 1e4] {
                 let (var, target) = random_batch(info.family, 6, classes, 1, scale);
                 let z = var.as_tensor().to_dtype(DType::F32).unwrap();

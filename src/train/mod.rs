@@ -33,10 +33,7 @@ use step::{Regularizers, Step, StepBatch, StepParts};
 /// not given them — one rebuilt with the counts of this run's train split.
 pub(crate) fn run_loss(spec: &RunSpec, prepared: &Prepared, dtype: DType, device: &Device) -> Result<Arc<dyn Loss>> {
     let loss = with_class_counts(spec, prepared)?;
-    let classes = match prepared.kind {
-        crate::task::TaskKind::Classification { classes } => Some(classes),
-        _ => None,
-    };
+    let classes = prepared.kind.classes();
     let run = RunContext {
         seed: spec.seed,
         n_train: prepared.train.len(),
