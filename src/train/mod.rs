@@ -244,12 +244,101 @@ pub(crate) fn base_record(spec: &RunSpec, device_name: &str, status: Status) -> 
     }
 }
 
+/// What the epoch loop works with.
+struct Loop<'a> {
+    spec: &'a RunSpec,
+    family: &'a dyn families::TaskFamily,
+    train: &'a families::Split,
+    model: &'a dyn Model,
+    loss_fn: &'a dyn Loss,
+    /// Everything the optimizer trains: the model's variables, then the loss's.
+    vars: &'a [candle_core::Var],
+    model_vars: &'a [candle_core::Var],
+    optimizer: &'a mut dyn crate::optim::Optimizer,
+    regs: &'a mut Regularizers,
+    /// Whether a regularizer wants each step's weights and gradients (a copy per step).
+    observing: bool,
+    batch: usize,
+    total_steps: usize,
+}
+
+impl Loop<'_> {
+    /// The run's epochs: the family's batches, one optimizer step each, the regularizers' epoch
+    /// ends, and `evaluate` every `eval_every` epochs (and after the first and the last). A
+    /// non-finite training loss stops the run as diverged. Returns the status and the epochs
+    /// completed.
+    fn run(
+        &mut self,
+        evaluate: &mut dyn FnMut(usize, &mut Vec<MetricRow>) -> Result<()>,
+        rows: &mut Vec<MetricRow>,
+        on_epoch: &dyn Fn(usize),
+    ) -> Result<(Status, usize)> {
+        let settings = &self.spec.train;
+        let mut step = 0;
+        for epoch in 1..=settings.epochs {
+            let mut dropout = Stream::new(self.spec.seed, Purpose::Dropout, epoch as u64);
+            let batches = self.family.epoch(self.train, self.spec.seed, epoch, self.batch)?;
+            for b in 0..batches.batches.len() {
+                let loss = self.step(&batches, b, step, epoch, &mut dropout)?;
+                step += 1;
+                if !loss.is_finite() {
+                    return Ok((Status::Diverged { epoch }, epoch - 1));
+                }
+            }
+            for (_, r, _) in self.regs.others.iter_mut() {
+                r.end_epoch(epoch, self.model_vars)?;
+            }
+            if epoch % settings.eval_every == 0 || epoch == settings.epochs || epoch == 1 {
+                evaluate(epoch, rows)?;
+                self.regs.log(epoch, rows);
+            }
+            self.regs.reset_logs();
+            on_epoch(epoch);
+        }
+        Ok((Status::Finished, settings.epochs))
+    }
+
+    /// Optimizer step `step` on batch `b` of `batches`; the loss the optimizer reports.
+    fn step(&mut self, batches: &families::Epoch, b: usize, step: usize, epoch: usize, dropout: &mut Stream) -> Result<f64> {
+        let (settings, seed) = (&self.spec.train, self.spec.seed);
+        let (xb, yb, rows) = batches.batch(b)?;
+        let lr = self.spec.optimizer.spec.lr() * settings.schedule.factor(step, epoch - 1, self.total_steps, settings.warmup);
+        let batch = StepBatch::new(self.regs, xb, yb, rows, seed, step)?;
+        let (loss, observed) = {
+            let Regularizers { others, gradient } = &mut *self.regs;
+            let state = Step::new(StepParts {
+                model: self.model,
+                family: self.family,
+                loss_fn: self.loss_fn,
+                vars: self.vars,
+                model_vars: self.model_vars,
+                others,
+                gradient,
+                dropout,
+                seed,
+                step,
+                epoch,
+                grad_clip: settings.grad_clip,
+                observing: self.observing,
+                batch,
+            });
+            state.run(&mut *self.optimizer, lr)?
+        };
+        for (_, r, _) in self.regs.others.iter_mut() {
+            if let Some((weights, grads)) = &observed {
+                r.observe(weights, grads)?;
+            }
+            r.after_step(self.model_vars)?;
+        }
+        Ok(loss)
+    }
+}
+
 /// Train one run. Errors (bad data, tensor failures) are returned; divergence is a result.
 pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &dyn Fn(usize)) -> Result<RunResult> {
     let started = Instant::now();
     let started_unix = crate::run::now_unix();
-    let seed = spec.seed;
-    let dtype = spec.train.dtype.dtype();
+    let (seed, dtype) = (spec.seed, spec.train.dtype.dtype());
     let (prepared, useful_added) = prepare_data(spec, device, device_name)?;
     let family = families::for_task(prepared.kind);
     let splits = [
@@ -267,96 +356,47 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         let threads = matmul_threads(step_flops(model.as_ref(), spec.train.batch_size.min(prepared.train.len())), cores());
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     }
-    let n_rows = prepared.train.len();
-    let ctx = crate::optim::Context {
-        seed,
-        n_train: n_rows,
-        total_steps: n_rows.div_ceil(spec.train.batch_size.min(n_rows).max(1)) * spec.train.epochs,
-    };
+    let batch = spec.train.batch_size.min(splits[0].len);
+    let total_steps = family.steps_per_epoch(splits[0].len, batch) * spec.train.epochs;
+    let ctx = crate::optim::Context { seed, n_train: prepared.train.len(), total_steps };
     let mut optimizer = spec.optimizer.spec.instantiate(vars.clone(), &ctx)?;
     let mut regs = start_regularizers(spec, model.as_ref(), &prepared, useful_added)?;
-    // Whether a regularizer wants each step's weights and gradients (a copy per step).
     let observing = regs.others.iter().any(|(_, r, _)| r.observes());
-    let base_lr = spec.optimizer.spec.lr();
-    let settings = &spec.train;
-
-    let train = &splits[0];
-    let batch = settings.batch_size.min(train.len);
-    let total_steps = family.steps_per_epoch(train.len, batch) * settings.epochs;
 
     let mut rows = Vec::new();
     let mut eval_s = 0.0;
     let size = spec.task.model.size(prepared.input, prepared.kind.output_dim())?;
     let chunk = crate::memory::eval_chunk(size.activations_per_row, dtype.size_in_bytes() as f64);
     let eval_ctx = EvalContext { spec, chunk, loss_fn: loss_fn.as_ref(), model: model.as_ref(), prepared: &prepared };
-    let eval_all = |epoch: usize, rows: &mut Vec<MetricRow>, eval_s: &mut f64| -> Result<()> {
+    let mut evaluate = |epoch: usize, rows: &mut Vec<MetricRow>| -> Result<()> {
         let t = Instant::now();
         for split in splits.iter().filter(|s| s.len > 0) {
             family.evaluate(&eval_ctx, split, epoch, rows)?;
         }
-        *eval_s += t.elapsed().as_secs_f64();
+        eval_s += t.elapsed().as_secs_f64();
         Ok(())
     };
-    eval_all(0, &mut rows, &mut eval_s)?;
-
-    let mut status = Status::Finished;
-    let mut epochs_completed = 0;
-    let mut step = 0;
-    'epochs: for epoch in 1..=settings.epochs {
-        let mut dropout_rng = Stream::new(seed, Purpose::Dropout, epoch as u64);
-        let batches = family.epoch(train, seed, epoch, batch)?;
-        for b in 0..batches.batches.len() {
-            let (xb, yb, rows) = batches.batch(b)?;
-            let lr = base_lr * settings.schedule.factor(step, epoch - 1, total_steps, settings.warmup);
-            let batch = StepBatch::new(&mut regs, xb, yb, rows, seed, step)?;
-            let (loss, observed) = {
-                let Regularizers { others, gradient } = &mut regs;
-                let state = Step::new(StepParts {
-                    model: model.as_ref(),
-                    family: family.as_ref(),
-                    loss_fn: loss_fn.as_ref(),
-                    vars: &vars,
-                    model_vars: &model_vars,
-                    others,
-                    gradient,
-                    dropout: &mut dropout_rng,
-                    seed,
-                    step,
-                    epoch,
-                    grad_clip: settings.grad_clip,
-                    observing,
-                    batch,
-                });
-                state.run(optimizer.as_mut(), lr)?
-            };
-            for (_, r, _) in regs.others.iter_mut() {
-                if let Some((weights, grads)) = &observed {
-                    r.observe(weights, grads)?;
-                }
-                r.after_step(&model_vars)?;
-            }
-            step += 1;
-            if !loss.is_finite() {
-                status = Status::Diverged { epoch };
-                break 'epochs;
-            }
-        }
-        epochs_completed = epoch;
-        for (_, r, _) in regs.others.iter_mut() {
-            r.end_epoch(epoch, &model_vars)?;
-        }
-        if epoch % settings.eval_every == 0 || epoch == settings.epochs || epoch == 1 {
-            eval_all(epoch, &mut rows, &mut eval_s)?;
-            regs.log(epoch, &mut rows);
-        }
-        regs.reset_logs();
-        on_epoch(epoch);
-    }
+    evaluate(0, &mut rows)?;
+    let mut run = Loop {
+        spec,
+        family: family.as_ref(),
+        train: &splits[0],
+        model: model.as_ref(),
+        loss_fn: loss_fn.as_ref(),
+        vars: &vars,
+        model_vars: &model_vars,
+        optimizer: optimizer.as_mut(),
+        regs: &mut regs,
+        observing,
+        batch,
+        total_steps,
+    };
+    let (status, epochs_completed) = run.run(&mut evaluate, &mut rows, on_epoch)?;
 
     let wall_s = started.elapsed().as_secs_f64();
     let timings = Timings { wall_s, train_s: wall_s - eval_s, eval_s, started_unix };
     let record = run_record(spec, device_name, &prepared, &rows, status, epochs_completed, timings);
-    let weights = if settings.save_weights {
+    let weights = if spec.train.save_weights {
         Some(vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?)
     } else {
         None
