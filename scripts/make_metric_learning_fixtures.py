@@ -156,57 +156,40 @@ SETTINGS = {
 }
 
 cases = []
-for label, params, e, y in partial_fc_cases():
+
+
+def add_case(loss, params, label, e, y, per_example):
+    """One case: `per_example(var)` gives the per-example losses, or (for PML, which reduces
+    the batch itself) a 0-d batch loss with no per-example values."""
     var = e.clone().requires_grad_(True)
-    per = partial_fc(params, var, y)
-    (grad,) = torch.autograd.grad(per.mean(), var)
+    values = per_example(var)
+    mean = values.mean() if values.dim() > 0 else values
+    (grad,) = torch.autograd.grad(mean, var, allow_unused=True)
+    grad = torch.zeros_like(var) if grad is None else grad
     cases.append(
         {
-            "loss": "partial_fc",
+            "loss": loss,
             "params": params,
             "case": label,
             "inputs": {"embeddings": e.tolist(), "labels": y.tolist()},
-            "mean": per.mean().item(),
-            "per_example": per.tolist(),
+            "mean": mean.item(),
+            "per_example": values.tolist() if values.dim() > 0 else None,
             "grads": {"embeddings": grad.tolist()},
         }
     )
+
+
+for label, params, e, y in partial_fc_cases():
+    add_case("partial_fc", params, label, e, y, lambda v: partial_fc(params, v, y))
 for variant in ["softmax", "contrast"]:
     for params in [{}, {"init_w": 3.0, "init_b": 0.5}]:
         for label, e, n_classes in ge2e_batches():
             y = torch.arange(n_classes).repeat_interleave(e.shape[0] // n_classes)
-            var = e.clone().requires_grad_(True)
-            per = ge2e(variant, params, var, n_classes)
-            (grad,) = torch.autograd.grad(per.mean(), var)
-            cases.append(
-                {
-                    "loss": f"ge2e_{variant}",
-                    "params": params,
-                    "case": label,
-                    "inputs": {"embeddings": e.tolist(), "labels": y.tolist()},
-                    "mean": per.mean().item(),
-                    "per_example": per.tolist(),
-                    "grads": {"embeddings": grad.tolist()},
-                }
-            )
+            add_case(f"ge2e_{variant}", params, label, e, y, lambda v: ge2e(variant, params, v, n_classes))
 for name, settings in SETTINGS.items():
     for params in settings:
         for label, e, y in batches():
-            var = e.clone().requires_grad_(True)
-            loss = reference(name, params, var, y)
-            (grad,) = torch.autograd.grad(loss, var, allow_unused=True)
-            grad = torch.zeros_like(var) if grad is None else grad
-            cases.append(
-                {
-                    "loss": name,
-                    "params": params,
-                    "case": label,
-                    "inputs": {"embeddings": e.tolist(), "labels": y.tolist()},
-                    "mean": loss.item(),
-                    "per_example": None,
-                    "grads": {"embeddings": grad.tolist()},
-                }
-            )
+            add_case(name, params, label, e, y, lambda v: reference(name, params, v, y))
 
 OUT.write_text(
     json.dumps(

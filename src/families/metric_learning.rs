@@ -8,7 +8,7 @@
 use super::inputs::{self, Named, Object};
 use super::{rows, Epoch, EvalContext, EvalInputs, HostLabels, InputNames, Split, TaskFamily};
 use crate::data::transforms::Prepared;
-use crate::data::{Labels, Table};
+use crate::data::Table;
 use crate::error::{Error, Result};
 use crate::metrics::{HostTarget, Outputs};
 use crate::rng::{Purpose, Stream};
@@ -22,11 +22,15 @@ pub struct MetricLearning {
     pub per_class: usize,
 }
 
-/// Rows divided by their L2 norm (at least 1e-12), as `torch.nn.functional.normalize`. The
-/// squared norm is clamped before the square root, so a zero row gets a zero gradient, not NaN.
+/// Row norms `[n, 1]`, at least 1e-12. The squared norm is clamped before the square root, so
+/// a zero row gets a zero gradient, not NaN.
+pub fn row_norms(x: &Tensor) -> Result<Tensor> {
+    Ok(x.sqr()?.sum_keepdim(D::Minus1)?.clamp(1e-24, f64::INFINITY)?.sqrt()?)
+}
+
+/// Rows divided by their L2 norm (at least 1e-12), as `torch.nn.functional.normalize`.
 pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
-    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.clamp(1e-24, f64::INFINITY)?.sqrt()?;
-    Ok(x.broadcast_div(&norm)?)
+    Ok(x.broadcast_div(&row_norms(x)?)?)
 }
 
 /// Row-wise L2 normalisation on host, `[n, width]` row-major.
@@ -85,13 +89,9 @@ impl TaskFamily for MetricLearning {
         &["recall_at_k", "map_at_r", "nmi"]
     }
 
-    fn split(&self, name: &'static str, table: &Table, _prepared: &Prepared, dtype: DType, device: &Device) -> Result<Split> {
-        let Labels::Classes(y) = &table.y else {
-            return Err(Error::runtime(format!("{name} split of a metric-learning task without class ids")));
-        };
-        let n = table.len();
-        let target = rows::target(&table.y, n, dtype, device)?;
-        Ok(Split { name, x: rows::inputs(table, dtype, device)?, target, host: HostLabels::Classes(y.clone()), len: n })
+    /// Rows with class ids, as classification holds them.
+    fn split(&self, name: &'static str, table: &Table, prepared: &Prepared, dtype: DType, device: &Device) -> Result<Split> {
+        super::classification::Classification.split(name, table, prepared, dtype, device)
     }
 
     fn steps_per_epoch(&self, n: usize, batch: usize) -> usize {

@@ -27,6 +27,8 @@
 use super::pairs::embedding_inputs;
 use super::{host_labels, Loss, LossInfo, Prop, RunContext};
 use crate::error::Result;
+// Zero rows (a singleton's exclusive centroid) get a zero gradient.
+use crate::families::metric_learning::row_norms as norms;
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
 use crate::task::{Family, Prediction, Target};
 use candle_core::{DType, Tensor, Var, D};
@@ -126,12 +128,6 @@ fn class_layout(y: &Tensor, dtype: DType) -> Result<(Tensor, Tensor, Tensor)> {
     let own = Tensor::from_vec(own, (n, 1), dev)?.to_dtype(dtype)?;
     let valid = Tensor::from_vec(valid, n, dev)?.to_dtype(dtype)?;
     Ok((onehot, own, valid))
-}
-
-/// Row norms `[n, 1]`, at least 1e-12 (the square clamped before the root, so a zero row —
-/// a singleton's exclusive centroid — has a zero gradient, not NaN).
-fn norms(a: &Tensor) -> Result<Tensor> {
-    Ok(a.sqr()?.sum_keepdim(1)?.clamp(1e-24, f64::INFINITY)?.sqrt()?)
 }
 
 /// Cosine of the rows of `a` with the rows of `b` (`[n, D]`, `[m, D]` → `[n, m]`).
