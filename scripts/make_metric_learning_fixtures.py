@@ -25,16 +25,25 @@ Independent implementations used:
                process with CombinedMarginLoss(s, 1, 0, m) (CosFace) and its cross-entropy;
                the centres are a parameter, and the sampled negatives are forced through the
                same topk over `perm` (positives 2.0, chosen negatives 1.5, others U(0, 1))
+  mean_field_*, adaface, prototypical, proto_triplet, icnn, i_con_supervised,
+               score_submodular, metrix
+               the authors' code transcribed in scripts/ml_references.py (provenance there);
+               class vectors / kernels are given as `centres` [C][D] (the authors' [D, C]
+               transposed); episodes list each class's support rows before its queries
 PML's losses return the batch value only, so their per_example is null; GE2E's per-embedding
 losses are per example (rows given class by class), and `mean` is their mean.
 """
 import json
 import pathlib
+import sys
 
 import pytorch_metric_learning
 import torch
 from pytorch_metric_learning import losses
 from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import ml_references as refs  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 OUT = pathlib.Path("tests/fixtures/losses-metric-learning.json")
@@ -179,6 +188,154 @@ def add_case(loss, params, label, e, y, per_example):
     )
 
 
+def mean_field_cases():
+    g = torch.Generator().manual_seed(13)
+    centres = torch.randn(10, 6, generator=g)
+    e = torch.randn(16, 6, generator=g) * 2
+    y = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 5, 5, 7, 7, 7, 9, 9])
+    yield "10 classes, 6 in the batch", centres, e, y
+    yield "4 classes, all present", torch.randn(4, 3, generator=g), torch.randn(8, 3, generator=g), torch.arange(4).repeat(2)
+
+
+MEAN_FIELD_SETTINGS = {
+    "mean_field_contrastive": [{}, {"pos_margin": 0.2, "neg_margin": 0.6, "mf_reg": 0.5, "mf_power": 3.0}],
+    "mean_field_cwms": [{}, {"mf_reg": 1.0}, {"alpha": 2.0, "beta": 50.0, "base": 0.5, "mf_reg": 0.3, "mf_power": 1.5}],
+}
+MEAN_FIELD_DEFAULTS = {
+    "mean_field_contrastive": {"pos_margin": 0.02, "neg_margin": 0.3, "mf_reg": 1.0, "mf_power": 2.0},
+    "mean_field_cwms": {"alpha": 0.01, "beta": 80.0, "base": 0.8, "mf_reg": 0.0, "mf_power": 2.0},
+}
+
+
+def mean_field(name, params, e, y, centres):
+    kw = {**MEAN_FIELD_DEFAULTS[name], **params}
+    fn = refs.mean_field_contrastive if name == "mean_field_contrastive" else refs.mean_field_cwms
+    _, per = fn(e, y, centres.t(), return_per_example=True, **kw)
+    return per
+
+
+def adaface_cases():
+    g = torch.Generator().manual_seed(17)
+    kernel = refs.init_kernel(6, 8, generator=g)
+    # Norms spread over 2–60 so that the margin scaler varies and sometimes clips.
+    e = torch.randn(12, 6, generator=g) * torch.exp(torch.randn(12, 1, generator=g)) * 10
+    y = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3])
+    yield "defaults", {}, kernel, e, y
+    yield "state mid-training", {"batch_mean": 12.0, "batch_std": 6.0, "t_alpha": 0.5}, kernel, e, y
+    yield "h = 1, m = 0.5, s = 30", {"h": 1.0, "m": 0.5, "s": 30.0, "batch_mean": 15.0, "batch_std": 10.0}, kernel, e, y
+    yield "h = 0 (CosFace)", {"h": 0.0}, kernel, e, y
+
+
+def adaface(params, e, y, kernel):
+    kw = {"m": 0.4, "h": 0.333, "s": 64.0, "t_alpha": 0.01, "batch_mean": 20.0, "batch_std": 100.0, **params}
+    ce, _, _ = refs.adaface(e, y, kernel, **kw)
+    return ce
+
+
+def episodes():
+    g = torch.Generator().manual_seed(19)
+    for way, shot, query, d, sep in [(3, 5, 5, 8, 1.0), (5, 1, 3, 6, 1.5), (3, 2, 4, 4, 4.0)]:
+        mu = torch.randn(way, d, generator=g) * sep
+        ys, yq = torch.arange(way).repeat_interleave(shot), torch.arange(way).repeat_interleave(query)
+        support = mu[ys] + torch.randn(way * shot, d, generator=g)
+        queries = mu[yq] + torch.randn(way * query, d, generator=g)
+        yield f"{way}-way {shot}-shot {query}-query, D={d}", shot, support, ys, queries, yq
+
+
+EPISODE_SETTINGS = {
+    "prototypical": [({}, "cross"), ({"temperature": 4.0}, "cross")],
+    "proto_triplet": [({}, "prototriplet"), ({"margin": 1.0}, "prototriplet"), ({"cross_entropy": True}, "cross,prototriplet")],
+    "icnn": [
+        ({}, "fullicnn"),
+        ({"terms": ["support"]}, "suppicnn"),
+        ({"terms": ["query"]}, "queryicnn"),
+        ({"terms": ["query"], "query_protos": True}, "queryicnn"),
+        ({"terms": ["full"], "cross_entropy": True}, "cross,fullicnn"),
+        ({"terms": ["proto_triplet", "full"], "cross_entropy": True}, "cross,prototriplet,fullicnn"),
+        ({"terms": ["support"], "k": 2}, "suppicnn"),
+    ],
+}
+
+
+def episodic(params, variant, shot, v, ys, yq):
+    s, q = v[: len(ys)], v[len(ys):]
+    if variant == "cross":
+        value = refs.prototypical_ce(s, ys, q, yq, temperature=params.get("temperature", 1.0)).mean()
+    else:
+        value = refs.icnn_loss(s, ys, q, yq, variant, k=params.get("k", 4), query_protos=params.get("query_protos", False),
+                               margin=params.get("margin", 0.5), temperature=params.get("temperature", 1.0))
+    return value
+
+
+for params in [{}, {"tau": 0.1}, {"tau": 0.2, "alpha": 0.3}]:
+    for label, e, y in batches():
+        kw = {"tau": 0.5, "alpha": 0.0, **params}
+        add_case("i_con_supervised", params, label, e, y,
+                 lambda v: refs.i_con_supervised(v, y, variant="preset", debias="others", return_per_anchor=True, **kw)[1])
+def score_batches():
+    """Batches where every class has two rows or more (the reference is infinite otherwise);
+    the last one offset so that every cosine is positive (the cos kernel's log-ratio exists)."""
+    g = torch.Generator().manual_seed(23)
+    yield "12x5, 3 classes", torch.randn(12, 5, generator=g), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2])
+    yield "16x8, P×K 4×4", torch.randn(16, 8, generator=g) * 3, torch.arange(4).repeat_interleave(4)
+    yield "10x4 offset, positive cosines", torch.randn(10, 4, generator=g) + 3, torch.tensor([5, 5, 5, 9, 9, 1, 1, 7, 7, 7])
+
+
+SCORE_SETTINGS = [
+    {},
+    {"variant": "cf"},
+    {"lambda": 0.5, "temperature": 0.5},
+    {"kernel": "cos"},
+    {"kernel": "cos", "variant": "cf", "lambda": 2.0},
+    {"objective": "facility_location"},
+    {"objective": "facility_location", "lambda": 0.5},
+]
+
+
+def score(params, v, y):
+    kw = {"lam": params.get("lambda", 1.0), "temperature": params.get("temperature", 0.07),
+          "base_temperature": params.get("temperature", 0.07)}
+    if params.get("objective") == "facility_location":
+        return refs.score_facility_location(v, y, kernel="cos", return_per_anchor=True, **kw)[1]
+    return refs.score_graph_cut(v, y, variant=params.get("variant", "sf"), kernel=params.get("kernel", "exp"),
+                                return_per_anchor=True, **kw)[1]
+
+
+METRIX_SETTINGS = [
+    {"lam": 0.3, "pair_type": "posneg"},
+    {"lam": 0.7, "pair_type": "ancneg"},
+    {"lam": 0.55, "pair_type": "posneg", "weight": 1.0},
+    {"lam": 0.2, "pair_type": "ancneg", "weight_ancneg": 2.0},
+]
+
+
+def metrix(params, v, y):
+    kind = params["pair_type"]
+    weight = params.get("weight", 0.4) if kind == "posneg" else params.get("weight_ancneg", 0.3)
+    return refs.metrix_contrastive(v, y, params["lam"], pair_type=kind, weight=weight)
+
+
+for params in METRIX_SETTINGS:
+    for label, e, y in batches():
+        add_case("metrix", params, label, e, y, lambda v: metrix(params, v, y))
+for params in SCORE_SETTINGS:
+    for label, e, y in score_batches():
+        if params.get("kernel") == "cos" and params.get("variant", "sf") == "sf" and "offset" not in label:
+            continue
+        add_case("score_submodular", params, label, e, y, lambda v: score(params, v, y))
+for label, centres, e, y in mean_field_cases():
+    for name, settings in MEAN_FIELD_SETTINGS.items():
+        for params in settings:
+            full = {**params, "centres": centres.tolist()}
+            add_case(name, full, label, e, y, lambda v: mean_field(name, params, v, y, centres))
+for label, params, kernel, e, y in adaface_cases():
+    add_case("adaface", {**params, "centres": kernel.t().tolist()}, label, e, y, lambda v: adaface(params, v, y, kernel))
+for label, shot, support, ys, queries, yq in episodes():
+    e, y = torch.cat([support, queries]), torch.cat([ys, yq])
+    # Class ids need not be 0..W−1: shift them (the losses number the classes in id order).
+    for name, settings in EPISODE_SETTINGS.items():
+        for params, variant in settings:
+            add_case(name, {**params, "shots": shot}, label, e, y * 3 + 2, lambda v: episodic(params, variant, shot, v, ys, yq))
 for label, params, e, y in partial_fc_cases():
     add_case("partial_fc", params, label, e, y, lambda v: partial_fc(params, v, y))
 for variant in ["softmax", "contrast"]:

@@ -14,6 +14,9 @@ fn task_for(info: &lossbench::losses::LossInfo) -> &'static str {
         Family::Classification => "{name: blobs, n: 200, classes: 4, dim: 5}",
         Family::Regression => "{name: diabetes}",
         Family::MultiLabel => "{name: multilabel_synth, n: 200, dim: 6, labels: 4, min_rate: 0.1}",
+        Family::MetricLearning if info.props.contains(&Prop::Episode) => {
+            "{name: blobs_many, n: 400, classes: 20, dim: 5, embedding: 8, per_class: 8}"
+        }
         Family::MetricLearning => "{name: blobs_many, n: 400, classes: 20, dim: 5, embedding: 8}",
     }
 }

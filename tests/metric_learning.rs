@@ -51,6 +51,10 @@ fn resolve_refuses_what_does_not_fit_naming_both() {
             "label_noise needs a classification dataset",
         ),
         (RECIPE.replace("batch_size: 32", "batch_size: 4096"), "triplet terms"),
+        (
+            RECIPE.replace("losses: [contrastive, triplet]", "losses: [{name: icnn, shots: 4}]"),
+            "loss `icnn` takes the first shots = 4 rows of each class in a batch as support and needs queries besides, but task `d` draws per_class = 4",
+        ),
     ];
     for (text, expected) in cases {
         let recipe = dir.path().join("bad.yaml");
@@ -105,5 +109,38 @@ fn ge2e_trains_its_scale_and_offset_and_saves_them_after_the_weights() {
             .args(["landscape", run.to_str().unwrap(), "--points", "3", "--out", dir.path().join("ls").to_str().unwrap()])
             .assert()
             .success();
+    }
+}
+
+#[test]
+fn episodes_train_and_few_shot_accuracy_is_reported_with_its_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("fs.yaml");
+    let text = RECIPE
+        .replace("per_class: 4}", "per_class: 6}")
+        .replace("batch_size: 32", "batch_size: 18")
+        .replace("losses: [contrastive, triplet]", "losses: [{name: prototypical, shots: 3}, {name: icnn, shots: 3, cross_entropy: true}]")
+        .replace(
+            "    model: {name: mlp, hidden: [32]}",
+            "    model: {name: mlp, hidden: [32]}\n    metrics: [{name: few_shot_accuracy, episodes: 100}, {name: few_shot_ci95, episodes: 100}, utilization]",
+        );
+    std::fs::write(&recipe, text).unwrap();
+    let out = dir.path().join("out");
+    lossbench().args(["train", recipe.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()]).assert().success();
+    for loss in ["prototypical", "icnn"] {
+        let csv = std::fs::read_to_string(out.join(format!("d/{loss}/adamw/seed-0/metrics.csv"))).unwrap();
+        let value = |metric: &str| -> f64 {
+            let row =
+                csv.lines().find(|l| l.starts_with(&format!("2,test,{metric},"))).unwrap_or_else(|| panic!("{loss} {metric}:\n{csv}"));
+            row.rsplit(',').next().unwrap().parse().unwrap()
+        };
+        // 5-way on the five held-out classes: far above chance (0.2), a narrow interval.
+        let (acc, half) = (value("few_shot_accuracy"), value("few_shot_ci95"));
+        assert!(acc > 0.35 && acc <= 1.0, "{loss}: {acc}");
+        assert!(half > 0.0 && half < 0.1, "{loss}: ±{half}");
+        // Held-out classes lie farther from the training embeddings than the train rows do.
+        let train_row = csv.lines().find(|l| l.starts_with("2,train,utilization,")).unwrap();
+        let on_train: f64 = train_row.rsplit(',').next().unwrap().parse().unwrap();
+        assert!(value("utilization") > 0.0 && on_train > 0.0, "{loss}");
     }
 }

@@ -16,10 +16,14 @@ use crate::run::MetricRow;
 use crate::task::{Family, Prediction, Target};
 use candle_core::{DType, Device, Tensor, D};
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 pub struct MetricLearning {
     /// Rows of each class in a training batch (K of P×K).
     pub per_class: usize,
+    /// The normalised train-split embeddings of the latest evaluation (splits are evaluated
+    /// train first), the reference of `utilization` on the other splits.
+    train_embeddings: Mutex<Vec<f64>>,
 }
 
 /// Row norms `[n, 1]`, at least 1e-12. The squared norm is clamped before the square root, so
@@ -66,6 +70,10 @@ fn draw(rows: &[usize], k: usize, rng: &mut Stream) -> Vec<usize> {
 }
 
 impl MetricLearning {
+    pub fn new(per_class: usize) -> Self {
+        MetricLearning { per_class, train_embeddings: Mutex::new(Vec::new()) }
+    }
+
     /// P of P×K: the classes of a batch of `batch` rows, at most the train split's classes.
     fn classes_per_batch(&self, batch: usize, classes: usize) -> usize {
         (batch / self.per_class.max(1)).clamp(1, classes.max(1))
@@ -167,9 +175,16 @@ impl TaskFamily for MetricLearning {
             host: HostLabels::Classes(mixed_labels.clone()),
             len: split.len,
         };
-        let (mut outputs, width) = rows::forward_split(ctx, self, &mixed, epoch, rows)?;
+        let (raw, width) = rows::forward_split(ctx, self, &mixed, epoch, rows)?;
+        let mut outputs = raw.clone();
         l2_normalize_host(&mut outputs, width);
-        let host = Outputs { out: &outputs, width, target: HostTarget::Classes(&mixed_labels) };
+        let mut train = self.train_embeddings.lock().map_err(|_| Error::runtime("poisoned train-embedding lock"))?;
+        if split.name == "train" {
+            *train = outputs.clone();
+        }
+        // Empty (no train evaluation yet) makes `utilization` NaN rather than self-referential.
+        let reference = (split.name != "train").then_some(train.as_slice());
+        let host = Outputs { reference, raw: Some(&raw), ..Outputs::new(&outputs, width, HostTarget::Classes(&mixed_labels)) };
         rows::metric_rows(ctx, split, epoch, &host, rows);
         Ok(())
     }
@@ -196,7 +211,7 @@ mod tests {
     fn batches_hold_p_classes_of_k_rows_each() {
         // 5 classes of 6 rows, one class of 2 rows (drawn with replacement when picked).
         let labels: Vec<u32> = (0..32).map(|i| if i < 30 { (i % 5) as u32 } else { 7 }).collect();
-        let family = MetricLearning { per_class: 4 };
+        let family = MetricLearning::new(4);
         let epoch = family.epoch(&split(labels.clone()), 3, 1, 12).unwrap();
         assert_eq!(epoch.batches.len(), 32 / 12);
         for b in 0..epoch.batches.len() {
@@ -229,7 +244,7 @@ mod tests {
     #[test]
     fn the_loss_sees_unit_embeddings_and_the_raw_ones() {
         let out = Tensor::new(&[[3.0f64, 4.0], [0.0, 0.0]], &Device::Cpu).unwrap();
-        let pred = MetricLearning { per_class: 2 }.prediction(out.clone(), None, None).unwrap();
+        let pred = MetricLearning::new(2).prediction(out.clone(), None, None).unwrap();
         assert_eq!(pred.out.to_vec2::<f64>().unwrap(), vec![vec![0.6, 0.8], vec![0.0, 0.0]]);
         assert_eq!(pred.embedding.unwrap().to_vec2::<f64>().unwrap(), out.to_vec2::<f64>().unwrap());
     }

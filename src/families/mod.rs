@@ -138,14 +138,14 @@ pub fn of(family: Family) -> Box<dyn TaskFamily> {
         Family::Classification => Box::new(classification::Classification),
         Family::Regression => Box::new(regression::Regression),
         Family::MultiLabel => Box::new(multi_label::MultiLabel),
-        Family::MetricLearning => Box::new(metric_learning::MetricLearning { per_class: 4 }),
+        Family::MetricLearning => Box::new(metric_learning::MetricLearning::new(4)),
     }
 }
 
 /// The plug-in of a task of `kind`, with the task's settings.
 pub fn for_task(kind: TaskKind) -> Box<dyn TaskFamily> {
     match kind {
-        TaskKind::MetricLearning { per_class, .. } => Box::new(metric_learning::MetricLearning { per_class }),
+        TaskKind::MetricLearning { per_class, .. } => Box::new(metric_learning::MetricLearning::new(per_class)),
         other => of(other.family()),
     }
 }

@@ -73,7 +73,7 @@ impl TaskFamily for MultiLabel {
         let HostLabels::Values(values) = &split.host else {
             return Err(Error::runtime("multi-label split without 0/1 targets"));
         };
-        let host = Outputs { out: &outputs, width, target: HostTarget::Values(values) };
+        let host = Outputs::new(&outputs, width, HostTarget::Values(values));
         rows::metric_rows(ctx, split, epoch, &host, rows);
         Ok(())
     }

@@ -66,7 +66,7 @@ impl TaskFamily for Regression {
         let HostLabels::Values(values) = &split.host else {
             return Err(Error::runtime("regression split without values"));
         };
-        let host = Outputs { out: &outputs, width, target: HostTarget::Values(values) };
+        let host = Outputs::new(&outputs, width, HostTarget::Values(values));
         rows::metric_rows(ctx, split, epoch, &host, rows);
         Ok(())
     }

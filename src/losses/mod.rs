@@ -7,16 +7,19 @@
 //! (finite-difference gradients in f64, shapes, extreme inputs, unknown parameters), and
 //! `tests/loss_fixtures.rs` checks values and gradients against PyTorch.
 
+pub mod adaface;
 pub mod adv_comp_sum;
 pub mod aldr_kl;
 pub mod auc_pairwise;
 pub mod bce;
 pub mod bce_reweighted;
+pub(crate) mod centres;
 pub mod comp_sum;
 pub mod contrastive;
 pub mod cross_entropy;
 pub mod dual_focal;
 pub mod ensloss;
+pub mod episodic;
 pub mod eval;
 pub mod focal;
 pub(crate) mod fused;
@@ -26,11 +29,14 @@ pub mod gol;
 pub mod harmonic;
 pub mod huber;
 pub mod hybrid_multilabel;
+pub mod i_con;
 pub mod l2svm_sq_hinge;
 pub mod ldam;
 pub mod ldr_kl;
 pub mod mae;
 pub mod mae_prob;
+pub mod mean_field;
+pub mod metrix;
 pub mod mse;
 pub mod mse_spherical;
 pub mod nce;
@@ -51,6 +57,7 @@ pub mod poly1;
 pub mod poly1_focal;
 pub mod rce;
 pub mod sce;
+pub mod score;
 pub mod sovr;
 pub mod sparse_softmax_topk;
 pub mod sparsemax_loss;
@@ -163,6 +170,12 @@ pub enum Prop {
     /// Owns trainable parameters, created per run by `for_run` (the registry tests use a
     /// run's instance).
     OwnsParameters,
+    /// Draws from the run's stream at each training step (Metrix's λ and pair type); the
+    /// registry tests fix the draws (`lam`, `pair_type`).
+    Stochastic,
+    /// A batch is a few-shot episode (the first `shots` rows of each class its support); the
+    /// registry tests give `shots: 1` and batches whose classes have two rows or more.
+    Episode,
     /// Holds a term per triplet of the batch (`batch³` values); resolve checks that they fit
     /// the memory budget at the recipe's batch size.
     CubicInBatch,
@@ -190,6 +203,7 @@ impl Named for LossInfo {
 
 /// Every loss, sorted by name.
 pub static LOSSES: &[&LossInfo] = &[
+    &adaface::INFO,
     &adv_comp_sum::INFO,
     &aldr_kl::INFO,
     &auc_pairwise::INFO,
@@ -208,11 +222,16 @@ pub static LOSSES: &[&LossInfo] = &[
     &harmonic::INFO,
     &huber::INFO,
     &hybrid_multilabel::INFO,
+    &i_con::INFO,
+    &episodic::ICNN,
     &l2svm_sq_hinge::INFO,
     &ldam::INFO,
     &ldr_kl::INFO,
     &mae::INFO,
     &mae_prob::INFO,
+    &mean_field::CONTRASTIVE,
+    &mean_field::CWMS,
+    &metrix::INFO,
     &mse::INFO,
     &mse_spherical::INFO,
     &nce::INFO,
@@ -230,8 +249,11 @@ pub static LOSSES: &[&LossInfo] = &[
     &partial_fc::INFO,
     &poly1::INFO,
     &poly1_focal::INFO,
+    &episodic::PROTO_TRIPLET,
+    &episodic::PROTOTYPICAL,
     &rce::INFO,
     &sce::INFO,
+    &score::INFO,
     &sovr::INFO,
     &sparse_softmax_topk::INFO,
     &sparsemax_loss::INFO,
@@ -417,8 +439,8 @@ pub(crate) mod testing {
             }
             Family::MetricLearning => {
                 // `c` is the embedding dimension; classes repeat so that positive and negative
-                // pairs both exist.
-                let y: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect();
+                // pairs both exist, and every class has two rows or more (episodes).
+                let y: Vec<u32> = (0..n).map(|i| (i % (n / 2).clamp(1, 3)) as u32).collect();
                 Target::Classes(Tensor::from_vec(y, n, &dev).unwrap())
             }
         };
@@ -442,6 +464,10 @@ pub(crate) mod testing {
     pub fn build_in(info: &LossInfo, c: usize, dtype: DType) -> std::sync::Arc<dyn Loss> {
         let params = if info.props.contains(&Prop::NeedsClassCounts) {
             serde_json::json!({"class_counts": (0..c).map(|k| 100usize >> k).collect::<Vec<_>>()})
+        } else if info.props.contains(&Prop::Episode) {
+            serde_json::json!({"shots": 1})
+        } else if info.props.contains(&Prop::Stochastic) {
+            serde_json::json!({"lam": 0.3, "pair_type": "posneg"})
         } else {
             serde_json::Value::Null
         };
@@ -524,9 +550,11 @@ mod tests {
             // Defaults round-trip: building from the canonical params gives the same params.
             let (_, again) = (info.build)(&canonical).unwrap();
             assert_eq!(canonical, again, "{}", info.name);
-            // `class_counts` and `noise` have no default (training supplies them), nor have
-            // partial_fc's `losses eval` inputs `centres` and `sampled`, so they are absent here.
-            for p in info.params.iter().filter(|p| !matches!(p.name, "class_counts" | "noise" | "centres" | "sampled")) {
+            // `class_counts` and `noise` have no default (training supplies them), nor have the
+            // `losses eval` inputs `centres`, `sampled`, `lam` and `pair_type`, so they are absent here.
+            for p in
+                info.params.iter().filter(|p| !matches!(p.name, "class_counts" | "noise" | "centres" | "sampled" | "lam" | "pair_type"))
+            {
                 assert!(canonical.get(p.name).is_some(), "{}: documented param `{}` not in Params", info.name, p.name);
             }
         }

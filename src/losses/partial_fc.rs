@@ -25,6 +25,7 @@
 //! # Shapes
 //! - embeddings `[n, D]` (normalised by the family), labels `[n]` below C → `[n]`
 
+use super::centres::{Centres, Init};
 use super::pairs::embedding_inputs;
 use super::{host_labels, log_p_y, log_softmax, Loss, LossInfo, Prop, RunContext};
 use crate::error::{Error, Result};
@@ -80,42 +81,24 @@ impl Validate for Params {
         }
         check_range("scale", self.scale, 1.0, 256.0)?;
         check_range("margin", self.margin, 0.0, 1.0)?;
-        if let Some(c) = &self.centres {
-            let d = c.first().map(Vec::len).unwrap_or(0);
-            if c.len() < 2 || d == 0 || c.iter().any(|r| r.len() != d) || c.len() > crate::data::MAX_CLASSES {
-                return Err(Error::input("parameter `centres` must be a list of at least 2 equal-length rows [C][D]"));
-            }
-        }
-        Ok(())
+        super::centres::validate(&self.centres)
     }
 }
 
 pub struct PartialFc {
     params: Params,
-    /// The run's centres `[C, D]`; `None` outside a run (then `params.centres`).
-    centres: Option<Var>,
+    /// The run's centres `[C, D]`, or outside a run `params.centres`.
+    centres: Centres,
     rng: Mutex<Stream>,
 }
 
 fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Loss> {
     let (params, canonical) = parse_params::<Params>(value)?;
-    Ok((Arc::new(PartialFc { params, centres: None, rng: Mutex::new(Stream::new(0, Purpose::Loss, 0)) }), canonical))
+    let centres = Centres::fixed(params.centres.clone());
+    Ok((Arc::new(PartialFc { params, centres, rng: Mutex::new(Stream::new(0, Purpose::Loss, 0)) }), canonical))
 }
 
 impl PartialFc {
-    fn weights(&self, like: &Tensor) -> Result<Tensor> {
-        if let Some(w) = &self.centres {
-            return Ok(w.as_tensor().clone());
-        }
-        let Some(rows) = &self.params.centres else {
-            return Err(Error::input(
-                "loss `partial_fc` trains its own class centres in a run; in `losses eval` give them as --set centres=[[…], …]",
-            ));
-        };
-        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-        Ok(Tensor::from_vec(flat, (rows.len(), rows[0].len()), like.device())?.to_dtype(like.dtype())?)
-    }
-
     /// The sorted classes of the step's softmax: the batch's, then others up to ⌊r·C⌋.
     fn sample(&self, labels: &[u32], classes: usize) -> Result<Vec<u32>> {
         let mut chosen: Vec<u32> = labels.to_vec();
@@ -151,15 +134,10 @@ impl PartialFc {
     /// Per-example CosFace cross-entropy over the classes `subset` (all when `None`).
     fn cosface(&self, pred: &Prediction, target: &Target, sample: bool) -> Result<Tensor> {
         let (e, y) = embedding_inputs(pred, target, "partial_fc")?;
-        let w = self.weights(e)?;
+        let w = self.centres.tensor(e, "partial_fc")?;
         let classes = w.dim(0)?;
-        if w.dim(1)? != e.dim(1)? {
-            return Err(Error::input(format!("partial_fc: centres are {}-d, embeddings {}-d", w.dim(1)?, e.dim(1)?)));
-        }
         let labels = host_labels(y)?;
-        if let Some(bad) = labels.iter().find(|&&l| l as usize >= classes) {
-            return Err(Error::input(format!("partial_fc: label {bad} but only {classes} class centres")));
-        }
+        super::centres::check_labels(&labels, classes, "partial_fc")?;
         let subset: Vec<u32> = if sample { self.sample(&labels, classes)? } else { (0..classes as u32).collect() };
         let remapped: Vec<u32> = labels.iter().map(|l| subset.binary_search(l).unwrap_or(0) as u32).collect();
         let index = Tensor::from_vec(subset.clone(), subset.len(), e.device())?;
@@ -182,17 +160,11 @@ impl Loss for PartialFc {
     }
 
     fn for_run(&self, run: &RunContext) -> Option<Arc<dyn Loss>> {
-        let classes = run.classes?;
-        let mut rng = Stream::new(run.seed, Purpose::Loss, 0x50fc);
-        let init: Vec<f64> = (0..classes * run.outputs).map(|_| 0.01 * rng.normal()).collect();
-        let centres = Tensor::from_vec(init, (classes, run.outputs), &run.device)
-            .and_then(|t| t.to_dtype(run.dtype))
-            .and_then(|t| Var::from_tensor(&t))
-            .ok();
+        let centres = Centres::for_run(run, Init::Normal(0.01), 0x50fc)?;
         Some(Arc::new(PartialFc { params: self.params.clone(), centres, rng: Mutex::new(Stream::new(run.seed, Purpose::Loss, 1)) }))
     }
 
     fn vars(&self) -> Vec<Var> {
-        self.centres.iter().cloned().collect()
+        self.centres.vars()
     }
 }

@@ -245,7 +245,7 @@ mod tests {
     use crate::metrics::HostTarget;
 
     fn outputs<'a>(out: &'a [f64], y: &'a [u32], c: usize) -> Outputs<'a> {
-        Outputs { out, width: c, target: HostTarget::Classes(y) }
+        Outputs::new(out, c, HostTarget::Classes(y))
     }
 
     #[test]

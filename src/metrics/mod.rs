@@ -5,6 +5,7 @@
 
 pub mod classification;
 pub mod derived;
+pub mod few_shot;
 pub mod multilabel;
 pub mod regression;
 pub mod retrieval;
@@ -18,6 +19,12 @@ pub struct Outputs<'a> {
     pub out: &'a [f64],
     pub width: usize,
     pub target: HostTarget<'a>,
+    /// The train split's outputs (same width), for metrics that relate a split to the
+    /// training data (`utilization`); `None` on the train split itself.
+    pub reference: Option<&'a [f64]>,
+    /// The unnormalised embeddings behind `out` (metric learning), for metrics measured in
+    /// the model's own space (`few_shot_accuracy` with `space: raw`).
+    pub raw: Option<&'a [f64]>,
 }
 
 pub enum HostTarget<'a> {
@@ -26,6 +33,9 @@ pub enum HostTarget<'a> {
 }
 
 impl<'a> Outputs<'a> {
+    pub fn new(out: &'a [f64], width: usize, target: HostTarget<'a>) -> Self {
+        Outputs { out, width, target, reference: None, raw: None }
+    }
     pub fn rows(&self) -> usize {
         self.out.len() / self.width.max(1)
     }
@@ -83,6 +93,8 @@ pub static METRICS: &[&MetricInfo] = &[
     &classification::BRIER,
     &classification::ECE,
     &retrieval::EER,
+    &few_shot::FEW_SHOT_ACCURACY,
+    &few_shot::FEW_SHOT_CI95,
     &multilabel::HAMMING_LOSS,
     &multilabel::JACCARD,
     &multilabel::LABEL_MACRO_F1,
@@ -97,6 +109,7 @@ pub static METRICS: &[&MetricInfo] = &[
     &regression::R2,
     &retrieval::RECALL_AT_K,
     &classification::TOP_K,
+    &few_shot::UTILIZATION,
 ];
 
 /// Whether a higher value of `metric` is better. The per-split `loss` row (and any unknown

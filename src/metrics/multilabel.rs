@@ -181,7 +181,7 @@ mod tests {
         // Two labels: predictions z > 0 → [1, 0], [1, 1]; truth [1, 1], [0, 1].
         let out = [2.0, -1.0, 0.5, 3.0];
         let t = [1.0, 1.0, 0.0, 1.0];
-        let o = Outputs { out: &out, width: 2, target: HostTarget::Values(&t) };
+        let o = Outputs::new(&out, 2, HostTarget::Values(&t));
         assert_eq!(HammingLoss.compute(&o), 0.5);
         // tp 2, fp 1, fn 1 → 4/6.
         assert!((MicroF1.compute(&o) - 4.0 / 6.0).abs() < 1e-12);

@@ -55,7 +55,7 @@ mod tests {
     fn hand_values() {
         let out = [1.0, 2.0, 4.0];
         let t = [1.0, 3.0, 5.0];
-        let o = Outputs { out: &out, width: 1, target: HostTarget::Values(&t) };
+        let o = Outputs::new(&out, 1, HostTarget::Values(&t));
         assert!((Mse.compute(&o) - 2.0 / 3.0).abs() < 1e-12);
         assert!((Mae.compute(&o) - 2.0 / 3.0).abs() < 1e-12);
         // mean t = 3, SS_tot = 8, SS_res = 2 → 0.75.

@@ -368,7 +368,7 @@ mod tests {
     use crate::metrics::HostTarget;
 
     fn outputs<'a>(e: &'a [f64], y: &'a [u32]) -> Outputs<'a> {
-        Outputs { out: e, width: 2, target: HostTarget::Classes(y) }
+        Outputs::new(e, 2, HostTarget::Classes(y))
     }
 
     #[test]
@@ -394,7 +394,7 @@ mod tests {
         // Query 0 with R = 2: neighbours in order 1 (hit), 2 (miss), 3 (hit) → AP@2 = (1/1)/2.
         let e = [1.0, 0.0, 0.99, 0.141, 0.9, 0.436, 0.5, 0.866];
         let y = [0, 0, 1, 0];
-        let o = Outputs { out: &e, width: 2, target: HostTarget::Classes(&y) };
+        let o = Outputs::new(&e, 2, HostTarget::Classes(&y));
         assert_eq!(nearest(&o, 0, 2), vec![1, 2]);
         // Query 1: 0 (hit), 2 (miss) → 1/2; query 3: 2 (miss), 1 (hit) → (1/2)/2; query 2 has
         // no other row of its class and is left out.
