@@ -107,12 +107,30 @@ pub struct BlobsParams {
     pub data_seed: Option<u64>,
     pub embedding: usize,
     pub per_class: usize,
+    /// Split by class (half the classes held out); `false`: rows split as any dataset's
+    /// (`split`, stratified), every class in every split — for linear probes.
+    #[serde(skip_serializing_if = "is_true")]
+    pub held_out: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Default for BlobsParams {
     fn default() -> Self {
         let b = blobs::Params::default();
-        BlobsParams { n: 20_000, classes: 500, dim: b.dim, sep: b.sep, sigma: b.sigma, data_seed: None, embedding: 32, per_class: 4 }
+        BlobsParams {
+            n: 20_000,
+            classes: 500,
+            dim: b.dim,
+            sep: b.sep,
+            sigma: b.sigma,
+            data_seed: None,
+            embedding: 32,
+            per_class: 4,
+            held_out: true,
+        }
     }
 }
 
@@ -135,6 +153,11 @@ impl Source for BlobsParams {
         TaskKind::MetricLearning { classes: self.classes, dim: self.embedding, per_class: self.per_class }
     }
     fn load(&self, seed: u64) -> Result<RawData> {
+        if !self.held_out {
+            let mut raw = self.blobs().load(seed)?;
+            raw.kind = self.kind();
+            return Ok(raw);
+        }
         split_by_class(self.blobs().load(seed)?, self.classes / 2, self.kind())
     }
 }
@@ -153,6 +176,12 @@ pub static BLOBS_MANY: DatasetInfo = DatasetInfo {
         ParamDoc { name: "data_seed", meaning: "fix the data across run seeds", range: "u64", default: "run seed" },
         ParamDoc { name: "embedding", meaning: "embedding dimension the model outputs", range: "1–4096", default: "32" },
         ParamDoc { name: "per_class", meaning: "rows per class in a training batch (K of P×K)", range: "2–1024", default: "4" },
+        ParamDoc {
+            name: "held_out",
+            meaning: "hold out half the classes (false: rows split by `split`, every class in every split)",
+            range: "true | false",
+            default: "true",
+        },
     ],
     build: super::build_generator::<BlobsParams>,
 };
@@ -176,9 +205,33 @@ mod tests {
             assert!(matches!(raw.kind, TaskKind::MetricLearning { dim: 32, .. }), "{}", info.name);
             assert!(canonical.get("embedding").is_some() && canonical.get("per_class").is_some(), "{}", info.name);
         }
+        // `held_out` is left out of the canonical parameters at its default (run identities of
+        // earlier recipes stay the same).
+        let (_, canonical) = (BLOBS_MANY.build)(&serde_json::Value::Null, here).unwrap();
+        assert!(canonical.get("held_out").is_none());
         let (_, canonical) = (DIGITS_DML.build)(&serde_json::Value::Null, here).unwrap();
         assert_eq!(canonical["sha256"], "b522872eb031d29820dc75db33f44fb9cdbf19edeb73ede95d54f00fb54b2824");
         let e = (DIGITS_DML.build)(&serde_json::json!({"sha256": "00"}), here).err().unwrap().to_string();
         assert!(e.contains("has SHA-256 b522872e"), "{e}");
+    }
+
+    #[test]
+    fn without_held_out_classes_every_split_has_every_class_and_the_train_split_can_be_long_tailed() {
+        use crate::data::transforms::{prepare, LongTailSpec, Profile, Transforms};
+        let here = std::path::Path::new(".");
+        let params = serde_json::json!({"n": 2000, "classes": 10, "held_out": false});
+        let (source, canonical) = (BLOBS_MANY.build)(&params, here).unwrap();
+        assert_eq!(canonical["held_out"], false);
+        let t = Transforms { long_tail: Some(LongTailSpec { imbalance: 0.05, profile: Profile::Exp }), ..Default::default() };
+        t.validate(source.kind()).unwrap();
+        let p = prepare(source.load(3).unwrap(), &t, 3).unwrap();
+        assert!(matches!(p.kind, TaskKind::MetricLearning { classes: 10, .. }) && p.long_tailed);
+        let count = |y: &[u32]| (0..10u32).map(|c| y.iter().filter(|&&v| v == c).count()).collect::<Vec<_>>();
+        let train = count(p.train.classes().unwrap());
+        let test = count(p.test.classes().unwrap());
+        assert!(test.iter().all(|&n| n > 0), "{test:?}");
+        // Exp profile: the head class keeps its rows, the tail keeps about 5 % of them.
+        assert!(train[0] >= 10 * train[9] && train[9] >= 1, "{train:?}");
+        assert_eq!(crate::data::transforms::train_class_counts(&p), Some(train));
     }
 }

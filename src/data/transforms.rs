@@ -135,7 +135,8 @@ impl Transforms {
             }
         }
         if let Some(lt) = &self.long_tail {
-            if classes.is_none() {
+            // Long tails also apply to a metric-learning train split (its classes' rows).
+            if kind.classes().is_none() {
                 return Err(Error::input(format!("long_tail needs a classification dataset; this one is {}", kind.family())));
             }
             if !(lt.imbalance > 0.0 && lt.imbalance <= 1.0) {
@@ -173,7 +174,7 @@ fn split_indices(raw: &RawData, spec: &SplitSpec, seed: u64) -> (Vec<usize>, Vec
     }
     let mut rng = Stream::new(seed, Purpose::Split, 0);
     let groups: Vec<Vec<usize>> = match (&raw.rows.y, raw.kind) {
-        (Labels::Classes(y), TaskKind::Classification { classes }) if spec.stratify => {
+        (Labels::Classes(y), TaskKind::Classification { classes } | TaskKind::MetricLearning { classes, .. }) if spec.stratify => {
             let mut groups = vec![Vec::new(); classes];
             for (i, &c) in y.iter().enumerate() {
                 groups[c as usize].push(i);
@@ -323,7 +324,7 @@ fn apply_scale(data: &mut [f32], d: usize, mean: &[f32], std: &[f32]) {
 /// Apply the transforms to a loaded dataset for one run seed.
 pub fn prepare(raw: RawData, transforms: &Transforms, seed: u64) -> Result<Prepared> {
     let (mut train_idx, val_idx, test_idx) = split_indices(&raw, &transforms.split, seed);
-    if let (Some(lt), Labels::Classes(y), TaskKind::Classification { classes }) = (&transforms.long_tail, &raw.rows.y, raw.kind) {
+    if let (Some(lt), Labels::Classes(y), Some(classes)) = (&transforms.long_tail, &raw.rows.y, raw.kind.classes()) {
         long_tail(&mut train_idx, y, classes, lt, seed);
     }
     if train_idx.is_empty() {
@@ -373,7 +374,7 @@ pub fn prepare(raw: RawData, transforms: &Transforms, seed: u64) -> Result<Prepa
 /// Training-set class counts, for records.
 pub fn train_class_counts(prepared: &Prepared) -> Option<Vec<usize>> {
     match (prepared.kind, prepared.train.classes()) {
-        (TaskKind::Classification { classes }, Some(y)) => Some(class_counts(y, classes)),
+        (TaskKind::Classification { classes } | TaskKind::MetricLearning { classes, .. }, Some(y)) => Some(class_counts(y, classes)),
         _ => None,
     }
 }

@@ -10,7 +10,7 @@ use super::{rows, Epoch, EvalContext, EvalInputs, HostLabels, InputNames, Split,
 use crate::data::transforms::Prepared;
 use crate::data::Table;
 use crate::error::{Error, Result};
-use crate::metrics::{HostTarget, Outputs};
+use crate::metrics::{HostTarget, Outputs, Reference};
 use crate::rng::{Purpose, Stream};
 use crate::run::MetricRow;
 use crate::task::{Family, Prediction, Target};
@@ -21,9 +21,10 @@ use std::sync::Mutex;
 pub struct MetricLearning {
     /// Rows of each class in a training batch (K of P×K).
     pub per_class: usize,
-    /// The normalised train-split embeddings of the latest evaluation (splits are evaluated
-    /// train first), the reference of `utilization` on the other splits.
-    train_embeddings: Mutex<Vec<f64>>,
+    /// The normalised train-split embeddings and their classes at the latest evaluation
+    /// (splits are evaluated train first), the reference of `utilization` and `linear_probe`
+    /// on the other splits.
+    train_embeddings: Mutex<(Vec<f64>, Vec<u32>)>,
 }
 
 /// Row norms `[n, 1]`, at least 1e-12. The squared norm is clamped before the square root, so
@@ -71,7 +72,7 @@ fn draw(rows: &[usize], k: usize, rng: &mut Stream) -> Vec<usize> {
 
 impl MetricLearning {
     pub fn new(per_class: usize) -> Self {
-        MetricLearning { per_class, train_embeddings: Mutex::new(Vec::new()) }
+        MetricLearning { per_class, train_embeddings: Mutex::new((Vec::new(), Vec::new())) }
     }
 
     /// P of P×K: the classes of a batch of `batch` rows, at most the train split's classes.
@@ -180,10 +181,10 @@ impl TaskFamily for MetricLearning {
         l2_normalize_host(&mut outputs, width);
         let mut train = self.train_embeddings.lock().map_err(|_| Error::runtime("poisoned train-embedding lock"))?;
         if split.name == "train" {
-            *train = outputs.clone();
+            *train = (outputs.clone(), mixed_labels.clone());
         }
         // Empty (no train evaluation yet) makes `utilization` NaN rather than self-referential.
-        let reference = (split.name != "train").then_some(train.as_slice());
+        let reference = (split.name != "train").then_some(Reference { out: &train.0, classes: &train.1 });
         let host = Outputs { reference, raw: Some(&raw), ..Outputs::new(&outputs, width, HostTarget::Classes(&mixed_labels)) };
         rows::metric_rows(ctx, split, epoch, &host, rows);
         Ok(())

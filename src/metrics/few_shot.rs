@@ -226,7 +226,7 @@ pub struct Utilization;
 impl Metric for Utilization {
     fn compute(&self, o: &Outputs) -> f64 {
         let (reference, same) = match o.reference {
-            Some(r) => (r, false),
+            Some(r) => (r.out, false),
             None => (o.out, true),
         };
         match nearest_distances(o, reference, same) {
@@ -311,7 +311,7 @@ mod tests {
         let train = [0.0, 0.0, 3.0, 4.0];
         let test = [0.0, 1.0, 3.0, 2.0, 100.0, 0.0];
         let y = [0u32, 0, 0];
-        let o = Outputs { reference: Some(&train), ..outputs(&test, &y) };
+        let o = Outputs { reference: Some(crate::metrics::Reference { out: &train, classes: &[0, 0] }), ..outputs(&test, &y) };
         // Nearest: (0,0) at 1; (3,4) at 2; (3,4) at √(97² + 16) .
         let expect = (1.0 + 2.0 + (97.0f64 * 97.0 + 16.0).sqrt()) / 3.0;
         assert!((Utilization.compute(&o) - expect).abs() < 1e-9);

@@ -7,6 +7,7 @@ pub mod classification;
 pub mod derived;
 pub mod few_shot;
 pub mod multilabel;
+pub mod probe;
 pub mod regression;
 pub mod retrieval;
 
@@ -19,12 +20,19 @@ pub struct Outputs<'a> {
     pub out: &'a [f64],
     pub width: usize,
     pub target: HostTarget<'a>,
-    /// The train split's outputs (same width), for metrics that relate a split to the
-    /// training data (`utilization`); `None` on the train split itself.
-    pub reference: Option<&'a [f64]>,
+    /// The train split's outputs and classes, for metrics that relate a split to the training
+    /// data (`utilization`, `linear_probe`); `None` on the train split itself.
+    pub reference: Option<Reference<'a>>,
     /// The unnormalised embeddings behind `out` (metric learning), for metrics measured in
     /// the model's own space (`few_shot_accuracy` with `space: raw`).
     pub raw: Option<&'a [f64]>,
+}
+
+/// The train split's outputs (same width as the split's) and class ids.
+#[derive(Clone, Copy)]
+pub struct Reference<'a> {
+    pub out: &'a [f64],
+    pub classes: &'a [u32],
 }
 
 pub enum HostTarget<'a> {
@@ -98,6 +106,7 @@ pub static METRICS: &[&MetricInfo] = &[
     &multilabel::HAMMING_LOSS,
     &multilabel::JACCARD,
     &multilabel::LABEL_MACRO_F1,
+    &probe::LINEAR_PROBE,
     &multilabel::MACRO_AUC,
     &classification::MACRO_F1,
     &regression::MAE,
