@@ -120,6 +120,19 @@ impl Stream {
         }
     }
 
+    /// `k` of `items` without replacement, in draw order (a partial Fisher–Yates shuffle of a
+    /// copy; `k` at most `items.len()`).
+    pub fn choose(&mut self, items: &[usize], k: usize) -> Vec<usize> {
+        let mut pool = items.to_vec();
+        let k = k.min(pool.len());
+        for i in 0..k {
+            let j = i + self.below((pool.len() - i) as u64) as usize;
+            pool.swap(i, j);
+        }
+        pool.truncate(k);
+        pool
+    }
+
     /// A random permutation of `0..n`.
     pub fn permutation(&mut self, n: usize) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..n).collect();

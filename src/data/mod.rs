@@ -196,6 +196,15 @@ pub fn check_size(rows: f64, features: f64) -> crate::error::Result<()> {
 /// Largest number of classes (or labels) a task may have.
 pub const MAX_CLASSES: usize = 100_000;
 
+/// The rows of each class present, classes in increasing id order, rows in order.
+pub fn rows_by_class(labels: &[u32]) -> Vec<Vec<usize>> {
+    let mut map: std::collections::BTreeMap<u32, Vec<usize>> = std::collections::BTreeMap::new();
+    for (i, &c) in labels.iter().enumerate() {
+        map.entry(c).or_default().push(i);
+    }
+    map.into_values().collect()
+}
+
 /// Count examples per class (`classes` bins).
 pub fn class_counts(labels: &[u32], classes: usize) -> Vec<usize> {
     let mut counts = vec![0; classes];

@@ -8,14 +8,13 @@
 use super::inputs::{self, Named, Object};
 use super::{rows, Epoch, EvalContext, EvalInputs, HostLabels, InputNames, Split, TaskFamily};
 use crate::data::transforms::Prepared;
-use crate::data::Table;
+use crate::data::{rows_by_class, Table};
 use crate::error::{Error, Result};
 use crate::metrics::{HostTarget, Outputs, Reference};
 use crate::rng::{Purpose, Stream};
 use crate::run::MetricRow;
 use crate::task::{Family, Prediction, Target};
 use candle_core::{DType, Device, Tensor, D};
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 pub struct MetricLearning {
@@ -46,25 +45,10 @@ pub fn l2_normalize_host(values: &mut [f64], width: usize) {
     }
 }
 
-/// The train rows of each class, in row order.
-fn rows_by_class(labels: &[u32]) -> Vec<Vec<usize>> {
-    let mut map: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-    for (i, &c) in labels.iter().enumerate() {
-        map.entry(c).or_default().push(i);
-    }
-    map.into_values().collect()
-}
-
 /// `k` of `rows` drawn without replacement (with replacement when there are fewer than `k`).
 fn draw(rows: &[usize], k: usize, rng: &mut Stream) -> Vec<usize> {
     if rows.len() >= k {
-        let mut pool = rows.to_vec();
-        for i in 0..k {
-            let j = i + rng.below((pool.len() - i) as u64) as usize;
-            pool.swap(i, j);
-        }
-        pool.truncate(k);
-        pool
+        rng.choose(rows, k)
     } else {
         (0..k).map(|_| rows[rng.below(rows.len() as u64) as usize]).collect()
     }
@@ -90,7 +74,7 @@ impl TaskFamily for MetricLearning {
         InputNames {
             floats: &["embeddings"],
             ints: &["labels"],
-            doc: "embeddings [N, D] (L2-normalised before the loss, as in training), labels [N] (integers)",
+            doc: "embeddings [N, D] (L2-normalised before the loss, as in training; the episode losses and AdaFace's norms read them unnormalised), labels [N] (integers)",
         }
     }
 

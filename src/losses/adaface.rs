@@ -201,3 +201,43 @@ impl Loss for AdaFace {
         self.centres.vars()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::losses::testing::{mean_loss_in, prediction, random_batch};
+
+    /// With h = 0 the margin does not depend on the (detached) norms, so the finite-difference
+    /// check applies to the embeddings too; t_alpha = 0 keeps the statistics still.
+    #[test]
+    fn finite_differences_match_autograd_where_the_norm_path_is_inactive() {
+        let built = build(&serde_json::json!({"h": 0.0, "t_alpha": 0.0})).unwrap().0;
+        let loss = built.for_run(&RunContext::cpu(0, 8, 3, Some(6))).unwrap();
+        let (z, target) = random_batch(Family::MetricLearning, 6, 3, 2, 2.0);
+        let per = loss.forward(&prediction(Family::MetricLearning, z.as_tensor()), &target).unwrap();
+        let grads = per.mean_all().unwrap().backward().unwrap();
+        let analytic = grads.get(z.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let base = z.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        for (i, a) in analytic.iter().enumerate() {
+            let at = |d: f64| {
+                let mut v = base.clone();
+                v[i] += d;
+                let t = Tensor::from_vec(v, z.as_tensor().shape(), z.device()).unwrap();
+                mean_loss_in(Family::MetricLearning, loss.as_ref(), &t, &target)
+            };
+            let numeric = (at(1e-6) - at(-1e-6)) / 2e-6;
+            assert!((numeric - a).abs() < 1e-6 + 1e-5 * numeric.abs(), "coord {i}: fd {numeric} vs autograd {a}");
+        }
+    }
+
+    #[test]
+    fn training_steps_move_the_norm_statistics_and_evaluation_does_not() {
+        let loss = build(&serde_json::json!({"t_alpha": 0.5})).unwrap().0.for_run(&RunContext::cpu(0, 8, 3, Some(6))).unwrap();
+        let (z, target) = random_batch(Family::MetricLearning, 6, 3, 3, 2.0);
+        let pred = prediction(Family::MetricLearning, z.as_tensor());
+        let first = loss.monitor(&pred, &target).unwrap().to_vec1::<f64>().unwrap();
+        assert_eq!(loss.monitor(&pred, &target).unwrap().to_vec1::<f64>().unwrap(), first);
+        loss.forward(&pred, &target).unwrap();
+        assert_ne!(loss.monitor(&pred, &target).unwrap().to_vec1::<f64>().unwrap(), first);
+    }
+}

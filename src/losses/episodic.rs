@@ -206,23 +206,18 @@ struct Episode {
 /// The episode of a batch, or with `lenient` (evaluation) of its classes that have queries,
 /// with the rows it uses; `None` when leniency leaves fewer than two classes.
 fn episode(e: &Tensor, labels: &[u32], shot: usize, loss: &str, lenient: bool) -> Result<Option<(Episode, Vec<usize>)>> {
-    let mut classes: Vec<u32> = labels.to_vec();
-    classes.sort_unstable();
-    classes.dedup();
-    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); classes.len()];
-    for (i, l) in labels.iter().enumerate() {
-        rows[classes.binary_search(l).unwrap_or(0)].push(i);
-    }
+    let mut rows = crate::data::rows_by_class(labels);
     if lenient {
         rows.retain(|r| r.len() > shot);
         if rows.len() < 2 {
             return Ok(None);
         }
-    } else if classes.len() < 2 {
-        return Err(Error::input(format!("{loss}: an episode needs at least 2 classes; the batch has {}", classes.len())));
-    } else if let Some((c, r)) = classes.iter().zip(&rows).find(|(_, r)| r.len() <= shot) {
+    } else if rows.len() < 2 {
+        return Err(Error::input(format!("{loss}: an episode needs at least 2 classes; the batch has {}", rows.len())));
+    } else if let Some(r) = rows.iter().find(|r| r.len() <= shot) {
         return Err(Error::input(format!(
-            "{loss}: class {c} has {} rows in the batch, not more than shots = {shot} (support) — give the task's per_class above shots",
+            "{loss}: class {} has {} rows in the batch, not more than shots = {shot} (support) — give the task's per_class above shots",
+            labels[r[0]],
             r.len()
         )));
     }

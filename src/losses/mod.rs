@@ -643,6 +643,49 @@ mod tests {
 }
 
 #[cfg(test)]
+mod own_parameters {
+    //! Gradients with respect to a loss's own parameters (class centres, GE2E's w and b).
+    use super::testing::{mean_loss_in, random_batch};
+    use super::*;
+
+    /// Central finite differences in f64 against autograd, for every parameter entry. AdaFace
+    /// runs with t_alpha = 0 (its norm statistics would otherwise move at every evaluation).
+    #[test]
+    fn finite_difference_gradients_of_a_loss_own_parameters_match_autograd() {
+        for info in LOSSES.iter().filter(|i| i.props.contains(&Prop::OwnsParameters)) {
+            let params = if info.name == "adaface" { serde_json::json!({"t_alpha": 0.0}) } else { serde_json::Value::Null };
+            let loss = (info.build)(&params).unwrap().0.for_run(&RunContext::cpu(0, 8, 3, Some(6))).unwrap();
+            let (z, target) = random_batch(Family::MetricLearning, 6, 3, 1, 2.0);
+            let mean = || mean_loss_in(Family::MetricLearning, loss.as_ref(), z.as_tensor(), &target);
+            let per = loss.forward(&testing::prediction(Family::MetricLearning, z.as_tensor()), &target).unwrap();
+            let grads = per.mean_all().unwrap().backward().unwrap();
+            for var in loss.vars() {
+                let analytic = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+                let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+                let at = |i: usize, delta: f64| {
+                    let mut v = base.clone();
+                    v[i] += delta;
+                    var.set(&Tensor::from_vec(v, var.as_tensor().shape(), var.device()).unwrap()).unwrap();
+                    let value = mean();
+                    var.set(&Tensor::from_vec(base.clone(), var.as_tensor().shape(), var.device()).unwrap()).unwrap();
+                    value
+                };
+                let h = 1e-6;
+                for (i, a) in analytic.iter().enumerate() {
+                    let numeric = (at(i, h) - at(i, -h)) / (2.0 * h);
+                    assert!(
+                        (numeric - a).abs() < 1e-6 + 1e-5 * numeric.abs(),
+                        "{} parameter entry {i}: fd {numeric} vs autograd {a}",
+                        info.name
+                    );
+                }
+                assert!(analytic.iter().any(|a| *a != 0.0), "{}: no gradient reaches its parameters", info.name);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod identities {
     //! Limits and special cases that tie losses to each other (catalog §4.1–4.2).
     use super::testing::{mean_loss, random_batch};

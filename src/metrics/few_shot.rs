@@ -47,26 +47,6 @@ impl Validate for EpisodeParams {
     }
 }
 
-/// The rows of each class, classes in increasing order.
-fn rows_by_class(y: &[u32]) -> Vec<Vec<usize>> {
-    let mut map: std::collections::BTreeMap<u32, Vec<usize>> = std::collections::BTreeMap::new();
-    for (i, &c) in y.iter().enumerate() {
-        map.entry(c).or_default().push(i);
-    }
-    map.into_values().collect()
-}
-
-/// The first `k` items of a partial Fisher–Yates shuffle of `items`.
-fn sample(items: &[usize], k: usize, rng: &mut Stream) -> Vec<usize> {
-    let mut pool = items.to_vec();
-    for i in 0..k {
-        let j = i + rng.below((pool.len() - i) as u64) as usize;
-        pool.swap(i, j);
-    }
-    pool.truncate(k);
-    pool
-}
-
 fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
@@ -83,7 +63,8 @@ impl EpisodeParams {
             _ => o.out,
         };
         let row = |i: usize| &values[i * d..(i + 1) * d];
-        let eligible: Vec<Vec<usize>> = rows_by_class(o.classes()).into_iter().filter(|r| r.len() >= self.shot + self.query).collect();
+        let eligible: Vec<Vec<usize>> =
+            crate::data::rows_by_class(o.classes()).into_iter().filter(|r| r.len() >= self.shot + self.query).collect();
         if eligible.len() < self.way {
             return Vec::new();
         }
@@ -92,10 +73,8 @@ impl EpisodeParams {
         let classes: Vec<usize> = (0..eligible.len()).collect();
         (0..self.episodes)
             .map(|_| {
-                let drawn: Vec<Vec<usize>> = sample(&classes, self.way, &mut rng)
-                    .into_iter()
-                    .map(|c| sample(&eligible[c], self.shot + self.query, &mut rng))
-                    .collect();
+                let drawn: Vec<Vec<usize>> =
+                    rng.choose(&classes, self.way).into_iter().map(|c| rng.choose(&eligible[c], self.shot + self.query)).collect();
                 let prototypes: Vec<Vec<f64>> = drawn
                     .iter()
                     .map(|rows| (0..d).map(|k| rows[..self.shot].iter().map(|&i| row(i)[k]).sum::<f64>() / self.shot as f64).collect())
