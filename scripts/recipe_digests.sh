@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The refactor invariant: train every shipped recipe briefly and print the SHA-256 of every
+# The refactor invariant: train every shipped recipe (claim files included) briefly and print the SHA-256 of every
 # metrics.csv it writes, one line per file (`<recipe>/<task>/<loss>/<optimizer>/seed-<n> <sha256>`),
 # sorted. Run it before and after a change that must not move any number, and compare.
 #
@@ -25,7 +25,7 @@ epochs=(--epochs "${EPOCHS:-3}")
 if [[ "${EPOCHS:-}" == "full" ]]; then epochs=(); fi
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-for recipe in recipes/*.yaml; do
+for recipe in recipes/*.yaml recipes/claims/*.yaml; do
     name="$(basename "$recipe" .yaml)"
     RAYON_NUM_THREADS=1 "$bin" train "$recipe" "${epochs[@]}" --jobs 2 --quiet --out "$out/$name" > /dev/null
 done

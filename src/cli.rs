@@ -247,6 +247,43 @@ enum Command {
         #[command(subcommand)]
         action: Option<ListAction>,
     },
+    /// The papers' headline claims as reproductions with verdicts: list, show, run.
+    #[command(
+        after_help = "Example:\n  lossbench claims run --only H32 --jobs 2\n\nClaim files: recipes/claims/Hxx-<slug>.yaml, a recipe plus a `claim:` block with the decision rule.\nResults: results/claims/<id>/… and results/claims/claims.{md,csv,json}."
+    )]
+    Claims {
+        #[command(subcommand)]
+        action: Option<ClaimsAction>,
+        /// Folder of claim files.
+        #[arg(long, global = true, default_value = crate::claims::DIR)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Clone)]
+enum ClaimsAction {
+    /// List the claim files.
+    List,
+    /// Show one claim's paper, statement and decision rule.
+    Show { id: String },
+    /// Train the claims (resuming finished runs) and decide each.
+    Run {
+        /// Claim ids, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// 1 epoch and 2 seeds per claim: checks that each runs (its verdicts mean nothing).
+        #[arg(long)]
+        smoke: bool,
+        /// Results folder.
+        #[arg(long, default_value = "results/claims")]
+        out: PathBuf,
+        /// Runs trained at the same time.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// No progress bars on stderr.
+        #[arg(long, short)]
+        quiet: bool,
+    },
 }
 
 #[derive(Subcommand, Clone)]
@@ -410,6 +447,13 @@ pub fn run() -> Result<()> {
         Command::Optimizers { action } => list_or_show(action, listing::optimizers, listing::optimizer),
         Command::Regularizers { action } => list_or_show(action, listing::regularizers, listing::regularizer),
         Command::Metrics { action } => list_or_show(action, listing::metrics, listing::metric),
+        Command::Claims { action, dir } => match action.unwrap_or(ClaimsAction::List) {
+            ClaimsAction::List => Ok(crate::claims::list_command(&dir)?),
+            ClaimsAction::Show { id } => Ok(crate::claims::show_command(&dir, &id)?),
+            ClaimsAction::Run { only, smoke, out, jobs, quiet } => {
+                Ok(crate::claims::run_command(crate::claims::RunCommand { dir, only, smoke, out, jobs, quiet })?)
+            }
+        },
     }
 }
 

@@ -9,6 +9,7 @@
 //! ```
 
 pub mod bench;
+pub mod claims;
 pub mod cli;
 pub mod compare;
 pub mod data;

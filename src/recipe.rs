@@ -241,6 +241,9 @@ struct RawRecipe {
     /// Regularizers for every run.
     #[serde(default)]
     regularizers: Option<Vec<Component>>,
+    /// A claim file's decision rule (`lossbench claims`); checked here, unused by training.
+    #[serde(default)]
+    claim: Option<serde_yaml::Value>,
 }
 
 /// Values from the command line that override the recipe before resolution.
@@ -542,6 +545,9 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     let file = path.display().to_string();
     let ctx = Ctx { file: &file, text };
     let raw = parse_raw(&ctx)?;
+    if let Some(block) = &raw.claim {
+        crate::claims::Claim::from_block(block).map_err(|e| ctx.err("claim", Some("claim"), e))?;
+    }
     let name = recipe_name(&raw, path, &file)?;
     let train = resolve_train(&ctx, &raw, overrides)?;
     let seeds = resolve_seeds(&ctx, &raw, overrides)?;

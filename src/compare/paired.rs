@@ -140,7 +140,7 @@ fn holm_and_verdicts(cells: &mut Cells, higher: bool, opts: &CompareOptions) {
 }
 
 /// The verdict of a paired comparison (see [`Verdict`]).
-fn verdict(p: &Paired, higher_is_better: bool, rope: f64, alpha: f64) -> Verdict {
+pub(crate) fn verdict(p: &Paired, higher_is_better: bool, rope: f64, alpha: f64) -> Verdict {
     let (lo, hi) = if higher_is_better { (p.ci_low, p.ci_high) } else { (-p.ci_high, -p.ci_low) };
     if lo >= -rope && hi <= rope {
         return Verdict::Tie;
