@@ -373,6 +373,15 @@ pub fn run_command(c: RunCommand) -> Result<()> {
     Ok(())
 }
 
+/// A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 fn fmt(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| v.to_string())
 }
@@ -387,11 +396,11 @@ pub fn render_csv(rows: &[Row]) -> String {
         let p = r.paired.as_ref();
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            r.claim,
-            r.metric,
-            r.task,
-            r.method,
-            r.baseline,
+            field(&r.claim),
+            field(&r.metric),
+            field(&r.task),
+            field(&r.method),
+            field(&r.baseline),
             fmt(r.method_mean),
             fmt(r.method_std),
             fmt(r.baseline_mean),
@@ -560,6 +569,13 @@ mod tests {
         )
         .unwrap();
         assert!(Claim::from_block(&bad_id).unwrap_err().to_string().contains("claim.id `X1`"));
+    }
+
+    #[test]
+    fn csv_fields_with_commas_or_quotes_are_quoted() {
+        assert_eq!(field("blobs"), "blobs");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
     }
 
     #[test]
