@@ -249,7 +249,7 @@ enum Command {
     },
     /// The papers' headline claims as reproductions with verdicts: list, show, run.
     #[command(
-        after_help = "Example:\n  lossbench claims run --only H32 --jobs 2\n\nClaim files: recipes/claims/Hxx-<slug>.yaml, a recipe plus a `claim:` block with the decision rule.\nResults: results/claims/<id>/… and results/claims/claims.{md,csv,json}."
+        after_help = "Example:\n  lossbench claims run --only H32 --jobs 2\n\nClaim files: recipes/claims/Hxx-<slug>.yaml, a recipe plus a `claim:` block with the decision rule.\nResults: results/claims/<id>/… and results/claims/claims.{md,csv,json} (--smoke: results/claims-smoke)."
     )]
     Claims {
         #[command(subcommand)]
@@ -274,9 +274,10 @@ enum ClaimsAction {
         /// 1 epoch and 2 seeds per claim: checks that each runs (its verdicts mean nothing).
         #[arg(long)]
         smoke: bool,
-        /// Results folder.
-        #[arg(long, default_value = "results/claims")]
-        out: PathBuf,
+        /// Results folder. Default: results/claims (results/claims-smoke with --smoke, so a smoke
+        /// run never replaces a real one).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Runs trained at the same time.
         #[arg(long, default_value_t = 1)]
         jobs: usize,
@@ -451,6 +452,7 @@ pub fn run() -> Result<()> {
             ClaimsAction::List => Ok(crate::claims::list_command(&dir)?),
             ClaimsAction::Show { id } => Ok(crate::claims::show_command(&dir, &id)?),
             ClaimsAction::Run { only, smoke, out, jobs, quiet } => {
+                let out = out.unwrap_or_else(|| PathBuf::from(if smoke { "results/claims-smoke" } else { "results/claims" }));
                 Ok(crate::claims::run_command(crate::claims::RunCommand { dir, only, smoke, out, jobs, quiet })?)
             }
         },

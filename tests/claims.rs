@@ -57,3 +57,16 @@ fn bad_claims_are_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no claim `H99`") && err.contains("known: H15"), "{err}");
 }
+
+#[test]
+fn a_smoke_run_goes_to_its_own_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let claims = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/claims");
+    lossbench()
+        .current_dir(dir.path())
+        .args(["claims", "run", "--smoke", "--quiet", "--only", "H44", "--dir", claims.to_str().unwrap()])
+        .assert()
+        .success();
+    assert!(dir.path().join("results/claims-smoke/claims.csv").is_file());
+    assert!(!dir.path().join("results/claims").exists());
+}
