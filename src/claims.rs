@@ -229,9 +229,13 @@ pub fn decide(file: &ClaimFile, gathered: &compare::gather::Gathered) -> Result<
     let c = &file.claim;
     let mut rows = Vec::new();
     let mut higher = true;
+    // One comparison (and its bootstrap) per baseline, shared by the contrasts against it.
+    let mut by_baseline: std::collections::BTreeMap<&str, compare::Comparison> = std::collections::BTreeMap::new();
     for contrast in &c.contrasts {
-        let comparison = compare::compare(gathered, &c.options(&contrast.baseline)?)?;
-        let section = comparison
+        if !by_baseline.contains_key(contrast.baseline.as_str()) {
+            by_baseline.insert(&contrast.baseline, compare::compare(gathered, &c.options(&contrast.baseline)?)?);
+        }
+        let section = by_baseline[contrast.baseline.as_str()]
             .sections
             .iter()
             .find(|s| s.metric == c.metric)

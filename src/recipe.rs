@@ -677,8 +677,8 @@ fn resolve_losses(ctx: &Ctx, raw: &RawRecipe, tasks: &[Arc<ResolvedTask>]) -> Re
             let token = unknown_field(&e.to_string()).map(str::to_string);
             ctx.err(&path, token.as_deref().or(Some(&c.name)), e)
         })?;
-        if tasks.iter().all(|t| misfit(info, &canonical, t).is_some()) {
-            let reason = misfit(info, &canonical, &tasks[0]).unwrap_or_default();
+        if tasks.iter().all(|t| misfit(info, loss.as_ref(), t).is_some()) {
+            let reason = misfit(info, loss.as_ref(), &tasks[0]).unwrap_or_default();
             let rest = if tasks.len() > 1 { " (and no other task fits either)" } else { "" };
             return Err(ctx.err(&path, Some(&c.name), Error::input(format!("{reason}{rest}"))));
         }
@@ -726,7 +726,7 @@ fn resolve_optimizers(ctx: &Ctx, raw: &RawRecipe) -> Result<Vec<Arc<ResolvedOpti
 
 /// The number of runs of the grid, checked against [`MAX_RUNS`].
 fn check_plan_size(file: &str, tasks: &[Arc<ResolvedTask>], losses: &[Arc<ResolvedLoss>], optimizers: usize, seeds: usize) -> Result<f64> {
-    let pairs = tasks.iter().map(|t| losses.iter().filter(|l| misfit(l.info, &l.params, t).is_none()).count()).sum::<usize>();
+    let pairs = tasks.iter().map(|t| losses.iter().filter(|l| misfit(l.info, l.loss.as_ref(), t).is_none()).count()).sum::<usize>();
     let total = pairs as f64 * optimizers as f64 * seeds as f64;
     if total > MAX_RUNS as f64 {
         return Err(Error::input(format!(
@@ -775,7 +775,7 @@ fn grid(ctx: &Ctx, p: &GridParts) -> Result<(Vec<RunSpec>, Vec<Skipped>)> {
     let mut skipped = Vec::new();
     for task in p.tasks {
         for loss in p.losses {
-            if let Some(reason) = misfit(loss.info, &loss.params, task) {
+            if let Some(reason) = misfit(loss.info, loss.loss.as_ref(), task) {
                 skipped.push((task.name.clone(), loss.label.clone(), reason));
                 continue;
             }
@@ -1106,8 +1106,8 @@ fn check_loss_memory(loss: &ResolvedLoss, task: &ResolvedTask, train: &TrainSett
     crate::memory::check(&what, bytes + task.memory.total())
 }
 
-/// Why `loss` (with canonical parameters `params`) cannot be trained on `task`, if it cannot.
-fn misfit(loss: &LossInfo, params: &serde_json::Value, task: &ResolvedTask) -> Option<String> {
+/// Why `loss` (built as `built`) cannot be trained on `task`, if it cannot.
+fn misfit(loss: &LossInfo, built: &dyn Loss, task: &ResolvedTask) -> Option<String> {
     if loss.family != task.kind.family() {
         return Some(format!("loss `{}` needs a {} task, but task `{}` is {}", loss.name, loss.family, task.name, task.kind.family()));
     }
@@ -1120,17 +1120,7 @@ fn misfit(loss: &LossInfo, params: &serde_json::Value, task: &ResolvedTask) -> O
             loss.name, task.name
         ));
     }
-    if let (true, Some(shots), TaskKind::MetricLearning { per_class, .. }) =
-        (loss.props.contains(&crate::losses::Prop::Episode), params.get("shots").and_then(|v| v.as_u64()), task.kind)
-    {
-        if per_class as u64 <= shots {
-            return Some(format!(
-                "loss `{}` takes the first shots = {shots} rows of each class in a batch as support and needs queries besides, but task `{}` draws per_class = {per_class} rows of each class; give its dataset a per_class above {shots}",
-                loss.name, task.name
-            ));
-        }
-    }
-    None
+    built.misfit(&task.name, &task.kind)
 }
 
 /// SHA-256 of the canonical (key-sorted) JSON of a config, first 16 hex digits.

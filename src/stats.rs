@@ -146,6 +146,17 @@ pub fn wilcoxon(d: &[f64]) -> Option<Wilcoxon> {
     Some(Wilcoxon { statistic, p_value: p, n, method })
 }
 
+/// Mean and sample standard deviation (`None` for fewer than two values).
+pub fn mean_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
+    if values.is_empty() {
+        return (None, None);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let std = (values.len() > 1).then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
+    (Some(mean), std)
+}
+
 /// Holm's step-down adjustment of a family of p-values (order preserved).
 pub fn holm(p: &[f64]) -> Vec<f64> {
     let m = p.len();

@@ -218,16 +218,7 @@ fn pick(run: &LoadedRun, metric: &str, split: &str, select: &Select) -> Result<O
     Ok(epoch.and_then(|e| run.rows.iter().find(|r| r.epoch == e && r.split == split && &*r.metric == metric).map(|r| r.value)))
 }
 
-/// Mean and sample standard deviation (`None` for fewer than two values).
-pub(crate) fn mean_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
-    if values.is_empty() {
-        return (None, None);
-    }
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let std = (values.len() > 1).then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
-    (Some(mean), std)
-}
+pub(crate) use crate::stats::mean_std;
 
 /// The tables of a comparison and what the user should be warned about (beyond what
 /// [`Gathered::warnings`] says about the folders read).

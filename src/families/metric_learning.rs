@@ -165,10 +165,14 @@ impl TaskFamily for MetricLearning {
         l2_normalize_host(&mut outputs, width);
         let mut train = self.train_embeddings.lock().map_err(|_| Error::runtime("poisoned train-embedding lock"))?;
         if split.name == "train" {
-            *train = (outputs.clone(), mixed_labels.clone());
+            // The train split is its own reference; keep its embeddings for the other splits.
+            let host = Outputs { raw: Some(&raw), ..Outputs::new(&outputs, width, HostTarget::Classes(&mixed_labels)) };
+            rows::metric_rows(ctx, split, epoch, &host, rows);
+            *train = (outputs, mixed_labels);
+            return Ok(());
         }
         // Empty (no train evaluation yet) makes `utilization` NaN rather than self-referential.
-        let reference = (split.name != "train").then_some(Reference { out: &train.0, classes: &train.1 });
+        let reference = Some(Reference { out: &train.0, classes: &train.1 });
         let host = Outputs { reference, raw: Some(&raw), ..Outputs::new(&outputs, width, HostTarget::Classes(&mixed_labels)) };
         rows::metric_rows(ctx, split, epoch, &host, rows);
         Ok(())

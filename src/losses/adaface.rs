@@ -111,14 +111,6 @@ fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Loss> {
     Ok((Arc::new(AdaFace { params, centres, stats }), canonical))
 }
 
-/// Mean and the n − 1 standard deviation (`None` for fewer than two values).
-fn mean_std(values: &[f64]) -> (f64, Option<f64>) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n.max(1.0);
-    let std = (values.len() > 1).then(|| (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt());
-    (mean, std)
-}
-
 impl AdaFace {
     /// The clipped, detached feature norms `[n, 1]` and the statistics to use: updated by
     /// this batch (`update`) or as they stand.
@@ -128,9 +120,9 @@ impl AdaFace {
         let mut stats = self.stats.lock().map_err(|_| Error::runtime("poisoned adaface statistics lock"))?;
         if update {
             let host = norms.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
-            let (mean, std) = mean_std(&host);
+            let (mean, std) = crate::stats::mean_std(&host);
             let t = self.params.t_alpha;
-            stats.0 = t * mean + (1.0 - t) * stats.0;
+            stats.0 = t * mean.unwrap_or(stats.0) + (1.0 - t) * stats.0;
             if let Some(std) = std {
                 stats.1 = t * std + (1.0 - t) * stats.1;
             }

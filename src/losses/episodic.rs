@@ -248,6 +248,8 @@ fn scalar(t: &Tensor) -> Result<f64> {
 }
 
 impl Episode {
+    /// The support means `[way, D]`, class by class. Each term builds its own (sharing one
+    /// node would change the order in which their gradients add up, and so the results).
     fn prototypes(&self) -> Result<Tensor> {
         let d = self.support.dim(1)?;
         Ok(self.support.reshape((self.way, self.shot, d))?.mean(1)?)
@@ -346,8 +348,8 @@ impl Episodic {
             out.push(ep.proto_triplet(p.margin.unwrap_or(0.5))?);
         }
         let k = p.k.unwrap_or(4);
+        let ys = ep.support_labels();
         for term in p.terms.iter().flatten() {
-            let ys = ep.support_labels();
             let score = match term {
                 Term::Support => modified_score(&ep.support, &ys, &ep.support, &ys, k, None)?,
                 Term::Query if p.query_protos == Some(true) => {
@@ -397,6 +399,17 @@ impl Episodic {
 }
 
 impl Loss for Episodic {
+    fn misfit(&self, task: &str, kind: &crate::task::TaskKind) -> Option<String> {
+        let shots = self.params.shots;
+        match *kind {
+            crate::task::TaskKind::MetricLearning { per_class, .. } if per_class <= shots => Some(format!(
+                "loss `{}` takes the first shots = {shots} rows of each class in a batch as support and needs queries besides, but task `{task}` draws per_class = {per_class} rows of each class; give its dataset a per_class above {shots}",
+                self.name
+            )),
+            _ => None,
+        }
+    }
+
     fn forward(&self, pred: &Prediction, target: &Target) -> Result<Tensor> {
         self.per_row(pred, target, false)
     }

@@ -91,6 +91,12 @@ pub trait Loss: Send + Sync {
         self.forward(pred, target)
     }
 
+    /// Why this loss, with its parameters, cannot train on task `task` of kind `kind` (resolve
+    /// leaves the pair out, or fails when no task fits). Default: it fits.
+    fn misfit(&self, _task: &str, _kind: &crate::task::TaskKind) -> Option<String> {
+        None
+    }
+
     /// A fresh instance for one run, for losses with randomness or per-example state of their
     /// own (seeded from the run seed, so runs stay reproducible). Default: the shared instance.
     fn for_run(&self, _run: &RunContext) -> Option<std::sync::Arc<dyn Loss>> {

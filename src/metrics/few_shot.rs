@@ -3,6 +3,7 @@
 //! 2017), and utilization (Venkataramanan et al. 2022, S009), the distance from each row to
 //! the training embeddings. Both read the L2-normalised embeddings of a split.
 
+use super::retrieval::{sq_dist, BLOCK};
 use super::{Metric, MetricInfo, Outputs};
 use crate::error::Result;
 use crate::registry::{check_range, parse_params, ParamDoc, Validate};
@@ -45,10 +46,6 @@ impl Validate for EpisodeParams {
         check_range("query", self.query as f64, 1.0, 1000.0)?;
         check_range("episodes", self.episodes as f64, 2.0, 100_000.0)
     }
-}
-
-fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 impl EpisodeParams {
@@ -96,13 +93,9 @@ impl EpisodeParams {
 /// Mean and the half-width of its 95 % normal interval, `1.96 · s / √n` with the sample
 /// standard deviation `s` (n − 1), as few-shot papers report it.
 fn mean_ci95(values: &[f64]) -> (f64, f64) {
-    if values.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0).max(1.0);
-    (mean, 1.96 * var.sqrt() / n.sqrt())
+    let (mean, std) = crate::stats::mean_std(values);
+    let half = std.map_or(f64::NAN, |s| 1.96 * s / (values.len() as f64).sqrt());
+    (mean.unwrap_or(f64::NAN), half)
 }
 
 pub struct FewShot {
@@ -163,9 +156,6 @@ pub static FEW_SHOT_CI95: MetricInfo = MetricInfo {
     params: EPISODE_DOCS,
     build: build_ci95,
 };
-
-/// Queries whose distances to the reference are computed at once (one matrix product).
-const BLOCK: usize = 256;
 
 /// For each row of `o`, the Euclidean distance to the nearest row of `reference` (its other
 /// rows when the reference is `o` itself, `same`).

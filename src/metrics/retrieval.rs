@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Queries whose similarities to every row are computed at once (one matrix product).
-const BLOCK: usize = 256;
+pub(super) const BLOCK: usize = 256;
 
 /// The `m(q)` rows most similar to each row `q` (not `q` itself), most similar first.
 /// Similarities come from matrix products over blocks of queries.
@@ -266,7 +266,8 @@ pub fn equal_error_rate(genuine: &[f64], impostor: &[f64]) -> f64 {
     far
 }
 
-fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+/// Squared Euclidean distance of two rows.
+pub(super) fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
