@@ -259,6 +259,7 @@ pub fn run_sweep(jobs: usize, threads: usize) -> Result<Measurement> {
         force: true,
         progress: false,
         report_failures: false,
+        deadline: None,
     };
     let t = Instant::now();
     let summary = crate::sweep::sweep(&plan, &opts)?;

@@ -284,6 +284,17 @@ enum ClaimsAction {
         /// No progress bars on stderr.
         #[arg(long, short)]
         quiet: bool,
+        /// Start no run after this much time (`90s`, `20m`, `1h30m`); unfinished claims are
+        /// marked so in the table, and the same command run again resumes them.
+        #[arg(long, value_parser = crate::claims::parse_budget)]
+        budget: Option<std::time::Duration>,
+        /// Also rerun each claim at the neighbours of its protocol fixed in its file
+        /// (`sensitivity:`), and call its verdict robust or fragile.
+        #[arg(long)]
+        sensitivity: bool,
+        /// Include the claims marked `long` (grokking's 10⁴ epochs) when --only names none.
+        #[arg(long)]
+        long: bool,
     },
 }
 
@@ -451,9 +462,10 @@ pub fn run() -> Result<()> {
         Command::Claims { action, dir } => match action.unwrap_or(ClaimsAction::List) {
             ClaimsAction::List => Ok(crate::claims::list_command(&dir)?),
             ClaimsAction::Show { id } => Ok(crate::claims::show_command(&dir, &id)?),
-            ClaimsAction::Run { only, smoke, out, jobs, quiet } => {
+            ClaimsAction::Run { only, smoke, out, jobs, quiet, budget, sensitivity, long } => {
                 let out = out.unwrap_or_else(|| PathBuf::from(if smoke { "results/claims-smoke" } else { "results/claims" }));
-                Ok(crate::claims::run_command(crate::claims::RunCommand { dir, only, smoke, out, jobs, quiet })?)
+                let c = crate::claims::RunCommand { dir, only, smoke, out, jobs, quiet, budget, sensitivity, long };
+                Ok(crate::claims::run_command(c)?)
             }
         },
     }

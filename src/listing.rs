@@ -108,7 +108,7 @@ pub fn datasets(pattern: &Option<String>) -> String {
 pub fn dataset(name: &str) -> Result<String> {
     let d = lookup("dataset", "datasets", DATASETS, name)?;
     Ok(format!(
-        "{}  ({})\n  {}\nreference: {}\n\nparameters:\n{}\ntransforms (any dataset): split {{val, test, stratify}}, standardize, standardize_target,\n  label_noise {{kind: symmetric|uniform|pair|asymmetric, rate}}, long_tail {{imbalance, profile: exp|step}}\n",
+        "{}  ({})\n  {}\nreference: {}\n\nparameters:\n{}\ntransforms (any dataset): split {{val, test, stratify}}, standardize, standardize_target,\n  label_noise {{kind: symmetric|uniform|pair|asymmetric|class_dependent, rate}}, long_tail {{imbalance, profile: exp|step}}\n",
         d.name,
         d.family,
         d.summary,

@@ -28,6 +28,8 @@ pub struct SweepOptions {
     pub progress: bool,
     /// Print each failed run's message on stderr (not `--quiet`).
     pub report_failures: bool,
+    /// Start no run after this instant (`claims run --budget`); runs under way finish.
+    pub deadline: Option<std::time::Instant>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,6 +77,11 @@ impl Shared<'_> {
 
     fn failed(&self) -> bool {
         self.first_error.lock().map(|e| e.is_some()).unwrap_or(true)
+    }
+
+    /// Whether a new run may start: no error so far and the deadline, if any, not passed.
+    fn may_start(&self) -> bool {
+        !self.failed() && self.opts.deadline.is_none_or(|d| std::time::Instant::now() < d)
     }
 
     fn count(&self, attempt: &Attempt) {
@@ -147,7 +154,7 @@ fn work(todo: &[&RunSpec], queue: &[usize], shared: &Shared, jobs: usize, wait: 
                         .unwrap_or_else(|_| ProgressStyle::default_bar())
                         .progress_chars("=> "),
                 );
-                while !shared.failed() {
+                while shared.may_start() {
                     let Some(&i) = queue.get(next.fetch_add(1, Ordering::SeqCst)) else { break };
                     match attempt(todo[i], shared, &bar, wait) {
                         Ok(Attempt::Busy) => {
@@ -249,6 +256,7 @@ pub fn train_command(mut c: TrainCommand) -> Result<()> {
         force: c.force,
         progress: train::progress_wanted(c.quiet),
         report_failures: !c.quiet,
+        deadline: None,
     };
     let started = std::time::Instant::now();
     let summary = sweep(&plan, &opts)?;

@@ -1,6 +1,7 @@
 //! The claims registry end to end: every shipped claim file runs (`--smoke`), the table names
-//! each contrast with its verdict, a rerun gives the same `claims.csv` bytes, and bad claim
-//! files or ids are clear errors.
+//! each contrast with its verdict, a rerun gives the same `claims.csv` bytes, a budget leaves
+//! claims unfinished and a rerun resumes them, `--sensitivity` reruns the neighbours of a
+//! protocol, and bad claim files or ids are clear errors.
 
 use assert_cmd::Command;
 
@@ -12,14 +13,19 @@ fn lossbench() -> Command {
 fn every_shipped_claim_runs_and_a_rerun_gives_the_same_table() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("claims");
-    let run =
-        || lossbench().args(["claims", "run", "--smoke", "--quiet", "--jobs", "2", "--out", out.to_str().unwrap()]).assert().success();
+    let run = || {
+        lossbench()
+            .args(["claims", "run", "--smoke", "--long", "--quiet", "--jobs", "2", "--out", out.to_str().unwrap()])
+            .assert()
+            .success()
+    };
     run();
     let csv = std::fs::read_to_string(out.join("claims.csv")).unwrap();
     let files = std::fs::read_dir("recipes/claims").unwrap().count();
     let claims: std::collections::BTreeSet<&str> = csv.lines().skip(1).filter_map(|l| l.split(',').next()).collect();
     assert_eq!(claims.len(), files, "{csv}");
     for line in csv.lines().skip(1) {
+        assert!(line.split(',').nth(1) == Some("protocol"), "{line}");
         let outcome = line.rsplit(',').next().unwrap();
         // Two seeds decide nothing: a smoke run is inconclusive everywhere.
         assert_eq!(outcome, "inconclusive", "{line}");
@@ -39,9 +45,17 @@ fn bad_claims_are_clear_errors() {
     let cases = [
         (
             "  contrasts: [{method: focal, baseline: mse}]\n",
-            "claim.contrasts names `mse`, not a loss label of the recipe (cross_entropy, focal)",
+            "claim.contrasts names `mse`, not a method of the recipe (cross_entropy, focal",
         ),
         ("  contrasts: [{method: focal, baseline: cross_entropy}]\n  rope: -1\n", "claim.rope"),
+        (
+            "  contrasts: [{method: focal, baseline: cross_entropy}]\n  sensitivity: [{label: lr_x2}]\n",
+            "claim.sensitivity `lr_x2`: give `lr` and/or `epochs`",
+        ),
+        (
+            "  contrasts: [{method: focal, baseline: cross_entropy}]\n  sensitivity: [{label: a, lr: 2}, {label: a, epochs: 0.5}]\n",
+            "label `a` is used twice",
+        ),
     ];
     for (tail, expected) in cases {
         std::fs::write(dir.path().join("H9-x.yaml"), format!("{recipe}{claim}{tail}")).unwrap();
@@ -55,7 +69,7 @@ fn bad_claims_are_clear_errors() {
     }
     let out = lossbench().args(["claims", "show", "H99"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no claim `H99`") && err.contains("known: H15"), "{err}");
+    assert!(err.contains("no claim `H99`") && err.contains("known: H1, H2"), "{err}");
 }
 
 #[test]
@@ -69,4 +83,59 @@ fn a_smoke_run_goes_to_its_own_folder() {
         .success();
     assert!(dir.path().join("results/claims-smoke/claims.csv").is_file());
     assert!(!dir.path().join("results/claims").exists());
+}
+
+/// A claim file in `dir` with two losses over six seeds of a small blobs task and the given
+/// extra lines of its claim block.
+fn tiny_claim(dir: &std::path::Path, extra: &str) {
+    let text = format!(
+        "name: tiny\nseeds: [0, 1, 2, 3, 4, 5]\ntrain: {{epochs: 2}}\ntasks:\n  - name: t\n    dataset: {{name: blobs, n: 120, classes: 3}}\nlosses: [cross_entropy, focal]\noptimizers: [{{name: sgd, lr: 0.1}}]\nclaim:\n  id: H9\n  paper: {{seed: S1, title: T, venue: V}}\n  statement: s\n  metric: accuracy\n  expect: better\n  contrasts: [{{method: focal, baseline: cross_entropy}}]\n{extra}"
+    );
+    std::fs::write(dir.join("H9-tiny.yaml"), text).unwrap();
+}
+
+#[test]
+fn a_spent_budget_leaves_claims_unfinished_and_a_rerun_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_claim(dir.path(), "");
+    let out = dir.path().join("o");
+    let run = |budget: &[&str]| {
+        let mut args = vec!["claims", "run", "--dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()];
+        args.extend(budget);
+        lossbench().args(args).output().unwrap()
+    };
+    // A millisecond starts at most the first run of the twelve.
+    let spent = run(&["--budget", "0.001s"]);
+    assert!(spent.status.success(), "{}", String::from_utf8_lossy(&spent.stderr));
+    let csv = std::fs::read_to_string(out.join("claims.csv")).unwrap();
+    assert!(csv.lines().nth(1).unwrap().ends_with(",unfinished"), "{csv}");
+    assert!(String::from_utf8_lossy(&spent.stderr).contains("budget spent: H9 unfinished"));
+    assert!(std::fs::read_to_string(out.join("claims.md")).unwrap().contains("## H9 — unfinished"));
+    let done = run(&[]);
+    assert!(done.status.success());
+    let csv = std::fs::read_to_string(out.join("claims.csv")).unwrap();
+    assert!(!csv.contains("unfinished") && csv.lines().nth(1).unwrap().contains(",6,"), "{csv}");
+    let bad = lossbench().args(["claims", "run", "--budget", "20"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("allowed: a duration such as 90s, 20m, 2h or 1h30m"));
+}
+
+#[test]
+fn sensitivity_reruns_each_neighbour_and_labels_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_claim(dir.path(), "  sensitivity:\n    - { label: lr_x0.5, lr: 0.5 }\n    - { label: epochs_x2, epochs: 2 }\n");
+    let out = dir.path().join("o");
+    let args = ["claims", "run", "--sensitivity", "--quiet", "--dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()];
+    lossbench().args(args).assert().success();
+    let csv = std::fs::read_to_string(out.join("claims.csv")).unwrap();
+    let points: Vec<&str> = csv.lines().skip(1).filter_map(|l| l.split(',').nth(1)).collect();
+    assert_eq!(points, ["protocol", "lr_x0.5", "epochs_x2"], "{csv}");
+    let md = std::fs::read_to_string(out.join("claims.md")).unwrap();
+    assert!(md.contains("| lr_x0.5 |") && (md.contains("## H9 — ") && (md.contains("(robust)") || md.contains("(fragile)"))), "{md}");
+    // Each neighbour trained its own runs: learning rate halved, epochs doubled.
+    let record = |path: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join(path).join("t/focal/sgd/seed-0/run.json")).unwrap()).unwrap()
+    };
+    assert_eq!(record("H9")["config"]["optimizer"]["lr"], serde_json::json!(0.1));
+    assert_eq!(record("sensitivity/H9/lr_x0.5")["config"]["optimizer"]["lr"], serde_json::json!(0.05));
+    assert_eq!(record("sensitivity/H9/epochs_x2")["config"]["train"]["epochs"], serde_json::json!(4));
 }
