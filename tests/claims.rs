@@ -3,18 +3,18 @@
 //! claims unfinished and a rerun resumes them, `--sensitivity` reruns the neighbours of a
 //! protocol, and bad claim files or ids are clear errors.
 
-use assert_cmd::Command;
+mod common;
 
-fn lossbench() -> Command {
-    Command::cargo_bin("lossbench").unwrap()
-}
+use common::lossbench;
 
 #[test]
 fn every_shipped_claim_runs_and_a_rerun_gives_the_same_table() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("claims");
     let run = || {
+        // All shipped claims: more than the shared two-minute timeout on a slow machine.
         lossbench()
+            .timeout(std::time::Duration::from_secs(900))
             .args(["claims", "run", "--smoke", "--long", "--quiet", "--jobs", "2", "--out", out.to_str().unwrap()])
             .assert()
             .success()

@@ -2,13 +2,11 @@
 //! classes the model never saw, resolve refuses what does not fit, and `losses eval` takes
 //! the family's named inputs.
 
-use assert_cmd::Command;
+mod common;
+
+use common::lossbench;
 
 const RECIPE: &str = "name: ml\nseeds: [0]\ntrain: {epochs: 2, batch_size: 32}\ntasks:\n  - name: d\n    dataset: {name: digits_dml, per_class: 4}\n    model: {name: mlp, hidden: [32]}\nlosses: [contrastive, triplet]\n";
-
-fn lossbench() -> Command {
-    Command::cargo_bin("lossbench").unwrap()
-}
 
 #[test]
 fn a_recipe_trains_and_retrieves_on_held_out_classes() {

@@ -76,14 +76,7 @@ pub fn parse_budget(text: &str) -> std::result::Result<Duration, String> {
 /// (`cross_entropy / sam`) when the plan has several optimizers.
 fn method_names(plan: &Plan) -> BTreeSet<String> {
     let several = plan.optimizers.len() > 1;
-    let name = |r: &crate::recipe::RunSpec| {
-        if several {
-            format!("{} / {}", r.loss.label, r.optimizer.label)
-        } else {
-            r.loss.label.clone()
-        }
-    };
-    plan.runs.iter().map(name).collect()
+    plan.runs.iter().map(|r| compare::group::method_name(&r.loss.label, &r.optimizer.label, several)).collect()
 }
 
 /// The claim's contrasts name methods of its plan, and it has enough seeds to decide.
@@ -220,8 +213,9 @@ fn train_and_decide(file: &ClaimFile, plan: &Plan, point: &str, out: &Path, c: &
 /// A claim file read and resolved: its recipe text and its plan, checked.
 struct Prepared<'a> {
     file: &'a ClaimFile,
-    text: String,
     plan: Plan,
+    /// With `--sensitivity`, each neighbour of the protocol and its plan.
+    neighbours: Vec<(&'a Point, Plan)>,
 }
 
 /// The overrides of `claims run` (`--smoke`: 2 seeds, 1 epoch).
@@ -242,19 +236,12 @@ fn prepare<'a>(file: &'a ClaimFile, c: &RunCommand) -> Result<Prepared<'a>> {
         .map_err(|e| Error::input(format!("cannot read claim file {}: {e}", file.path.display())))?;
     let plan = crate::recipe::resolve(&text, &file.path, &overrides(c))?;
     check_plan(file, &plan, c.smoke)?;
-    let prepared = Prepared { file, text, plan };
+    let mut neighbours = Vec::new();
     for point in file.claim.sensitivity.iter().filter(|_| c.sensitivity) {
-        prepared.neighbour(point, c)?;
+        let text = neighbour_text(&text, &plan, point).map_err(|e| Error::input(format!("{}: {e}", file.path.display())))?;
+        neighbours.push((point, crate::recipe::resolve(&text, &file.path, &overrides(c))?));
     }
-    Ok(prepared)
-}
-
-impl Prepared<'_> {
-    /// The plan of the neighbour `point` of this claim's protocol.
-    fn neighbour(&self, point: &Point, c: &RunCommand) -> Result<Plan> {
-        let text = neighbour_text(&self.text, &self.plan, point).map_err(|e| Error::input(format!("{}: {e}", self.file.path.display())))?;
-        crate::recipe::resolve(&text, &self.file.path, &overrides(c))
-    }
+    Ok(Prepared { file, plan, neighbours })
 }
 
 /// One claim: its protocol into `out/<id>`, then with `--sensitivity` each neighbour into
@@ -264,10 +251,9 @@ fn run_claim(p: &Prepared, c: &RunCommand, deadline: Option<Instant>) -> Result<
     let t = train_and_decide(file, &p.plan, "protocol", &c.out.join(id), c, deadline)?;
     let mut rows = t.rows;
     let mut wall = Wall { claim: id.clone(), protocol: t.wall, neighbours: 0.0, runs: t.runs, trained: t.trained };
-    for point in file.claim.sensitivity.iter().filter(|_| c.sensitivity) {
-        let neighbour = p.neighbour(point, c)?;
+    for (point, neighbour) in &p.neighbours {
         let out = c.out.join("sensitivity").join(id).join(&point.label);
-        let t = train_and_decide(file, &neighbour, &point.label, &out, c, deadline)?;
+        let t = train_and_decide(file, neighbour, &point.label, &out, c, deadline)?;
         rows.extend(t.rows);
         wall.neighbours += t.wall;
         wall.runs += t.runs;

@@ -19,10 +19,16 @@ pub struct Labelled<'a> {
 
 /// The method name of a run before any configuration suffix.
 pub fn base_method(run: &LoadedRun, several_optimizers: bool) -> String {
+    method_name(&run.loss, &run.optimizer, several_optimizers)
+}
+
+/// A method's name: the loss label, with the optimizer's (`focal / sam`) when the runs have
+/// several optimizers.
+pub fn method_name(loss: &str, optimizer: &str, several_optimizers: bool) -> String {
     if several_optimizers {
-        format!("{} / {}", run.loss, run.optimizer)
+        format!("{loss} / {optimizer}")
     } else {
-        run.loss.clone()
+        loss.to_string()
     }
 }
 
