@@ -113,7 +113,7 @@ enum Command {
         /// Split: train, val or test.
         #[arg(long, default_value = "test")]
         split: String,
-        /// `final` or `best:METRIC` (epoch with the best validation METRIC).
+        /// `final`, `best:METRIC` (epoch with the best validation METRIC) or `epoch:N` (the value at epoch N).
         #[arg(long, default_value = "final")]
         select: String,
         /// Method to pair against (same seeds): bootstrap CI, Wilcoxon p, Holm-adjusted p, verdict.

@@ -108,20 +108,36 @@ pub fn load_run(dir: &Path) -> Result<LoadedModel> {
     let spec = &plan.runs[0];
     let raw = spec.task.source.load(spec.seed)?;
     let prepared = crate::data::transforms::prepare(raw, &spec.task.transforms, spec.seed)?;
-    let init = Init { seed: spec.seed, dtype: DType::F64, device: Device::Cpu };
-    let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
-    let loss = crate::train::run_loss(spec, &prepared, DType::F64, &Device::Cpu)?;
-    // The model's weights, then the loss's own parameters (fixed during the analysis).
-    let all = crate::train::trainable(model.as_ref(), loss.as_ref());
     let weights = crate::run::read_weights(dir, &record)?;
-    crate::train::set_vars(&all, &weights).map_err(|e| e.at(dir.display()))?;
-    let vars = model.vars();
-    let (x, target) = subset(&prepared.train, SUBSET)?;
-    let family = crate::families::for_task(prepared.kind);
-    Ok(LoadedModel { model, vars, loss, x, target, seed: spec.seed, family })
+    LoadedModel::new(spec, &prepared, &weights).map_err(|e| e.at(dir.display()))
 }
 
 impl LoadedModel {
+    /// The run `spec` on `prepared` in f64 on the CPU, at `weights` (the model's, then the
+    /// loss's own parameters, as saved).
+    pub fn new(spec: &crate::recipe::RunSpec, prepared: &crate::data::transforms::Prepared, weights: &[Tensor]) -> Result<LoadedModel> {
+        let init = Init { seed: spec.seed, dtype: DType::F64, device: Device::Cpu };
+        let model = spec.task.model.instantiate(prepared.input, prepared.kind.output_dim(), &init)?;
+        let loss = crate::train::run_loss(spec, prepared, DType::F64, &Device::Cpu)?;
+        // The model's weights, then the loss's own parameters (fixed during the analysis).
+        let all = crate::train::trainable(model.as_ref(), loss.as_ref());
+        let on_cpu: Vec<Tensor> = weights.iter().map(|w| w.to_device(&Device::Cpu)).collect::<candle_core::Result<_>>()?;
+        crate::train::set_vars(&all, &on_cpu)?;
+        let vars = model.vars();
+        let (x, target) = subset(&prepared.train, SUBSET)?;
+        let family = crate::families::for_task(prepared.kind);
+        Ok(LoadedModel { model, vars, loss, x, target, seed: spec.seed, family })
+    }
+
+    /// `train.sharpness`: the ρ-sharpness and top Hessian eigenvalue of the training loss at
+    /// these weights (probes from the run's `Analysis` stream, as `lossbench landscape`).
+    pub fn end_of_run_sharpness(&self, spec: &crate::recipe::SharpnessSpec) -> Result<(f64, f64)> {
+        let mut eval = || self.evaluate();
+        let rho = rho_sharpness(&self.vars, &mut eval, spec.rho, spec.steps)?;
+        let mut probe = Stream::new(self.seed, Purpose::Analysis, 1);
+        Ok((rho, top_eigenvalue(&self.vars, &mut eval, spec.power_iters, &mut probe)?))
+    }
+
     /// The mean training loss at the current weights, with gradients.
     pub fn evaluate(&self) -> Result<Evaluation> {
         let (out, embedding) = self.model.forward_with_embedding(&self.x, None)?;

@@ -153,6 +153,31 @@ pub struct TrainSettings {
     /// Left out of the config when false, so runs without it keep their hash.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub save_weights: bool,
+    /// Measure the final weights' sharpness and record it as train-split metrics
+    /// (`sharpness_rho`, `hessian_top_eig`). Left out of the config when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharpness: Option<SharpnessSpec>,
+    /// Epochs at which curves first reach levels, recorded as metrics (`train::milestones`).
+    /// Left out of the config when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub milestones: Vec<crate::train::milestones::Milestone>,
+}
+
+/// `train.sharpness`: ρ-sharpness `max_{‖ε‖≤ρ} L(θ+ε) − L(θ)` by `steps` projected ascent
+/// steps, and the top Hessian eigenvalue by `power_iters` power iterations, both of the task
+/// loss in f64 on the train split's first 1 000 rows (as `lossbench landscape`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SharpnessSpec {
+    pub rho: f64,
+    pub steps: usize,
+    pub power_iters: usize,
+}
+
+impl Default for SharpnessSpec {
+    fn default() -> Self {
+        SharpnessSpec { rho: 0.05, steps: 5, power_iters: 20 }
+    }
 }
 
 impl Default for TrainSettings {
@@ -166,6 +191,8 @@ impl Default for TrainSettings {
             eval_every: 1,
             dtype: Precision::F32,
             save_weights: false,
+            sharpness: None,
+            milestones: Vec::new(),
         }
     }
 }
@@ -201,6 +228,11 @@ impl TrainSettings {
         in_range("eval_every", self.eval_every, 1, 10_000_000)?;
         if let Some(c) = self.grad_clip {
             crate::registry::check_range("train.grad_clip", c, 1e-12, 1e12)?;
+        }
+        if let Some(s) = &self.sharpness {
+            crate::registry::check_range("train.sharpness.rho", s.rho, 1e-9, 100.0)?;
+            in_range("sharpness.steps", s.steps, 1, 100)?;
+            in_range("sharpness.power_iters", s.power_iters, 1, 1000)?;
         }
         self.schedule.validate()
     }
@@ -442,7 +474,7 @@ fn safe_label(s: &str) -> String {
 /// Names and labels become folder names: they must start with a letter or digit and use
 /// letters, digits, `_`, `-`, `+`, `.` and `=` only (so `..`, `.` or an empty label cannot escape
 /// or merge result folders).
-fn valid_folder_name(s: &str) -> bool {
+pub(crate) fn valid_folder_name(s: &str) -> bool {
     s.len() <= MAX_NAME_BYTES && valid_folder_chars(s)
 }
 
@@ -921,7 +953,13 @@ fn resolve_model(
 }
 
 /// The metrics of task `t` (default: its family's), each of its family, with distinct labels.
-fn resolve_metrics(ctx: &Ctx, path: &str, t: &RawTask, kind: TaskKind) -> Result<(Vec<ResolvedMetric>, Vec<serde_json::Value>)> {
+fn resolve_metrics(
+    ctx: &Ctx,
+    path: &str,
+    t: &RawTask,
+    kind: TaskKind,
+    grouped: bool,
+) -> Result<(Vec<ResolvedMetric>, Vec<serde_json::Value>)> {
     let metric_cs: Vec<Component> = t.metrics.clone().unwrap_or_else(|| {
         crate::families::of(kind.family())
             .default_metrics()
@@ -951,6 +989,16 @@ fn resolve_metrics(ctx: &Ctx, path: &str, t: &RawTask, kind: TaskKind) -> Result
             ));
         }
         let (metric, canonical) = (info.build)(&c.params).map_err(|e| ctx.err(&format!("{mpath} ({})", c.name), Some(&c.name), e))?;
+        if metric.needs_groups() && !grouped {
+            return Err(ctx.err(
+                &mpath,
+                Some(&c.name),
+                Error::input(format!(
+                    "metric `{}` reads the rows' groups, and dataset `{}` has none; datasets with groups: spurious_synth",
+                    c.name, t.dataset.name
+                )),
+            ));
+        }
         if label == "loss" {
             return Err(ctx.err(&mpath, Some(&c.name), Error::input("`loss` is reserved for the training loss; pick another label")));
         }
@@ -975,7 +1023,11 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
         .map_err(|e| ctx.err(&format!("{path}.model"), Some(model_json["name"].as_str().unwrap_or("")), e))?;
     crate::memory::check(&format!("a run of task `{}`: {}; it", t.name, memory.describe()), memory.total())
         .map_err(|e| ctx.err(path, Some(&t.name), e))?;
-    let (metrics, metric_configs) = resolve_metrics(ctx, path, t, kind)?;
+    let (metrics, metric_configs) = resolve_metrics(ctx, path, t, kind, data.raw.groups.is_some())?;
+    let directions: Vec<(String, bool)> = metrics.iter().map(|m| (m.name.clone(), m.higher_is_better)).collect();
+    for (i, m) in train.milestones.iter().enumerate() {
+        m.check(i, &directions).map_err(|e| ctx.err(&format!("{path}.metrics"), Some(&t.name), e))?;
+    }
     let config = serde_json::json!({
         "name": t.name,
         "kind": kind,

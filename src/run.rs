@@ -62,6 +62,9 @@ pub struct DataSummary {
     pub train_class_counts: Option<Vec<usize>>,
     /// Train rows (0-based, in train-split order) whose label was corrupted.
     pub noisy_train_indices: Vec<usize>,
+    /// Train rows that keep their label, with the semi-supervised `labelled` transform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labelled_train: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

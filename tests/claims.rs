@@ -139,3 +139,44 @@ fn sensitivity_reruns_each_neighbour_and_labels_the_verdict() {
     assert_eq!(record("sensitivity/H9/lr_x0.5")["config"]["optimizer"]["lr"], serde_json::json!(0.05));
     assert_eq!(record("sensitivity/H9/epochs_x2")["config"]["train"]["epochs"], serde_json::json!(4));
 }
+
+/// A contrast may read its own points: one method against itself at epoch 0 (paired by seed,
+/// its Δ the mean of the per-seed differences read back from metrics.csv), or against a
+/// baseline on another task and split; the table names each side's reading.
+#[test]
+fn contrasts_read_their_own_epochs_tasks_and_splits() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "name: own\nseeds: [0, 1, 2, 3, 4, 5]\ntrain: {epochs: 2}\ntasks:\n  - name: t\n    dataset: {name: blobs, n: 120, classes: 3}\n  - name: u\n    dataset: {name: blobs, n: 120, classes: 3}\n    model: {name: mlp, hidden: [4]}\nlosses: [cross_entropy, focal]\noptimizers: [{name: sgd, lr: 0.1}]\nclaim:\n  id: H9\n  paper: {seed: S1, title: T, venue: V}\n  statement: s\n  metric: accuracy\n  expect: better\n  alpha: 0.5\n  contrasts:\n    - {method: focal, baseline: focal, baseline_select: \"epoch:0\"}\n    - {method: focal, task: u, baseline: cross_entropy, baseline_task: t, split: train, expect: equal}\n";
+    std::fs::write(dir.path().join("H9-own.yaml"), text).unwrap();
+    let out = dir.path().join("o");
+    let args = ["claims", "run", "--quiet", "--dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()];
+    lossbench().args(args).assert().success();
+    let csv = std::fs::read_to_string(out.join("claims.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let sides: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r[3], r[4], r[5])).collect();
+    assert_eq!(
+        sides,
+        [
+            ("t", "focal (test/final)", "focal (test/epoch:0)"),
+            ("u", "focal (test/final)", "focal (test/epoch:0)"),
+            ("u", "focal (train/final)", "cross_entropy (t: train/final)"),
+        ],
+        "{csv}"
+    );
+    let accuracy = |task: &str, loss: &str, seed: usize, split: &str, epoch: &str| -> f64 {
+        let m = std::fs::read_to_string(out.join(format!("H9/{task}/{loss}/sgd/seed-{seed}/metrics.csv"))).unwrap();
+        let prefix = format!("{epoch},{split},accuracy,");
+        m.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap().parse().unwrap()
+    };
+    let delta = |a: &dyn Fn(usize) -> f64, b: &dyn Fn(usize) -> f64| (0..6).map(|s| a(s) - b(s)).sum::<f64>() / 6.0;
+    let over_training = delta(&|s| accuracy("t", "focal", s, "test", "2"), &|s| accuracy("t", "focal", s, "test", "0"));
+    assert!((rows[0][10].parse::<f64>().unwrap() - over_training).abs() < 1e-9, "{csv}");
+    let across = delta(&|s| accuracy("u", "focal", s, "train", "2"), &|s| accuracy("t", "cross_entropy", s, "train", "2"));
+    assert!((rows[2][10].parse::<f64>().unwrap() - across).abs() < 1e-9, "{csv}");
+    assert!(rows.iter().all(|r| r[15] == "6"), "{csv}");
+    // The same point on both sides is still a contrast with itself.
+    std::fs::write(dir.path().join("H9-own.yaml"), text.replace(", baseline_select: \"epoch:0\"", "")).unwrap();
+    let e = lossbench().args(args).output().unwrap();
+    assert_eq!(e.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&e.stderr).contains("is compared with itself"), "{}", String::from_utf8_lossy(&e.stderr));
+}

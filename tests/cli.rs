@@ -643,6 +643,40 @@ fn landscape_of_a_trained_run() {
     assert!(stderr_of(&out).contains("--save-weights"), "{}", stderr_of(&out));
 }
 
+/// `train.sharpness` records the final weights' ρ-sharpness and top Hessian eigenvalue as
+/// train-split metrics of the last epoch — the same numbers `landscape` computes from the saved
+/// weights — and an out-of-range setting is an input error naming the field.
+#[test]
+fn sharpness_at_the_end_of_a_run_matches_the_landscape() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = "name: sharp\ntrain: {epochs: 4, batch_size: 32, sharpness: {rho: 0.05}}\ntasks:\n  - {name: moons, dataset: {name: two_moons, n: 300}, model: {name: mlp, hidden: [16]}}\nlosses: [cross_entropy]\n";
+    let path = tmp.path().join("sharp.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let res = tmp.path().join("res");
+    let out = lossbench().args(["train", "--quiet", "--save-weights", "--out"]).arg(&res).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let run = res.join("moons/cross_entropy/adamw/seed-0");
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let value = |metric: &str| -> f64 {
+        let line = csv
+            .lines()
+            .find(|l| l.starts_with("4,train,") && l.split(',').nth(2) == Some(metric))
+            .unwrap_or_else(|| panic!("{metric}: {csv}"));
+        line.split(',').nth(3).unwrap().parse().unwrap()
+    };
+    let figs = tmp.path().join("figs");
+    lossbench().arg("landscape").arg(&run).args(["--points", "3", "--out"]).arg(&figs).assert().success();
+    let sharp: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(figs.join("sharpness.json")).unwrap()).unwrap();
+    let (rho, top) = (value("sharpness_rho"), value("hessian_top_eig"));
+    assert!(rho > 0.0 && top.is_finite(), "{rho} {top}");
+    assert_eq!(rho, sharp["rho_sharpness"][1][1].as_f64().unwrap(), "{sharp}");
+    assert_eq!(top, sharp["hessian_top_eigenvalue"].as_f64().unwrap(), "{sharp}");
+    std::fs::write(&path, recipe.replace("rho: 0.05", "rho: -1")).unwrap();
+    let out = lossbench().args(["check"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("train.sharpness.rho"), "{}", stderr_of(&out));
+}
+
 /// `bench --format json` prints one object per case with the documented keys; a typo in a case
 /// name is an input error with a suggestion. (Timings are reported, never asserted.)
 #[test]

@@ -59,7 +59,8 @@ fn penalties_and_gradients_match_pytorch() {
         set(model.as_ref(), &fx.init);
         let info = REGULARIZERS.iter().find(|r| r.name == case.name).unwrap_or_else(|| panic!("no regularizer `{}`", case.name));
         let (reg, _) = (info.build)(&case.params).unwrap();
-        let mut active = reg.start(&Start { model: model.as_ref(), seed: 0, class_counts: None, epochs: 1, n_train: n }).unwrap();
+        let mut active =
+            reg.start(&Start { model: model.as_ref(), seed: 0, class_counts: None, epochs: 1, n_train: n, groups: None }).unwrap();
         set(model.as_ref(), &fx.weights);
         let steps = if case.name == "spectral_reg" { 300 } else { 1 };
         let mut penalty = None;

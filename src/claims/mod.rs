@@ -48,6 +48,54 @@ pub enum Expect {
 pub struct Contrast {
     pub method: String,
     pub baseline: String,
+    /// This contrast's expectation, where it differs from the claim's `expect` (H13: a gain
+    /// with strong weight decay, none without).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+    /// The split both sides are read on, where it differs from the claim's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
+    /// The selection of the method's / the baseline's value, where it differs from the claim's:
+    /// with `baseline_select: epoch:1` a method is compared with itself early in training (H9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method_select: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_select: Option<String>,
+    /// Only this task's runs of the method (default: every task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// The baseline's runs come from this task (the same data under another model: H8's
+    /// harmonic against a linear head); default: the method's task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_task: Option<String>,
+}
+
+impl Contrast {
+    /// What the paper expects of this contrast.
+    pub fn expected(&self, claim: &Claim) -> Expect {
+        self.expect.unwrap_or(claim.expect)
+    }
+
+    /// The split and the method's and baseline's selections this contrast reads.
+    pub fn reading<'a>(&'a self, claim: &'a Claim) -> (&'a str, &'a str, &'a str) {
+        let split = self.split.as_deref().unwrap_or(&claim.split);
+        let select = |own: &'a Option<String>| own.as_deref().unwrap_or(&claim.select);
+        (split, select(&self.method_select), select(&self.baseline_select))
+    }
+
+    /// Whether it reads anything other than the claim's split and selection.
+    pub fn reads_its_own(&self) -> bool {
+        self.split.is_some() || self.method_select.is_some() || self.baseline_select.is_some() || self.baseline_task.is_some()
+    }
+
+    /// Rows it gives in a plan of `tasks` tasks.
+    pub fn rows(&self, tasks: usize) -> usize {
+        if self.task.is_some() {
+            1
+        } else {
+            tasks
+        }
+    }
 }
 
 /// A recorded change of the protocol after results were seen.
@@ -166,10 +214,27 @@ impl Claim {
         if self.contrasts.is_empty() {
             return Err(Error::input("claim.contrasts: give at least one {method, baseline}"));
         }
-        if let Some(c) = self.contrasts.iter().find(|c| c.method == c.baseline) {
-            return Err(Error::input(format!("claim.contrasts: `{}` is compared with itself", c.method)));
+        let same_point =
+            |c: &Contrast| c.reading(self).1 == c.reading(self).2 && c.baseline_task.as_ref().is_none_or(|t| Some(t) == c.task.as_ref());
+        if let Some(c) = self.contrasts.iter().find(|c| c.method == c.baseline && same_point(c)) {
+            return Err(Error::input(format!(
+                "claim.contrasts: `{}` is compared with itself; compare it with itself at another point with `baseline_select` (e.g. epoch:1)",
+                c.method
+            )));
         }
         self.select.parse::<Select>().map_err(|e| Error::input(format!("claim.select: {e}")))?;
+        for (i, c) in self.contrasts.iter().enumerate() {
+            for (field, value) in [("method_select", &c.method_select), ("baseline_select", &c.baseline_select)] {
+                if let Some(v) = value {
+                    let select = v.parse::<Select>().map_err(|e| Error::input(format!("claim.contrasts[{i}].{field}: {e}")))?;
+                    if matches!(select, Select::Best(_)) && v != &self.select {
+                        return Err(Error::input(format!(
+                            "claim.contrasts[{i}].{field} = {v}: a contrast selects `final` or `epoch:N`; a `best:` selection is the claim's `select`"
+                        )));
+                    }
+                }
+            }
+        }
         crate::registry::check_range("claim.alpha", self.alpha, 1e-6, 0.5)?;
         crate::registry::check_range("claim.rope", self.rope, 0.0, 1e6)?;
         for (i, p) in self.sensitivity.iter().enumerate() {
@@ -182,11 +247,16 @@ impl Claim {
     }
 
     fn options(&self, baseline: &str) -> Result<CompareOptions> {
+        Ok(CompareOptions { baseline: Some(baseline.to_string()), ..self.reading(&self.split, &self.select)? })
+    }
+
+    /// Options that read the claim's metric on `split` at `select`, pairing with nothing.
+    pub(super) fn reading(&self, split: &str, select: &str) -> Result<CompareOptions> {
         Ok(CompareOptions {
             metric: Some(self.metric.clone()),
-            split: self.split.clone(),
-            select: self.select.parse()?,
-            baseline: Some(baseline.to_string()),
+            split: split.to_string(),
+            select: select.parse()?,
+            baseline: None,
             rope: self.rope,
             alpha: self.alpha,
         })
@@ -307,7 +377,7 @@ pub fn show_command(dir: &Path, id: &str) -> Result<()> {
     }
     println!("  metric: {} on {}, {}; α = {}, rope ±{}; expected: {:?}", c.metric, c.split, c.select, c.alpha, c.rope, c.expect);
     for k in &c.contrasts {
-        println!("  contrast: {} vs {}", k.method, k.baseline);
+        println!("  contrast: {} vs {} (expected: {:?})", k.method, k.baseline, k.expected(c));
     }
     for p in &c.sensitivity {
         println!("  sensitivity {}: {}", p.label, p.describe());
@@ -351,6 +421,13 @@ mod tests {
         )
         .unwrap();
         assert!(Claim::from_block(&bad_id).unwrap_err().to_string().contains("claim.id `X1`"));
+        // A contrast may expect what the claim does not; the others inherit the claim's.
+        let mut v = block("");
+        v["contrasts"] = serde_yaml::from_str("[{method: a, baseline: b, expect: equal}, {method: c, baseline: b}]").unwrap();
+        let c = Claim::from_block(&v).unwrap();
+        assert_eq!(c.contrasts.iter().map(|k| k.expected(&c)).collect::<Vec<_>>(), vec![Expect::Equal, Expect::Better]);
+        v["contrasts"] = serde_yaml::from_str("[{method: a, baseline: b, expect: worse}]").unwrap();
+        assert!(Claim::from_block(&v).unwrap_err().to_string().contains("unknown variant `worse`"));
     }
 
     #[test]

@@ -38,10 +38,21 @@ pub fn render_csv(rows: &[Row]) -> String {
     out
 }
 
+/// A figure of the table: four decimals, or three significant digits below 0.001 (sharpness,
+/// small differences), where four decimals would show little or nothing.
+fn num(v: f64, signed: bool) -> String {
+    match (v != 0.0 && v.abs() < 1e-3, signed) {
+        (true, true) => format!("{v:+.2e}"),
+        (true, false) => format!("{v:.2e}"),
+        (false, true) => format!("{v:+.4}"),
+        (false, false) => format!("{v:.4}"),
+    }
+}
+
 fn mean_std(mean: Option<f64>, std: Option<f64>) -> String {
     match (mean, std) {
-        (Some(m), Some(s)) => format!("{m:.4} ± {s:.4}"),
-        (Some(m), None) => format!("{m:.4}"),
+        (Some(m), Some(s)) => format!("{} ± {}", num(m, false), num(s, false)),
+        (Some(m), None) => num(m, false),
         _ => "—".into(),
     }
 }
@@ -118,8 +129,34 @@ fn seeds_cell(r: &Row) -> String {
     }
 }
 
+/// Whether the claim's contrasts expect different things.
+fn mixed(f: &ClaimFile) -> bool {
+    let c = &f.claim;
+    c.contrasts.iter().any(|k| k.expected(c) != c.contrasts[0].expected(c))
+}
+
+/// What the claim expects, in words: one expectation for all its contrasts, or each its own.
+fn expected_text(f: &ClaimFile) -> &'static str {
+    if mixed(f) {
+        "per contrast, shown with its verdict"
+    } else if f.claim.contrasts[0].expected(&f.claim) == Expect::Equal {
+        "equal to the baseline"
+    } else {
+        "better than the baseline"
+    }
+}
+
+/// A row's verdict, with its contrast's expectation where the claim's differ.
+fn verdict_cell(r: &Row, mixed: bool) -> String {
+    match (mixed, r.expect) {
+        (false, _) => r.outcome.as_str().to_string(),
+        (true, Expect::Better) => format!("{} (expects better)", r.outcome.as_str()),
+        (true, Expect::Equal) => format!("{} (expects equal)", r.outcome.as_str()),
+    }
+}
+
 /// One contrast's row of a claim's table.
-fn contrast_line(r: &Row) -> String {
+fn contrast_line(r: &Row, mixed: bool) -> String {
     let p = r.paired.as_ref();
     format!(
         "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
@@ -128,11 +165,11 @@ fn contrast_line(r: &Row) -> String {
         r.baseline,
         mean_std(r.method_mean, r.method_std),
         mean_std(r.baseline_mean, r.baseline_std),
-        p.map_or("—".into(), |p| format!("{:+.4}", p.mean)),
-        p.map_or("—".into(), |p| format!("[{:+.4}, {:+.4}]", p.ci_low, p.ci_high)),
+        p.map_or("—".into(), |p| num(p.mean, true)),
+        p.map_or("—".into(), |p| format!("[{}, {}]", num(p.ci_low, true), num(p.ci_high, true))),
         p.and_then(|p| p.p_holm).map_or("—".into(), |q| format!("{q:.4}")),
         seeds_cell(r),
-        r.outcome.as_str()
+        verdict_cell(r, mixed)
     )
 }
 
@@ -140,11 +177,8 @@ fn contrast_line(r: &Row) -> String {
 fn sensitivity_lines(mine: &[&Row], points: &[(&str, Outcome)]) -> String {
     let mut out = String::from("| neighbour | verdict | Δ mean per contrast |\n|---|---|---|\n");
     for (point, outcome) in points {
-        let deltas: Vec<String> = mine
-            .iter()
-            .filter(|r| r.point == *point)
-            .map(|r| r.paired.as_ref().map_or("—".into(), |p| format!("{:+.4}", p.mean)))
-            .collect();
+        let deltas: Vec<String> =
+            mine.iter().filter(|r| r.point == *point).map(|r| r.paired.as_ref().map_or("—".into(), |p| num(p.mean, true))).collect();
         out.push_str(&format!("| {point} | {} | {} |\n", outcome.as_str(), deltas.join(", ")));
     }
     out
@@ -184,16 +218,16 @@ fn claim_section(f: &ClaimFile, rows: &[Row], wall: Option<&Wall>) -> String {
         c.metric,
         c.split,
         c.select,
-        if c.expect == Expect::Better { "better than the baseline" } else { "equal to the baseline" },
+        expected_text(f),
         c.alpha,
         c.rope,
         protocol.len(),
         w.protocol
     ));
     out.push_str("| task | method | baseline | method | baseline | Δ mean | 95 % CI | p (Holm) | n | verdict |\n|---|---|---|---|---|---|---|---|---|---|\n");
-    out.extend(protocol.iter().map(|r| contrast_line(r)));
+    out.extend(protocol.iter().map(|r| contrast_line(r, mixed(f))));
     if protocol.iter().any(|r| r.method_excluded + r.baseline_excluded > 0) {
-        out.push_str("\n†m/b: runs of the method / the baseline that diverged or failed, left out of the pairing.\n");
+        out.push_str("\n†m/b: runs of the method / the baseline that diverged, failed or gave no finite value (a milestone never reached), left out of the pairing.\n");
     }
     if !points.is_empty() {
         let label = robustness(outcome, &points).unwrap_or_default();
@@ -239,6 +273,15 @@ mod tests {
         assert_eq!(field("blobs"), "blobs");
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn small_figures_keep_their_significant_digits() {
+        assert_eq!(num(0.8029, false), "0.8029");
+        assert_eq!(num(-0.0323, true), "-0.0323");
+        assert_eq!(num(0.000352, false), "3.52e-4");
+        assert_eq!(num(-0.000352, true), "-3.52e-4");
+        assert_eq!(num(0.0, true), "+0.0000");
     }
 
     #[test]

@@ -102,7 +102,7 @@ fn check_plan(file: &ClaimFile, plan: &Plan, smoke: bool) -> Result<()> {
             seeds.len()
         )));
     }
-    check_decidable(file, seeds.len(), file.claim.contrasts.len() * plan.tasks.len())
+    check_decidable(file, seeds.len(), file.claim.contrasts.iter().map(|k| k.rows(plan.tasks.len())).sum())
 }
 
 /// A claimed gain needs a Holm-adjusted p below α: with `n` seeds the smallest two-sided
@@ -111,7 +111,8 @@ fn check_plan(file: &ClaimFile, plan: &Plan, smoke: bool) -> Result<()> {
 fn check_decidable(file: &ClaimFile, n: usize, rows: usize) -> Result<()> {
     let claim = &file.claim;
     let smallest = rows as f64 * 2.0 / 2f64.powi(n.min(60) as i32);
-    if claim.expect == super::Expect::Better && smallest >= claim.alpha {
+    let claims_a_gain = claim.contrasts.iter().any(|k| k.expected(claim) == super::Expect::Better);
+    if claims_a_gain && smallest >= claim.alpha {
         let needed = (1..=60).find(|&k| rows as f64 * 2.0 / 2f64.powi(k) < claim.alpha).unwrap_or(60);
         return Err(Error::input(format!(
             "{}: with {n} seeds and {rows} contrast × task rows the smallest Holm-adjusted p is {smallest:.4}, not below α = {}: the rule can never reproduce the claim; give at least {needed} seeds",
@@ -199,7 +200,8 @@ fn train_and_decide(file: &ClaimFile, plan: &Plan, point: &str, out: &Path, c: &
     let planned: Vec<(PathBuf, &str)> = plan.runs.iter().map(|r| (out.join(&r.rel_dir), r.hash.as_str())).collect();
     let wall: f64 = planned.iter().filter_map(|(d, _)| crate::run::read_record(d).ok()).map(|r| r.timings.wall_s).sum();
     let claim = &file.claim;
-    let filter = claim.options(&claim.contrasts[0].baseline)?.row_filter();
+    let mut filter = claim.options(&claim.contrasts[0].baseline)?.row_filter();
+    filter.extra_splits = claim.contrasts.iter().filter_map(|k| k.split.clone()).collect();
     let (gathered, missing) = compare::gather::gather_plan(&planned, &filter);
     if let Some((dir, why)) = missing.first() {
         if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -60,6 +60,8 @@ pub struct RowFilter {
     pub split: String,
     pub metric: Option<String>,
     pub select_by: Option<String>,
+    /// Further splits whose rows of the metric are kept (a claim's contrast on another split).
+    pub extra_splits: Vec<String>,
 }
 
 /// `--where KEY=VALUE`: keep runs whose config has VALUE at the dotted path KEY.
@@ -205,7 +207,8 @@ fn load(
     let metrics = keys::metric_directions(&record.config);
     let compared = filter.metric.clone().or_else(|| metrics.first().map(|(m, _)| m.clone()));
     let keep = |split: &str, metric: &str| {
-        (split == filter.split && compared.as_deref() == Some(metric)) || (split == "val" && filter.select_by.as_deref() == Some(metric))
+        let on_split = split == filter.split || filter.extra_splits.iter().any(|s| s == split);
+        (on_split && compared.as_deref() == Some(metric)) || (split == "val" && filter.select_by.as_deref() == Some(metric))
     };
     let rows = parse_rows(&verified.metrics_csv, keep, names)?;
     Ok(Some(LoadedRun {

@@ -35,6 +35,8 @@ pub enum Select {
     Final,
     /// The epoch with the best value of this metric on the validation split.
     Best(String),
+    /// The value recorded at this epoch (0: before training).
+    Epoch(usize),
 }
 
 impl std::str::FromStr for Select {
@@ -43,9 +45,15 @@ impl std::str::FromStr for Select {
         if s == "final" {
             return Ok(Select::Final);
         }
+        if let Some(n) = s.strip_prefix("epoch:") {
+            return n
+                .parse()
+                .map(Select::Epoch)
+                .map_err(|_| Error::input(format!("selection `{s}`: the epoch must be a whole number (epoch:1)")));
+        }
         match s.strip_prefix("best:") {
             Some(m) if !m.is_empty() => Ok(Select::Best(m.to_string())),
-            _ => Err(Error::input(format!("unknown selection `{s}`; allowed: final, best:METRIC (e.g. best:accuracy)"))),
+            _ => Err(Error::input(format!("unknown selection `{s}`; allowed: final, best:METRIC (e.g. best:accuracy), epoch:N"))),
         }
     }
 }
@@ -77,9 +85,9 @@ impl CompareOptions {
     pub fn row_filter(&self) -> RowFilter {
         let select_by = match &self.select {
             Select::Best(by) => Some(by.clone()),
-            Select::Final => None,
+            Select::Final | Select::Epoch(_) => None,
         };
-        RowFilter { split: self.split.clone(), metric: self.metric.clone(), select_by }
+        RowFilter { split: self.split.clone(), metric: self.metric.clone(), select_by, extra_splits: Vec::new() }
     }
 }
 
@@ -195,6 +203,7 @@ impl Section {
 fn pick(run: &LoadedRun, metric: &str, split: &str, select: &Select) -> Result<Option<f64>> {
     let epoch = match select {
         Select::Final => run.rows.iter().filter(|r| r.split == split && &*r.metric == metric).map(|r| r.epoch).max(),
+        Select::Epoch(e) => Some(*e),
         Select::Best(by) => {
             let higher = run.higher_is_better(by);
             let candidates: Vec<(usize, f64)> =
@@ -232,7 +241,7 @@ fn check_named_metrics(gathered: &Gathered, opts: &CompareOptions) -> Result<()>
     let requested = opts.metric.iter().map(|m| ("--metric ", m.as_str()));
     let selection = match &opts.select {
         Select::Best(by) => Some(("--select best:", by.as_str())),
-        Select::Final => None,
+        Select::Final | Select::Epoch(_) => None,
     };
     for (flag, m) in requested.chain(selection) {
         if !gathered.metric_names.contains(m) {
@@ -331,6 +340,7 @@ fn section(labelled: &[group::Labelled], metric: &str, tasks: Vec<String>, opts:
         select: match &opts.select {
             Select::Final => "final epoch".into(),
             Select::Best(m) => format!("epoch with best val {m}"),
+            Select::Epoch(e) => format!("epoch {e}"),
         },
         tasks,
         methods,
@@ -429,6 +439,15 @@ pub fn command(c: CompareCommand) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selections_parse_with_clear_errors() {
+        assert_eq!("final".parse::<Select>().unwrap(), Select::Final);
+        assert_eq!("best:nll".parse::<Select>().unwrap(), Select::Best("nll".into()));
+        assert_eq!("epoch:12".parse::<Select>().unwrap(), Select::Epoch(12));
+        assert!("epoch:x".parse::<Select>().unwrap_err().to_string().contains("whole number"));
+        assert!("last".parse::<Select>().unwrap_err().to_string().contains("epoch:N"));
+    }
 
     fn fake(task: &str, loss: &str, seed: u64, acc: f64, status: Status) -> LoadedRun {
         fake_with(task, loss, "adamw", seed, acc, status, serde_json::json!({}))

@@ -80,7 +80,7 @@ fn partner<'a>(cells: &'a Cells, c: &Cell, b: &str, named: Named) -> Result<Opti
 }
 
 /// The paired comparison of `values` against `base` over the seeds both have.
-fn paired(values: &[(u64, f64)], base: &[(u64, f64)]) -> Option<Paired> {
+pub(crate) fn paired(values: &[(u64, f64)], base: &[(u64, f64)]) -> Option<Paired> {
     let diffs: Vec<f64> = values.iter().filter_map(|(s, v)| base.iter().find(|(bs, _)| bs == s).map(|(_, bv)| v - bv)).collect();
     let (Some(mean), std) = super::mean_std(&diffs) else { return None };
     let (ci_low, ci_high) = crate::stats::bootstrap_ci(&diffs, 0.95, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).unwrap_or((f64::NAN, f64::NAN));

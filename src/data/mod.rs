@@ -11,8 +11,10 @@ pub mod by_class;
 pub mod csv;
 pub mod modular_arith;
 pub mod multilabel_synth;
+pub mod poly_target;
 pub mod shipped;
 pub mod spirals;
+pub mod spurious_synth;
 pub mod transforms;
 pub mod two_moons;
 pub mod user_file;
@@ -87,6 +89,13 @@ pub enum InputKind {
     Tokens { vocab: usize, len: usize },
 }
 
+/// The group of every row, ids in `0..names.len()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Groups {
+    pub ids: Vec<u32>,
+    pub names: Vec<String>,
+}
+
 /// What a source loads.
 #[derive(Debug, Clone)]
 pub struct RawData {
@@ -96,6 +105,11 @@ pub struct RawData {
     /// Indices of train and test rows when the dataset defines its own split
     /// (e.g. modular arithmetic's train fraction); `None` lets the split transform decide.
     pub fixed_split: Option<(Vec<usize>, Vec<usize>)>,
+    /// Validation rows of a fixed split (empty: the split has none).
+    pub fixed_val: Vec<usize>,
+    /// The group of every row (subpopulations such as `spurious_synth`'s class × attribute),
+    /// for `group_dro` and the worst-group metric.
+    pub groups: Option<Groups>,
     /// Whether standardising the inputs makes sense by default (false for one-hot/tokens).
     pub standardize_by_default: bool,
     /// Rows whose labels the generator itself corrupted (recorded in the run).
@@ -114,6 +128,8 @@ impl RawData {
             input: InputKind::Dense { features: rows.d },
             rows,
             fixed_split: None,
+            fixed_val: Vec::new(),
+            groups: None,
             standardize_by_default: true,
             noisy: Vec::new(),
             clean_labels: None,
@@ -170,7 +186,9 @@ pub static DATASETS: &[&DatasetInfo] = &[
     &modular_arith::INFO,
     &multilabel_synth::INFO,
     &user_file::PARQUET,
+    &poly_target::INFO,
     &spirals::INFO,
+    &spurious_synth::INFO,
     &two_moons::INFO,
     &shipped::WINE,
     &xor_cluster::INFO,

@@ -6,7 +6,10 @@
 //!    for the `exp` profile, the first ⌊C/2⌋ classes keep `n_max` and the rest `⌊n_max·IF⌋`
 //!    for `step`);
 //! 3. **label_noise** on the train split only (catalog §7.2), recording which rows were changed;
-//! 4. **standardize** features (and regression targets) with train-split statistics.
+//! 4. **labelled**: keep the labels of `per_class` train rows of each class, the rest of the
+//!    train split unlabelled (semi-supervised learning: the task loss reads only the labelled
+//!    rows; regularizers such as `vat` read every row);
+//! 5. **standardize** features (and regression targets) with train-split statistics.
 //!
 //! Randomness: the split uses the `Split` stream and corruption the `Corrupt` stream of the run
 //! seed, so every loss compared under one seed sees the same rows and the same flipped labels.
@@ -76,6 +79,13 @@ pub struct LongTailSpec {
     pub profile: Profile,
 }
 
+/// Semi-supervised training: how many train rows of each class keep their label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelledSpec {
+    pub per_class: usize,
+}
+
 /// Most classes `class_dependent` noise takes: its C × C matrix is 128 MiB there.
 pub const MAX_CLASS_DEPENDENT: usize = 4096;
 
@@ -96,10 +106,12 @@ pub struct Transforms {
     pub label_noise: Option<NoiseSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub long_tail: Option<LongTailSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labelled: Option<LabelledSpec>,
 }
 
 /// Keys of [`Transforms`], so the recipe can tell them apart from a dataset's own parameters.
-pub const TRANSFORM_KEYS: &[&str] = &["split", "standardize", "standardize_target", "label_noise", "long_tail"];
+pub const TRANSFORM_KEYS: &[&str] = &["split", "standardize", "standardize_target", "label_noise", "long_tail", "labelled"];
 
 impl Transforms {
     /// Range checks, and checks that need the task kind.
@@ -134,6 +146,12 @@ impl Transforms {
                 )));
             }
         }
+        if let Some(l) = &self.labelled {
+            if !matches!(kind, TaskKind::Classification { .. }) {
+                return Err(Error::input(format!("labelled needs a classification dataset; this one is {}", kind.family())));
+            }
+            check_range("labelled.per_class", l.per_class as f64, 1.0, 1e7)?;
+        }
         if let Some(lt) = &self.long_tail {
             // Long tails also apply to a metric-learning train split (its classes' rows).
             if kind.classes().is_none() {
@@ -166,11 +184,42 @@ pub struct Prepared {
     pub clean_train: Option<Vec<u32>>,
     /// Whether the train split was long-tail sub-sampled (enables many/medium/few-shot metrics).
     pub long_tailed: bool,
+    /// The group of every row of each split, when the dataset has groups.
+    pub groups: Option<SplitGroups>,
+    /// With `labelled`: whether each train row keeps its label (the task loss reads only
+    /// those); `None`: every row is labelled.
+    pub labelled: Option<Vec<bool>>,
+}
+
+/// Group ids of the rows of each split (ids in `0..names.len()`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitGroups {
+    pub names: Vec<String>,
+    pub train: Vec<u32>,
+    pub val: Vec<u32>,
+    pub test: Vec<u32>,
+}
+
+impl SplitGroups {
+    fn select(groups: &super::Groups, train: &[usize], val: &[usize], test: &[usize]) -> SplitGroups {
+        let pick = |rows: &[usize]| rows.iter().map(|&i| groups.ids[i]).collect();
+        SplitGroups { names: groups.names.clone(), train: pick(train), val: pick(val), test: pick(test) }
+    }
+
+    /// The group ids of split `name` (`train`, `val` or `test`).
+    pub fn of(&self, name: &str) -> Option<&[u32]> {
+        match name {
+            "train" => Some(&self.train),
+            "val" => Some(&self.val),
+            "test" => Some(&self.test),
+            _ => None,
+        }
+    }
 }
 
 fn split_indices(raw: &RawData, spec: &SplitSpec, seed: u64) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     if let Some((train, test)) = &raw.fixed_split {
-        return (train.clone(), Vec::new(), test.clone());
+        return (train.clone(), raw.fixed_val.clone(), test.clone());
     }
     let mut rng = Stream::new(seed, Purpose::Split, 0);
     let groups: Vec<Vec<usize>> = match (&raw.rows.y, raw.kind) {
@@ -219,6 +268,18 @@ fn long_tail(train: &mut Vec<usize>, labels: &[u32], classes: usize, spec: &Long
     }
     kept.sort_unstable();
     *train = kept;
+}
+
+/// Which train rows keep their label: `per_class` rows of each class (all of a smaller
+/// class), drawn from the `Corrupt` stream so every method under one seed sees the same ones.
+fn labelled_rows(labels: &[u32], spec: &LabelledSpec, seed: u64) -> Vec<bool> {
+    let mut rng = Stream::new(seed, Purpose::Corrupt, 2);
+    let mut keep = vec![false; labels.len()];
+    for mut rows in super::rows_by_class(labels) {
+        rng.shuffle(&mut rows);
+        rows.iter().take(spec.per_class).for_each(|&i| keep[i] = true);
+    }
+    keep
 }
 
 /// Corrupt `labels` in place; returns the positions whose label changed.
@@ -348,6 +409,10 @@ pub fn prepare(raw: RawData, transforms: &Transforms, seed: u64) -> Result<Prepa
             noisy.dedup();
         }
     }
+    let labelled = match (&transforms.labelled, &train.y, raw.kind) {
+        (Some(spec), Labels::Classes(y), TaskKind::Classification { .. }) => Some(labelled_rows(y, spec, seed)),
+        _ => None,
+    };
     if transforms.standardize.unwrap_or(raw.standardize_by_default) {
         let (mean, std) = column_stats(&train.x, train.d);
         for table in [&mut train, &mut val, &mut test] {
@@ -368,7 +433,8 @@ pub fn prepare(raw: RawData, transforms: &Transforms, seed: u64) -> Result<Prepa
         }
     }
     let long_tailed = transforms.long_tail.is_some();
-    Ok(Prepared { kind: raw.kind, input: raw.input, train, val, test, noisy, target_scale, clean_train, long_tailed })
+    let groups = raw.groups.as_ref().map(|g| SplitGroups::select(g, &train_idx, &val_idx, &test_idx));
+    Ok(Prepared { kind: raw.kind, input: raw.input, train, val, test, noisy, target_scale, clean_train, long_tailed, groups, labelled })
 }
 
 /// Training-set class counts, for records.
@@ -441,5 +507,20 @@ mod tests {
         let (mean, std) = column_stats(&p.train.x, p.train.d);
         assert!(mean.iter().all(|m| m.abs() < 1e-5), "{mean:?}");
         assert!(std.iter().all(|s| (s - 1.0).abs() < 1e-4), "{std:?}");
+    }
+
+    #[test]
+    fn labelled_keeps_per_class_rows_of_each_class_the_same_under_one_seed() {
+        let raw = blobs_raw();
+        let t = Transforms { labelled: Some(LabelledSpec { per_class: 3 }), ..Default::default() };
+        let p = prepare(raw.clone(), &t, 5).unwrap();
+        let keep = p.labelled.clone().unwrap();
+        let y = p.train.classes().unwrap();
+        assert_eq!(keep.len(), y.len());
+        for c in 0..10 {
+            assert_eq!((0..y.len()).filter(|&i| keep[i] && y[i] == c).count(), 3, "class {c}");
+        }
+        assert_eq!(prepare(raw.clone(), &t, 5).unwrap().labelled, p.labelled);
+        assert_ne!(prepare(raw, &t, 6).unwrap().labelled, p.labelled);
     }
 }

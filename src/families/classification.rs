@@ -54,7 +54,8 @@ impl TaskFamily for Classification {
         let HostLabels::Classes(labels) = &split.host else {
             return Err(Error::runtime("classification split without class ids"));
         };
-        let host = Outputs::new(&outputs, width, HostTarget::Classes(labels));
+        let groups = ctx.prepared.groups.as_ref().and_then(|g| g.of(split.name));
+        let host = Outputs { groups, ..Outputs::new(&outputs, width, HostTarget::Classes(labels)) };
         rows::metric_rows(ctx, split, epoch, &host, rows);
         for (name, value) in crate::metrics::derived::classification(split.name, &outputs, width, labels, ctx.prepared) {
             rows.push(MetricRow { epoch, split: split.name, metric: name.to_string(), value });

@@ -137,6 +137,39 @@ metric_entry!(
     "mean per-class recall over classes present in the labels"
 );
 
+/// Accuracy of each group present in `groups` (ids below `count`), `None` for an absent one.
+pub fn group_accuracies(o: &Outputs, groups: &[u32], count: usize) -> Vec<Option<f64>> {
+    let (mut hits, mut support) = (vec![0usize; count], vec![0usize; count]);
+    for ((row, &t), &g) in o.out.chunks(o.width).zip(o.classes()).zip(groups) {
+        support[g as usize] += 1;
+        hits[g as usize] += usize::from(argmax(row) == t as usize);
+    }
+    (0..count).map(|g| (support[g] > 0).then(|| hits[g] as f64 / support[g] as f64)).collect()
+}
+
+/// `worst_group_acc` (S114): the lowest accuracy over the groups present in the split. Only
+/// datasets with groups (`spurious_synth`) have it; resolve rejects it elsewhere.
+pub struct WorstGroupAccuracy;
+impl Metric for WorstGroupAccuracy {
+    fn compute(&self, o: &Outputs) -> f64 {
+        let Some(groups) = o.groups else { return f64::NAN };
+        let count = groups.iter().max().map_or(0, |g| *g as usize + 1);
+        group_accuracies(o, groups, count).into_iter().flatten().fold(f64::NAN, f64::min)
+    }
+    fn needs_groups(&self) -> bool {
+        true
+    }
+}
+metric_entry!(
+    WORST_GROUP_ACC,
+    WorstGroupAccuracy,
+    build_worst_group_acc,
+    Family::Classification,
+    "worst_group_acc",
+    true,
+    "lowest accuracy over the dataset's groups (class × spurious attribute; S114)"
+);
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct TopKParams {
@@ -274,5 +307,18 @@ mod tests {
         assert!((Brier.compute(&o) - (2.0 * 0.0625 + 2.0 * 0.5625) / 2.0).abs() < 1e-12);
         // Both in the bin containing 0.75, accuracy 0.5 → ECE = |0.5 − 0.75| = 0.25.
         assert!((Ece { bins: 15 }.compute(&o) - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn worst_group_accuracy_is_the_lowest_over_present_groups() {
+        // Rows: (logits, label, group). Group 0: 2/2 right; group 1: 1/2; group 3: 0/1; group 2 absent.
+        let out = [2.0, 0.0, 0.0, 2.0, 2.0, 0.0, 0.0, 2.0, 2.0, 0.0];
+        let y = [0u32, 1, 0, 0, 1];
+        let g = [0u32, 0, 1, 1, 3];
+        let o = Outputs { groups: Some(&g), ..Outputs::new(&out, 2, crate::metrics::HostTarget::Classes(&y)) };
+        assert_eq!(group_accuracies(&o, &g, 4), vec![Some(1.0), Some(0.5), None, Some(0.0)]);
+        assert_eq!(WorstGroupAccuracy.compute(&o), 0.0);
+        let without = Outputs::new(&out, 2, crate::metrics::HostTarget::Classes(&y));
+        assert!(WorstGroupAccuracy.compute(&without).is_nan());
     }
 }

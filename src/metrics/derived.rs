@@ -9,9 +9,18 @@
 
 use crate::data::transforms::{train_class_counts, Prepared};
 
-/// Derived metric names and whether higher is better (memorising noise is not).
-pub const DERIVED: &[(&str, bool)] =
-    &[("clean_pred_noisy", true), ("few_acc", true), ("fit_clean", true), ("fit_noisy", false), ("many_acc", true), ("medium_acc", true)];
+/// Derived metric names and whether higher is better (memorising noise is not; nor is
+/// sharpness, which `train.sharpness` records on the train split at the last epoch).
+pub const DERIVED: &[(&str, bool)] = &[
+    ("clean_pred_noisy", true),
+    ("few_acc", true),
+    ("fit_clean", true),
+    ("fit_noisy", false),
+    ("hessian_top_eig", false),
+    ("many_acc", true),
+    ("medium_acc", true),
+    ("sharpness_rho", false),
+];
 
 fn argmax(row: &[f64]) -> usize {
     let mut best = 0;

@@ -26,6 +26,8 @@ pub struct Outputs<'a> {
     /// The unnormalised embeddings behind `out` (metric learning), for metrics measured in
     /// the model's own space (`few_shot_accuracy` with `space: raw`).
     pub raw: Option<&'a [f64]>,
+    /// The group of each row, when the dataset has groups (`worst_group_acc`).
+    pub groups: Option<&'a [u32]>,
 }
 
 /// The train split's outputs (same width as the split's) and class ids.
@@ -42,7 +44,7 @@ pub enum HostTarget<'a> {
 
 impl<'a> Outputs<'a> {
     pub fn new(out: &'a [f64], width: usize, target: HostTarget<'a>) -> Self {
-        Outputs { out, width, target, reference: None, raw: None }
+        Outputs { out, width, target, reference: None, raw: None, groups: None }
     }
     pub fn rows(&self) -> usize {
         self.out.len() / self.width.max(1)
@@ -78,6 +80,10 @@ pub(crate) use metric_entry;
 
 pub trait Metric: Send + Sync {
     fn compute(&self, outputs: &Outputs) -> f64;
+    /// Whether it reads the rows' groups (only datasets with groups can have it).
+    fn needs_groups(&self) -> bool {
+        false
+    }
 }
 
 pub struct MetricInfo {
@@ -119,6 +125,7 @@ pub static METRICS: &[&MetricInfo] = &[
     &retrieval::RECALL_AT_K,
     &classification::TOP_K,
     &few_shot::UTILIZATION,
+    &classification::WORST_GROUP_ACC,
 ];
 
 /// Whether a higher value of `metric` is better. The per-split `loss` row (and any unknown

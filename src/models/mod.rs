@@ -6,6 +6,7 @@ pub mod embed_mlp;
 pub mod linear;
 pub mod mlp;
 pub mod ops;
+pub mod two_layer;
 
 use crate::data::InputKind;
 use crate::error::{Error, Result};
@@ -104,7 +105,7 @@ impl Named for ModelInfo {
     }
 }
 
-pub static MODELS: &[&ModelInfo] = &[&embed_mlp::INFO, &linear::INFO, &mlp::INFO];
+pub static MODELS: &[&ModelInfo] = &[&embed_mlp::INFO, &linear::INFO, &mlp::INFO, &two_layer::INFO];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

@@ -20,7 +20,7 @@ pub fn command(
     if !["train", "val", "test"].contains(&split.as_str()) {
         return Err(Error::input(format!("--split `{split}`: allowed: train, val, test")));
     }
-    let filter = crate::compare::RowFilter { split: split.clone(), metric: metric.clone(), select_by: None };
+    let filter = crate::compare::RowFilter { split: split.clone(), metric: metric.clone(), select_by: None, extra_splits: Vec::new() };
     let gathered = crate::compare::gather(&paths, &filter, &[])?;
     crate::compare::warn_all(&gathered.warnings());
     if let Some(m) = &metric {

@@ -78,7 +78,7 @@ struct State {
 }
 
 impl Active for State {
-    fn weights(&mut self, per: &Tensor, target: &Target, _step: usize, epoch: usize) -> Result<Option<Tensor>> {
+    fn weights(&mut self, per: &Tensor, target: &Target, _rows: &[usize], _step: usize, epoch: usize) -> Result<Option<Tensor>> {
         self.on = epoch >= self.switch;
         if !self.on {
             return Ok(None);
@@ -119,9 +119,9 @@ mod tests {
         let mut reg = start("drw", serde_json::json!({"beta": 0.9}), model.as_ref());
         let y = crate::task::Target::Classes(Tensor::from_vec(vec![0u32, 1, 2], 3, &Device::Cpu).unwrap());
         let per = Tensor::from_vec(vec![1.0f64, 2.0, 4.0], 3, &Device::Cpu).unwrap();
-        assert!(reg.weights(&per, &y, 0, 7).unwrap().is_none());
+        assert!(reg.weights(&per, &y, &[], 0, 7).unwrap().is_none());
         assert_eq!(reg.logged(), Some(0.0));
-        let wt = reg.weights(&per, &y, 0, 8).unwrap().unwrap();
+        let wt = reg.weights(&per, &y, &[], 0, 8).unwrap().unwrap();
         let loss = (per * wt).unwrap().mean_all().unwrap().to_scalar::<f64>().unwrap();
         let cw = class_weights(&[4, 2, 1], 0.9);
         let expect = (cw[0] + 2.0 * cw[1] + 4.0 * cw[2]) / (cw[0] + cw[1] + cw[2]);

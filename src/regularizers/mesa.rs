@@ -132,7 +132,8 @@ mod tests {
         let y = classes(5, 2);
         let info = REGULARIZERS.iter().find(|r| r.name == "mesa").unwrap();
         let (spec, _) = (info.build)(&serde_json::json!({"start": 0, "decay": 0.5, "temperature": 2.0})).unwrap();
-        let mut reg = spec.start(&Start { model: model.as_ref(), seed: 0, class_counts: None, epochs: 2, n_train: 5 }).unwrap();
+        let mut reg =
+            spec.start(&Start { model: model.as_ref(), seed: 0, class_counts: None, epochs: 2, n_train: 5, groups: None }).unwrap();
         let eval = |reg: &mut Box<dyn super::Active>| -> f64 {
             let (out, embedding) = model.forward_with_embedding(&x, None).unwrap();
             let pred = Prediction { out, ids: None, embedding };

@@ -136,6 +136,8 @@ pub struct Start<'a> {
     pub epochs: usize,
     /// Rows of the train split (the ids in `Prediction::ids` are below it).
     pub n_train: usize,
+    /// The group of each split's rows, when the dataset has groups (`group_dro`).
+    pub groups: Option<&'a crate::data::transforms::SplitGroups>,
 }
 
 /// A parsed regularizer entry; [`Regularizer::start`] makes the per-run state.
@@ -205,7 +207,7 @@ pub trait Active: Send {
     }
     /// Per-example weights `[n]` multiplying the task losses before the mean (group_dro, drw).
     /// `epoch` is 0-based.
-    fn weights(&mut self, _per: &Tensor, _target: &Target, _step: usize, _epoch: usize) -> Result<Option<Tensor>> {
+    fn weights(&mut self, _per: &Tensor, _target: &Target, _rows: &[usize], _step: usize, _epoch: usize) -> Result<Option<Tensor>> {
         Ok(None)
     }
     /// Whether [`Active::observe`] should be called (it costs a copy of the weights per step).
@@ -360,7 +362,7 @@ pub(crate) mod testing {
     pub fn start(name: &str, params: serde_json::Value, model: &dyn Model) -> Box<dyn Active> {
         let info = REGULARIZERS.iter().find(|i| i.name == name).unwrap();
         let (spec, _) = (info.build)(&params).unwrap();
-        spec.start(&Start { model, seed: 0, class_counts: Some(vec![4, 2, 1]), epochs: 10, n_train: 16 }).unwrap()
+        spec.start(&Start { model, seed: 0, class_counts: Some(vec![4, 2, 1]), epochs: 10, n_train: 16, groups: None }).unwrap()
     }
 
     /// The penalty of `active` on a batch, as a tensor (graph kept).

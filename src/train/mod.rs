@@ -8,6 +8,7 @@
 //! metrics on CPU, and every loss compared under one seed sees the same initial weights, batch
 //! order, dropout masks and corrupted labels.
 
+pub mod milestones;
 mod step;
 
 use crate::data::transforms::{self, Prepared};
@@ -125,6 +126,14 @@ fn upsample_slow(
             let c = clean[i];
             clean.push(c);
         }
+        if let Some(groups) = prepared.groups.as_mut() {
+            let g = groups.train[i];
+            groups.train.push(g);
+        }
+        if let Some(labelled) = prepared.labelled.as_mut() {
+            let l = labelled[i];
+            labelled.push(l);
+        }
     }
     table.x = x;
     table.y = Labels::Classes(y);
@@ -179,7 +188,7 @@ fn prepare_data(spec: &RunSpec, device: &Device, device_name: &str) -> Result<(P
 
 /// The run's regularizers, started; USEFUL logs the rows it added.
 fn start_regularizers(spec: &RunSpec, model: &dyn Model, prepared: &Prepared, useful_added: Option<usize>) -> Result<Regularizers> {
-    let mut regs = Regularizers::start(spec, model, transforms::train_class_counts(prepared), prepared.train.len())?;
+    let mut regs = Regularizers::start(spec, model, prepared)?;
     if let Some(added) = useful_added {
         for (label, r, _) in regs.others.iter_mut() {
             if spec.regularizers.iter().any(|s| &s.label == label && s.info.name == "useful") {
@@ -216,6 +225,7 @@ fn run_record(
             n_test: prepared.test.len(),
             train_class_counts: transforms::train_class_counts(prepared),
             noisy_train_indices: prepared.noisy.clone(),
+            labelled_train: prepared.labelled.as_ref().map(|l| l.iter().filter(|k| **k).count()),
         },
         final_metrics,
         ..base_record(spec, device_name, status)
@@ -256,6 +266,8 @@ struct Loop<'a> {
     model_vars: &'a [candle_core::Var],
     optimizer: &'a mut dyn crate::optim::Optimizer,
     regs: &'a mut Regularizers,
+    /// Which train rows keep their label (semi-supervised `labelled`); `None`: all.
+    labelled: Option<&'a [bool]>,
     /// Whether a regularizer wants each step's weights and gradients (a copy per step).
     observing: bool,
     batch: usize,
@@ -320,6 +332,7 @@ impl Loop<'_> {
                 epoch,
                 grad_clip: settings.grad_clip,
                 observing: self.observing,
+                labelled: self.labelled,
                 batch,
             });
             state.run(&mut *self.optimizer, lr)?
@@ -387,12 +400,27 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         model_vars: &model_vars,
         optimizer: optimizer.as_mut(),
         regs: &mut regs,
+        labelled: prepared.labelled.as_deref(),
         observing,
         batch,
         total_steps,
     };
     let (status, epochs_completed) = run.run(&mut evaluate, &mut rows, on_epoch)?;
+    if let (Some(sharpness), Status::Finished) = (&spec.train.sharpness, &status) {
+        let t = Instant::now();
+        let weights: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
+        let (rho, top) = crate::landscape::LoadedModel::new(spec, &prepared, &weights)?.end_of_run_sharpness(sharpness)?;
+        for (metric, value) in [("sharpness_rho", rho), ("hessian_top_eig", top)] {
+            rows.push(MetricRow { epoch: epochs_completed, split: "train", metric: metric.into(), value });
+        }
+        eval_s += t.elapsed().as_secs_f64();
+    }
 
+    if status == Status::Finished && !spec.train.milestones.is_empty() {
+        let directions: Vec<(String, bool)> = spec.task.metrics.iter().map(|m| (m.name.clone(), m.higher_is_better)).collect();
+        let reached = milestones::rows(&spec.train.milestones, &rows, &directions, epochs_completed);
+        rows.extend(reached);
+    }
     let wall_s = started.elapsed().as_secs_f64();
     let timings = Timings { wall_s, train_s: wall_s - eval_s, eval_s, started_unix };
     let record = run_record(spec, device_name, &prepared, &rows, status, epochs_completed, timings);

@@ -5,6 +5,7 @@
 //! a [`Step`] to the optimizer, which evaluates it as often as its method needs (SAM-type
 //! procedures evaluate twice, micro-batched ones once per part).
 
+use crate::data::transforms::Prepared;
 use crate::error::{Error, Result};
 use crate::losses::{Loss, ModelAccess};
 use crate::models::Model;
@@ -52,16 +53,13 @@ pub(super) struct Regularizers {
 }
 
 impl Regularizers {
-    pub(super) fn start(
-        spec: &RunSpec,
-        model: &dyn crate::models::Model,
-        class_counts: Option<Vec<usize>>,
-        n_train: usize,
-    ) -> Result<Self> {
+    pub(super) fn start(spec: &RunSpec, model: &dyn crate::models::Model, prepared: &Prepared) -> Result<Self> {
         let mut others = Vec::new();
         let mut gradient = None;
+        let class_counts = crate::data::transforms::train_class_counts(prepared);
+        let (n_train, groups) = (prepared.train.len(), prepared.groups.as_ref());
         for r in &spec.regularizers {
-            let start = RegStart { model, seed: spec.seed, class_counts: class_counts.clone(), epochs: spec.train.epochs, n_train };
+            let start = RegStart { model, seed: spec.seed, class_counts: class_counts.clone(), epochs: spec.train.epochs, n_train, groups };
             let active = r.spec.start(&start)?;
             let entry = (r.label.clone(), active, (0.0, 0));
             if r.info.kind == Kind::Gradient {
@@ -165,6 +163,8 @@ pub(super) struct StepParts<'a> {
     pub grad_clip: Option<f64>,
     /// Whether a regularizer observes the step's weights and gradients.
     pub observing: bool,
+    /// Which train rows keep their label (semi-supervised `labelled`); `None`: all.
+    pub labelled: Option<&'a [bool]>,
     pub batch: StepBatch<'a>,
 }
 
@@ -181,6 +181,16 @@ pub(super) struct Step<'a> {
     /// size-weighted, stands for the batch gradient.
     part_sum: Option<Observed>,
     parts_seen: Vec<usize>,
+}
+
+/// The weights that make the batch mean of the task loss the mean over its labelled rows:
+/// `n / n_labelled` on a labelled row, 0 on an unlabelled one (all 0 when none is labelled).
+fn labelled_mask(labelled: &[bool], rows: &[usize], like: &Tensor) -> Result<Tensor> {
+    let marks: Vec<bool> = rows.iter().map(|&r| labelled.get(r).copied().unwrap_or(false)).collect();
+    let k = marks.iter().filter(|m| **m).count();
+    let scale = if k == 0 { 0.0 } else { rows.len() as f64 / k as f64 };
+    let w: Vec<f64> = marks.iter().map(|&m| if m { scale } else { 0.0 }).collect();
+    Ok(Tensor::from_vec(w, rows.len(), like.device())?.to_dtype(like.dtype())?)
 }
 
 /// `t`, or rows `lo..hi` of it.
@@ -235,8 +245,11 @@ impl<'a> Step<'a> {
             let per2 = task_loss(others, model, &x_part, &pred, &cut_target(y2, lo, hi, whole)?, &base, seed, step, part_key)?;
             per = ((per * m.lambda)? + (per2 * (1.0 - m.lambda))?)?;
         }
+        if let Some(labelled) = p.labelled {
+            per = (&per * labelled_mask(labelled, &p.batch.rows[lo..hi], &per)?)?;
+        }
         for (_, r, _) in others.iter_mut() {
-            if let Some(w) = r.weights(&per, &y_part, step, epoch - 1)? {
+            if let Some(w) = r.weights(&per, &y_part, &p.batch.rows[lo..hi], step, epoch - 1)? {
                 per = (per * w)?;
             }
         }
