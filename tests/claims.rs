@@ -174,6 +174,15 @@ fn contrasts_read_their_own_epochs_tasks_and_splits() {
     let across = delta(&|s| accuracy("u", "focal", s, "train", "2"), &|s| accuracy("t", "cross_entropy", s, "train", "2"));
     assert!((rows[2][10].parse::<f64>().unwrap() - across).abs() < 1e-9, "{csv}");
     assert!(rows.iter().all(|r| r[15] == "6"), "{csv}");
+    // A task the recipe does not have is an error before anything trains.
+    std::fs::write(dir.path().join("H9-own.yaml"), text.replace("baseline_task: t,", "baseline_task: tt,")).unwrap();
+    let e = lossbench().args(args).output().unwrap();
+    assert_eq!(e.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&e.stderr).contains("names task `tt`, not a task of the recipe (t, u)"),
+        "{}",
+        String::from_utf8_lossy(&e.stderr)
+    );
     // The same point on both sides is still a contrast with itself.
     std::fs::write(dir.path().join("H9-own.yaml"), text.replace(", baseline_select: \"epoch:0\"", "")).unwrap();
     let e = lossbench().args(args).output().unwrap();

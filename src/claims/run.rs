@@ -91,6 +91,15 @@ fn check_plan(file: &ClaimFile, plan: &Plan, smoke: bool) -> Result<()> {
             known.join(", ")
         )));
     }
+    let tasks: Vec<&str> = plan.tasks.iter().map(|t| t.name.as_str()).collect();
+    let named_tasks = file.claim.contrasts.iter().flat_map(|k| [&k.task, &k.baseline_task]).flatten();
+    if let Some(t) = named_tasks.into_iter().find(|t| !tasks.contains(&t.as_str())) {
+        return Err(Error::input(format!(
+            "{}: claim.contrasts names task `{t}`, not a task of the recipe ({})",
+            file.path.display(),
+            tasks.join(", ")
+        )));
+    }
     let seeds: BTreeSet<u64> = plan.runs.iter().map(|r| r.seed).collect();
     if smoke {
         return Ok(());
