@@ -406,20 +406,8 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         total_steps,
     };
     let (status, epochs_completed) = run.run(&mut evaluate, &mut rows, on_epoch)?;
-    if let (Some(sharpness), Status::Finished) = (&spec.train.sharpness, &status) {
-        let t = Instant::now();
-        let weights: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
-        let (rho, top) = crate::landscape::LoadedModel::new(spec, &prepared, &weights)?.end_of_run_sharpness(sharpness)?;
-        for (metric, value) in [("sharpness_rho", rho), ("hessian_top_eig", top)] {
-            rows.push(MetricRow { epoch: epochs_completed, split: "train", metric: metric.into(), value });
-        }
-        eval_s += t.elapsed().as_secs_f64();
-    }
-
-    if status == Status::Finished && !spec.train.milestones.is_empty() {
-        let directions: Vec<(String, bool)> = spec.task.metrics.iter().map(|m| (m.name.clone(), m.higher_is_better)).collect();
-        let reached = milestones::rows(&spec.train.milestones, &rows, &directions, epochs_completed);
-        rows.extend(reached);
+    if status == Status::Finished {
+        eval_s += end_of_run(spec, &prepared, &vars, epochs_completed, &mut rows)?;
     }
     let wall_s = started.elapsed().as_secs_f64();
     let timings = Timings { wall_s, train_s: wall_s - eval_s, eval_s, started_unix };
@@ -430,6 +418,26 @@ pub fn train_run(spec: &RunSpec, device: &Device, device_name: &str, on_epoch: &
         None
     };
     Ok(RunResult { record, rows, weights })
+}
+
+/// What a finished run of `epochs` epochs records after its last one: the final weights'
+/// sharpness (`train.sharpness`) and its milestones (`train.milestones`). Returns the seconds
+/// it took.
+fn end_of_run(spec: &RunSpec, prepared: &Prepared, vars: &[candle_core::Var], epochs: usize, rows: &mut Vec<MetricRow>) -> Result<f64> {
+    let t = Instant::now();
+    if let Some(sharpness) = &spec.train.sharpness {
+        let weights: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
+        let (rho, top) = crate::landscape::LoadedModel::new(spec, prepared, &weights)?.end_of_run_sharpness(sharpness)?;
+        for (metric, value) in [("sharpness_rho", rho), ("hessian_top_eig", top)] {
+            rows.push(MetricRow { epoch: epochs, split: "train", metric: metric.into(), value });
+        }
+    }
+    if !spec.train.milestones.is_empty() {
+        let directions: Vec<(String, bool)> = spec.task.metrics.iter().map(|m| (m.name.clone(), m.higher_is_better)).collect();
+        let reached = milestones::rows(&spec.train.milestones, rows, &directions, epochs);
+        rows.extend(reached);
+    }
+    Ok(t.elapsed().as_secs_f64())
 }
 
 /// Keep freed tensor buffers in the heap instead of returning them to the kernel: every tensor
