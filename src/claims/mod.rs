@@ -246,10 +246,6 @@ impl Claim {
         Ok(())
     }
 
-    fn options(&self, baseline: &str) -> Result<CompareOptions> {
-        Ok(CompareOptions { baseline: Some(baseline.to_string()), ..self.reading(&self.split, &self.select)? })
-    }
-
     /// Options that read the claim's metric on `split` at `select`, pairing with nothing.
     pub(super) fn reading(&self, split: &str, select: &str) -> Result<CompareOptions> {
         Ok(CompareOptions {

@@ -225,7 +225,8 @@ fn claim_section(f: &ClaimFile, rows: &[Row], wall: Option<&Wall>) -> String {
         w.protocol
     ));
     out.push_str("| task | method | baseline | method | baseline | Δ mean | 95 % CI | p (Holm) | n | verdict |\n|---|---|---|---|---|---|---|---|---|---|\n");
-    out.extend(protocol.iter().map(|r| contrast_line(r, mixed(f))));
+    let mixed = mixed(f);
+    out.extend(protocol.iter().map(|r| contrast_line(r, mixed)));
     if protocol.iter().any(|r| r.method_excluded + r.baseline_excluded > 0) {
         out.push_str("\n†m/b: runs of the method / the baseline that diverged, failed or gave no finite value (a milestone never reached), left out of the pairing.\n");
     }

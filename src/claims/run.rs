@@ -209,7 +209,7 @@ fn train_and_decide(file: &ClaimFile, plan: &Plan, point: &str, out: &Path, c: &
     let planned: Vec<(PathBuf, &str)> = plan.runs.iter().map(|r| (out.join(&r.rel_dir), r.hash.as_str())).collect();
     let wall: f64 = planned.iter().filter_map(|(d, _)| crate::run::read_record(d).ok()).map(|r| r.timings.wall_s).sum();
     let claim = &file.claim;
-    let mut filter = claim.options(&claim.contrasts[0].baseline)?.row_filter();
+    let mut filter = claim.reading(&claim.split, &claim.select)?.row_filter();
     filter.extra_splits = claim.contrasts.iter().filter_map(|k| k.split.clone()).collect();
     let (gathered, missing) = compare::gather::gather_plan(&planned, &filter);
     if let Some((dir, why)) = missing.first() {

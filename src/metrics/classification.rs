@@ -113,17 +113,9 @@ metric_entry!(
 
 pub struct BalancedAccuracy;
 impl Metric for BalancedAccuracy {
+    /// The mean accuracy over the classes present: each class a group.
     fn compute(&self, o: &Outputs) -> f64 {
-        let y = o.classes();
-        let c = o.width;
-        let (mut hits, mut support) = (vec![0usize; c], vec![0usize; c]);
-        for (row, &t) in o.out.chunks(c).zip(y) {
-            support[t as usize] += 1;
-            if argmax(row) == t as usize {
-                hits[t as usize] += 1;
-            }
-        }
-        let recalls: Vec<f64> = (0..c).filter(|&k| support[k] > 0).map(|k| hits[k] as f64 / support[k] as f64).collect();
+        let recalls: Vec<f64> = group_accuracies(o, o.classes(), o.width).into_iter().flatten().collect();
         recalls.iter().sum::<f64>() / recalls.len().max(1) as f64
     }
 }
