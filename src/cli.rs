@@ -342,27 +342,7 @@ enum ListAction {
 
 /// Parse `0,1,2` and `0-4` (inclusive) into seeds.
 pub fn parse_seeds(s: &str) -> Result<Vec<u64>, Error> {
-    let mut seeds = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let bad = || Error::input(format!("--seeds: `{part}` is not a seed or a range like 0-4"));
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
-                if b < a || b - a > 100_000 {
-                    return Err(bad());
-                }
-                seeds.extend(a..=b);
-            }
-            None => seeds.push(part.parse().map_err(|_| bad())?),
-        }
-        if seeds.len() > crate::recipe::MAX_RUNS {
-            return Err(Error::input(format!("--seeds: more than {} seeds (the most runs a recipe may plan)", crate::recipe::MAX_RUNS)));
-        }
-    }
-    if seeds.is_empty() {
-        return Err(Error::input("--seeds: no seeds given"));
-    }
-    Ok(seeds)
+    recipe::parse_seeds(s, "--seeds")
 }
 
 fn list_or_show(

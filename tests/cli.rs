@@ -698,3 +698,35 @@ fn bench_reports_json_and_rejects_unknown_cases() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("did you mean `mnist`?"), "{}", stderr_of(&out));
 }
+
+/// A grid in the recipe: `check` prints each grid's axes and the plan's size; `train` writes
+/// one folder per point, labelled with its values, and records them in each run's config;
+/// `seeds: N` counts seeds from 0.
+#[test]
+fn grids_in_a_recipe_expand_into_labelled_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = "name: g\nseeds: 2\ntrain: {epochs: [1, 2], batch_size: 32}\ntasks:\n  - name: b\n    dataset: {name: blobs, n: 90}\n    model: {name: mlp, hidden: [8]}\nlosses: [cross_entropy, {name: focal, gamma: [1, 2]}]\noptimizers: [{name: sgd, lr: [0.01, 0.1], momentum: 0.9}]\n";
+    let path = tmp.path().join("g.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let out = lossbench().arg("check").arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "grid train: epochs (2) → 2 entries",
+        "grid losses[1] (focal): gamma (2) → 2 entries",
+        "grid optimizers[0] (sgd): lr (2) → 2 entries",
+        "runs: 24 = 6 task×loss pairs × 2 optimizers × 2 seeds",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    let results = tmp.path().join("r");
+    lossbench().arg("train").arg(&path).arg("--quiet").arg("--out").arg(&results).assert().success();
+    let run = results.join("b-epochs=2/focal-gamma=2/sgd-lr=0.1/seed-1");
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    let config = &record["config"];
+    assert_eq!(
+        (config["train"]["epochs"].as_u64(), config["loss"]["gamma"].as_f64(), config["optimizer"]["lr"].as_f64()),
+        (Some(2), Some(2.0), Some(0.1))
+    );
+    assert_eq!(metric_files(&results).len(), 24);
+}

@@ -30,6 +30,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod expand;
+pub mod grid;
+
 /// A component as written: a bare name or a mapping with `name`, optional `label` and params.
 #[derive(Debug, Clone)]
 pub struct Component {
@@ -37,6 +40,39 @@ pub struct Component {
     pub label: Option<String>,
     /// The remaining keys, as JSON (an object).
     pub params: serde_json::Value,
+    /// `(parameter, value)` of each grid axis, when the entry is one point of a grid written
+    /// in the recipe ([`grid`]): they end its label.
+    pub grid: Vec<(String, String)>,
+    /// Its index in the list as written, once grids have expanded the list.
+    pub origin: Option<usize>,
+}
+
+impl Component {
+    pub fn new(name: impl Into<String>, label: Option<String>, params: serde_json::Value) -> Component {
+        Component { name: name.into(), label, params, grid: Vec::new(), origin: None }
+    }
+
+    /// A bare name, with default parameters.
+    pub fn named(name: impl Into<String>) -> Component {
+        Component::new(name, None, serde_json::json!({}))
+    }
+
+    /// `section[i] (name)` in messages, `i` as written, with a grid point's values.
+    fn place(&self, section: &str, i: usize) -> String {
+        let i = self.origin.unwrap_or(i);
+        match self.grid.is_empty() {
+            true => format!("{section}[{i}] ({})", self.name),
+            false => {
+                let parts: Vec<String> = self.grid.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{section}[{i}] ({}, {})", self.name, parts.join(", "))
+            }
+        }
+    }
+
+    /// `section[i]`, `i` as written.
+    fn index(&self, section: &str, i: usize) -> String {
+        format!("{section}[{}]", self.origin.unwrap_or(i))
+    }
 }
 
 impl<'de> Deserialize<'de> for Component {
@@ -44,7 +80,7 @@ impl<'de> Deserialize<'de> for Component {
         use serde::de::Error as _;
         let value = serde_yaml::Value::deserialize(d)?;
         match value {
-            serde_yaml::Value::String(name) => Ok(Component { name, label: None, params: serde_json::json!({}) }),
+            serde_yaml::Value::String(name) => Ok(Component::named(name)),
             serde_yaml::Value::Mapping(map) => {
                 let mut params = serde_json::Map::new();
                 let (mut name, mut label) = (None, None);
@@ -65,7 +101,7 @@ impl<'de> Deserialize<'de> for Component {
                     }
                 }
                 let name = name.ok_or_else(|| D::Error::custom("missing field `name` (which registry entry to use)"))?;
-                Ok(Component { name, label, params: serde_json::Value::Object(params) })
+                Ok(Component::new(name, label, serde_json::Value::Object(params)))
             }
             other => {
                 Err(D::Error::custom(format!("expected a name or a mapping with `name:` and parameters, found {}", yaml_kind(&other))))
@@ -238,7 +274,7 @@ impl TrainSettings {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTask {
     name: String,
@@ -250,6 +286,9 @@ struct RawTask {
     /// Regularizers for every run of this task.
     #[serde(default)]
     regularizers: Option<Vec<Component>>,
+    /// Its index in `tasks:` as written, once grids have expanded the list.
+    #[serde(skip)]
+    origin: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -262,10 +301,12 @@ struct RawRecipe {
     name: Option<String>,
     #[serde(default)]
     description: Option<String>,
+    /// A list, a count or ranges ([`seeds_from_yaml`]).
     #[serde(default)]
-    seeds: Option<Vec<u64>>,
+    seeds: Option<serde_yaml::Value>,
+    /// Parsed into [`TrainSettings`] after its grid is expanded.
     #[serde(default)]
-    train: TrainSettings,
+    train: Option<serde_yaml::Value>,
     tasks: Vec<RawTask>,
     losses: Vec<Component>,
     #[serde(default)]
@@ -276,6 +317,48 @@ struct RawRecipe {
     /// A claim file's decision rule (`lossbench claims`); checked here, unused by training.
     #[serde(default)]
     claim: Option<serde_yaml::Value>,
+}
+
+/// `seeds: [0, 1, 2]`, `seeds: 10` (seeds 0 to 9) or `seeds: "0-9"` (as `--seeds`).
+fn seeds_from_yaml(value: &serde_yaml::Value) -> Result<Vec<u64>> {
+    let bad = || Error::input(format!("expected a list of seeds, a count (`10`) or ranges (`\"0-9\"`), found {}", yaml_kind(value)));
+    match value {
+        serde_yaml::Value::Number(n) => match n.as_u64() {
+            Some(k) if (1..=MAX_RUNS as u64).contains(&k) => Ok((0..k).collect()),
+            _ => Err(Error::input(format!("{n} is not a count of seeds; allowed: 1..={MAX_RUNS}"))),
+        },
+        serde_yaml::Value::String(s) => parse_seeds(s, "seeds"),
+        serde_yaml::Value::Sequence(items) => items
+            .iter()
+            .map(|v| v.as_u64().ok_or_else(|| Error::input(format!("{} is not a seed (a whole number ≥ 0)", yaml_kind(v)))))
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
+/// Parse `0,1,2` and `0-4` (inclusive) into seeds; `what` (`--seeds`) names them in errors.
+pub fn parse_seeds(s: &str, what: &str) -> Result<Vec<u64>> {
+    let mut seeds = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || Error::input(format!("{what}: `{part}` is not a seed or a range like 0-4"));
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+                if b < a || b - a > 100_000 {
+                    return Err(bad());
+                }
+                seeds.extend(a..=b);
+            }
+            None => seeds.push(part.parse().map_err(|_| bad())?),
+        }
+        if seeds.len() > MAX_RUNS {
+            return Err(Error::input(format!("{what}: more than {MAX_RUNS} seeds (the most runs a recipe may plan)")));
+        }
+    }
+    if seeds.is_empty() {
+        return Err(Error::input(format!("{what}: no seeds given")));
+    }
+    Ok(seeds)
 }
 
 /// Values from the command line that override the recipe before resolution.
@@ -316,6 +399,8 @@ pub struct ResolvedTask {
     pub memory: RunEstimate,
     /// The task's data as its source holds it, once per process.
     pub shared_bytes: f64,
+    /// The training settings of its runs (the `train:` section, or one point of its grid).
+    pub train: TrainSettings,
 }
 
 pub struct ResolvedLoss {
@@ -416,6 +501,9 @@ pub struct Plan {
     pub runs: Vec<RunSpec>,
     /// Pairs left out because the loss does not fit the task.
     pub skipped: Vec<Skipped>,
+    /// The recipe's grids, one line per entry that has one (`optimizers[0] (adamw): lr (3) ×
+    /// weight_decay (3) → 9 entries`).
+    pub grid: Vec<String>,
 }
 
 /// Most runs one recipe may plan: a plan of this size resolves in well under a gigabyte
@@ -502,13 +590,15 @@ fn valid_folder_chars(s: &str) -> bool {
 }
 
 /// Labels for a list of components: the given `label`, else the name when unique, else
-/// `name-key=value-…` from the parameters the recipe set.
+/// `name-key=value-…` from the parameters the recipe set. A grid point's label ends with its
+/// axes' values (`adamw-lr=0.001-weight_decay=0.01`).
 fn labels(items: &[Component]) -> Vec<String> {
     items
         .iter()
         .map(|c| {
+            let parts = if c.grid.is_empty() { String::new() } else { format!("-{}", grid::label_parts(&c.grid)) };
             if let Some(l) = &c.label {
-                return safe_label(l);
+                return safe_label(&format!("{l}{parts}"));
             }
             let same_name = items.iter().filter(|o| o.name == c.name).count();
             let mut map = c.params.as_object().cloned().unwrap_or_default();
@@ -524,6 +614,7 @@ fn labels(items: &[Component]) -> Vec<String> {
                 _ => String::new(),
             };
             match map {
+                _ if !c.grid.is_empty() => safe_label(&format!("{}{regs}{parts}", c.name)),
                 map if same_name > 1 && !map.is_empty() => {
                     let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"'))).collect();
                     safe_label(&format!("{}-{}{regs}", c.name, parts.join("-")))
@@ -534,20 +625,18 @@ fn labels(items: &[Component]) -> Vec<String> {
         .collect()
 }
 
-fn check_unique_labels(ctx: &Ctx, section: &str, labels: &[String]) -> Result<()> {
+fn check_unique_labels(ctx: &Ctx, section: &str, labels: &[String], items: &[Component]) -> Result<()> {
     for (i, l) in labels.iter().enumerate() {
         if !valid_folder_name(l) {
-            return Err(ctx.err(&format!("{section}[{i}]"), None, Error::input(format!("label {}", folder_name_problem(l)))));
+            return Err(ctx.err(&items[i].index(section, i), None, Error::input(format!("label {}", folder_name_problem(l)))));
         }
     }
     // Case-insensitively: on macOS and Windows `Focal` and `focal` are one folder.
     for (i, a) in labels.iter().enumerate() {
         if let Some(j) = labels[..i].iter().position(|b| b.eq_ignore_ascii_case(a)) {
-            return Err(ctx.err(
-                &format!("{section}[{i}]"),
-                None,
-                Error::input(format!("{section}[{j}] and {section}[{i}] both get the label `{a}`; give one of them a distinct `label:`")),
-            ));
+            let (first, second) = (items[j].index(section, j), items[i].index(section, i));
+            let fix = if first == second { "give the grid's points distinct values" } else { "give one of them a distinct `label:`" };
+            return Err(ctx.err(&second, None, Error::input(format!("{first} and {second} both get the label `{a}`; {fix}"))));
         }
     }
     Ok(())
@@ -576,12 +665,14 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan> {
 pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     let file = path.display().to_string();
     let ctx = Ctx { file: &file, text };
-    let raw = parse_raw(&ctx)?;
+    let mut raw = parse_raw(&ctx)?;
     if let Some(block) = &raw.claim {
         crate::claims::Claim::from_block(block).map_err(|e| ctx.err("claim", Some("claim"), e))?;
     }
     let name = recipe_name(&raw, path, &file)?;
-    let train = resolve_train(&ctx, &raw, overrides)?;
+    let mut notes = Vec::new();
+    let trains = resolve_train(&ctx, &raw, overrides, &mut notes)?;
+    let train = trains[0].0.clone();
     let seeds = resolve_seeds(&ctx, &raw, overrides)?;
     if raw.tasks.is_empty() {
         return Err(ctx.err("tasks", Some("tasks"), Error::input("no tasks; add at least one under `tasks:`")));
@@ -589,33 +680,57 @@ pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
     if raw.losses.is_empty() {
         return Err(ctx.err("losses", Some("losses"), Error::input("no losses; add at least one under `losses:`")));
     }
-    let recipe_regs = resolve_regularizers(&ctx, "regularizers", raw.regularizers.as_deref().unwrap_or_default())?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let tasks = resolve_tasks(&ctx, &raw, &base, seeds[0], &train)?;
+    expand_grids(&mut raw, &base, &mut notes).map_err(|e| e.at(&file))?;
+    let recipe_regs = resolve_regularizers(&ctx, "regularizers", raw.regularizers.as_deref().unwrap_or_default())?;
+    let tasks = resolve_tasks(&ctx, &raw, &base, seeds[0], &trains)?;
     let losses = resolve_losses(&ctx, &raw, &tasks)?;
     let optimizers = resolve_optimizers(&ctx, &raw)?;
     let total = check_plan_size(&file, &tasks, &losses, optimizers.len(), seeds.len())?;
     check_plan_memory(&tasks, total, overrides.jobs).map_err(|e| e.at(&file))?;
     let common = Arc::new(PlanCommon { recipe: name.clone(), device: overrides.device.clone() });
-    let parts = GridParts {
-        common: &common,
-        tasks: &tasks,
-        losses: &losses,
-        optimizers: &optimizers,
-        recipe_regs: &recipe_regs,
-        seeds: &seeds,
-        train: &train,
-    };
+    let parts =
+        GridParts { common: &common, tasks: &tasks, losses: &losses, optimizers: &optimizers, recipe_regs: &recipe_regs, seeds: &seeds };
     let (runs, skipped) = grid(&ctx, &parts)?;
-    Ok(Plan { name, description: raw.description, source_path: path.to_path_buf(), tasks, losses, optimizers, seeds, train, runs, skipped })
+    let description = raw.description;
+    Ok(Plan { name, description, source_path: path.to_path_buf(), tasks, losses, optimizers, seeds, train, runs, skipped, grid: notes })
+}
+
+/// The recipe's lists with every grid entry expanded in place. A grid in a recipe-wide
+/// regularizer varies every task: those regularizers move to the front of each task's (the
+/// order a run applies them in is unchanged).
+fn expand_grids(raw: &mut RawRecipe, base: &Path, notes: &mut Vec<String>) -> Result<()> {
+    raw.losses = expand::losses(&raw.losses, notes)?;
+    if let Some(items) = &raw.optimizers {
+        raw.optimizers = Some(expand::optimizers(items, notes)?);
+    }
+    let recipe_regs = raw.regularizers.clone().unwrap_or_default();
+    if expand::regularizers("regularizers", &recipe_regs, &mut Vec::new())?.len() > 1 {
+        for t in &mut raw.tasks {
+            t.regularizers = Some([recipe_regs.clone(), t.regularizers.take().unwrap_or_default()].concat());
+        }
+        raw.regularizers = None;
+    }
+    let mut tasks = Vec::new();
+    for (i, t) in raw.tasks.iter().enumerate() {
+        let place = format!("tasks[{i}] ({})", crate::error::truncate(&t.name, 60));
+        tasks.extend(expand::task(&place, t, base, notes)?.into_iter().map(|t| (i, t)));
+    }
+    raw.tasks = tasks.into_iter().map(|(i, t)| RawTask { origin: Some(i), ..t }).collect();
+    Ok(())
 }
 
 /// The recipe's structure, with serde_yaml's line and column on errors.
 fn parse_raw(ctx: &Ctx) -> Result<RawRecipe> {
-    let file = ctx.file;
     if ctx.text.trim().is_empty() {
-        return Err(Error::input(format!("{file}: the recipe is empty; it needs at least `tasks:` and `losses:`")));
+        return Err(Error::input(format!("{}: the recipe is empty; it needs at least `tasks:` and `losses:`", ctx.file)));
     }
+    parse_yaml(ctx)
+}
+
+/// The recipe's text as `T`, with serde_yaml's line and column on errors.
+fn parse_yaml<T: serde::de::DeserializeOwned>(ctx: &Ctx) -> Result<T> {
+    let file = ctx.file;
     serde_yaml::from_str(ctx.text).map_err(|e| {
         let msg = e.to_string();
         let (line_col, msg) = match e.location() {
@@ -637,25 +752,60 @@ fn recipe_name(raw: &RawRecipe, path: &Path, file: &str) -> Result<String> {
     Ok(name)
 }
 
-/// The `train:` section with the command line's `--epochs` and `--save-weights`, checked.
-fn resolve_train(ctx: &Ctx, raw: &RawRecipe, overrides: &Overrides) -> Result<TrainSettings> {
-    let mut train = raw.train.clone();
+/// The `train:` section's points (one without a grid), each with its label parts and the
+/// command line's `--epochs` and `--save-weights`, checked.
+fn resolve_train(ctx: &Ctx, raw: &RawRecipe, overrides: &Overrides, notes: &mut Vec<String>) -> Result<Vec<(TrainSettings, grid::Parts)>> {
     if let Some(epochs) = overrides.epochs {
         if !(1..=MAX_EPOCHS).contains(&epochs) {
             return Err(Error::input(format!("--epochs {epochs}: allowed: 1..={MAX_EPOCHS}")));
         }
-        train.epochs = epochs;
     }
-    if overrides.save_weights {
-        train.save_weights = true;
+    let section = match &raw.train {
+        Some(v) => {
+            if let Some(bad) = non_finite(v) {
+                return Err(ctx.err("train", Some("train"), Error::input(format!("{bad} is not a finite number"))));
+            }
+            serde_json::to_value(v).map_err(|e| ctx.err("train", Some("train"), Error::input(e.to_string())))?
+        }
+        None => serde_json::json!({}),
+    };
+    let points = expand::train(&section, notes).map_err(|e| e.at(ctx.file))?;
+    let mut out = Vec::with_capacity(points.len());
+    for p in points {
+        let mut train = match p.parts.is_empty() {
+            // As written: serde_yaml's line and column on errors.
+            true => train_as_written(ctx)?,
+            false => serde_json::from_value::<TrainSettings>(p.params).map_err(|e| {
+                let place = format!("train ({})", grid::label_parts(&p.parts));
+                ctx.err(&place, Some("train"), crate::registry::serde_input_error(e))
+            })?,
+        };
+        if let Some(epochs) = overrides.epochs {
+            train.epochs = epochs;
+        }
+        if overrides.save_weights {
+            train.save_weights = true;
+        }
+        train.validate().map_err(|e| ctx.err("train", Some("train"), e))?;
+        out.push((train, p.parts));
     }
-    train.validate().map_err(|e| ctx.err("train", Some("train"), e))?;
-    Ok(train)
+    Ok(out)
+}
+
+/// The `train:` section parsed from the recipe's text.
+fn train_as_written(ctx: &Ctx) -> Result<TrainSettings> {
+    #[derive(Deserialize)]
+    struct TrainOnly {
+        #[serde(default)]
+        train: TrainSettings,
+    }
+    parse_yaml::<TrainOnly>(ctx).map(|t| t.train)
 }
 
 /// `--seeds`, else `seeds:`, else `[0]`: non-empty and distinct.
 fn resolve_seeds(ctx: &Ctx, raw: &RawRecipe, overrides: &Overrides) -> Result<Vec<u64>> {
-    let seeds = overrides.seeds.clone().or(raw.seeds.clone()).unwrap_or_else(|| vec![0]);
+    let written = raw.seeds.as_ref().map(seeds_from_yaml).transpose().map_err(|e| ctx.err("seeds", Some("seeds"), e))?;
+    let seeds = overrides.seeds.clone().or(written).unwrap_or_else(|| vec![0]);
     if seeds.is_empty() {
         return Err(ctx.err("seeds", Some("seeds"), Error::input("the list of seeds is empty")));
     }
@@ -671,10 +821,19 @@ fn resolve_seeds(ctx: &Ctx, raw: &RawRecipe, overrides: &Overrides) -> Result<Ve
 }
 
 /// Every task, with names that can be folders and are distinct (also case-insensitively).
-fn resolve_tasks(ctx: &Ctx, raw: &RawRecipe, base: &Path, first_seed: u64, train: &TrainSettings) -> Result<Vec<Arc<ResolvedTask>>> {
+/// Each task once per point of the `train:` grid (named with its parts: `digits-epochs=10`).
+fn resolve_tasks(
+    ctx: &Ctx,
+    raw: &RawRecipe,
+    base: &Path,
+    first_seed: u64,
+    trains: &[(TrainSettings, grid::Parts)],
+) -> Result<Vec<Arc<ResolvedTask>>> {
     let mut tasks: Vec<Arc<ResolvedTask>> = Vec::new();
-    for (i, t) in raw.tasks.iter().enumerate() {
-        let path = format!("tasks[{i}] ({})", crate::error::truncate(&t.name, 60));
+    let points = raw.tasks.iter().enumerate().flat_map(|(i, t)| trains.iter().map(move |(train, parts)| (i, t, train, parts)));
+    for (i, t, train, parts) in points {
+        let t = &RawTask { name: expand::with_parts(&t.name, parts), ..t.clone() };
+        let path = format!("tasks[{}] ({})", t.origin.unwrap_or(i), crate::error::truncate(&t.name, 60));
         if !valid_folder_name(&t.name) {
             return Err(ctx.err(&path, Some(&t.name), Error::input(format!("task name {}", folder_name_problem(&t.name)))));
         }
@@ -694,11 +853,11 @@ fn resolve_tasks(ctx: &Ctx, raw: &RawRecipe, base: &Path, first_seed: u64, train
 /// Every loss entry, with its own regularizers; a loss that fits no task is an error.
 fn resolve_losses(ctx: &Ctx, raw: &RawRecipe, tasks: &[Arc<ResolvedTask>]) -> Result<Vec<Arc<ResolvedLoss>>> {
     let loss_labels = labels(&raw.losses);
-    check_unique_labels(ctx, "losses", &loss_labels)?;
+    check_unique_labels(ctx, "losses", &loss_labels, &raw.losses)?;
     let mut losses = Vec::new();
     for (i, (c, label)) in raw.losses.iter().zip(&loss_labels).enumerate() {
-        let path = format!("losses[{i}] ({})", c.name);
-        let info = lookup("loss", "losses", LOSSES, &c.name).map_err(|e| ctx.err(&format!("losses[{i}]"), Some(&c.name), e))?;
+        let path = c.place("losses", i);
+        let info = lookup("loss", "losses", LOSSES, &c.name).map_err(|e| ctx.err(&c.index("losses", i), Some(&c.name), e))?;
         let mut own = c.params.clone();
         let reg_items = match own.as_object_mut().and_then(|m| m.remove("regularizers")) {
             Some(v) => components_from_json(&v).map_err(|e| ctx.err(&format!("{path}.regularizers"), Some("regularizers"), e))?,
@@ -727,8 +886,7 @@ fn resolve_losses(ctx: &Ctx, raw: &RawRecipe, tasks: &[Arc<ResolvedTask>]) -> Re
 
 /// Every optimizer entry (default: adamw with its defaults).
 fn resolve_optimizers(ctx: &Ctx, raw: &RawRecipe) -> Result<Vec<Arc<ResolvedOptimizer>>> {
-    let raw_opts =
-        raw.optimizers.clone().unwrap_or_else(|| vec![Component { name: "adamw".into(), label: None, params: serde_json::json!({}) }]);
+    let raw_opts = raw.optimizers.clone().unwrap_or_else(|| vec![Component::named("adamw")]);
     if raw_opts.is_empty() {
         return Err(ctx.err(
             "optimizers",
@@ -737,12 +895,12 @@ fn resolve_optimizers(ctx: &Ctx, raw: &RawRecipe) -> Result<Vec<Arc<ResolvedOpti
         ));
     }
     let opt_labels = labels(&raw_opts);
-    check_unique_labels(ctx, "optimizers", &opt_labels)?;
+    check_unique_labels(ctx, "optimizers", &opt_labels, &raw_opts)?;
     let mut optimizers = Vec::new();
     for (i, (c, label)) in raw_opts.iter().zip(&opt_labels).enumerate() {
-        let path = format!("optimizers[{i}] ({})", c.name);
+        let path = c.place("optimizers", i);
         let info =
-            lookup("optimizer", "optimizers", OPTIMIZERS, &c.name).map_err(|e| ctx.err(&format!("optimizers[{i}]"), Some(&c.name), e))?;
+            lookup("optimizer", "optimizers", OPTIMIZERS, &c.name).map_err(|e| ctx.err(&c.index("optimizers", i), Some(&c.name), e))?;
         let (spec, canonical) = (info.build)(&c.params).map_err(|e| {
             let token = unknown_field(&e.to_string()).map(str::to_string);
             ctx.err(&path, token.as_deref().or(Some(&c.name)), e)
@@ -776,7 +934,6 @@ struct GridParts<'a> {
     optimizers: &'a [Arc<ResolvedOptimizer>],
     recipe_regs: &'a [Arc<Resolved>],
     seeds: &'a [u64],
-    train: &'a TrainSettings,
 }
 
 /// The regularizers of the runs of `task` with `loss` (the recipe's, the task's, the loss
@@ -812,9 +969,9 @@ fn grid(ctx: &Ctx, p: &GridParts) -> Result<(Vec<RunSpec>, Vec<Skipped>)> {
                 continue;
             }
             let regularizers = run_regularizers(ctx, p.recipe_regs, task, loss)?;
-            check_loss_memory(loss, task, p.train).map_err(|e| ctx.err("train.batch_size", Some("batch_size"), e))?;
+            check_loss_memory(loss, task, &task.train).map_err(|e| ctx.err("train.batch_size", Some("batch_size"), e))?;
             for opt in p.optimizers {
-                let mut config = run_config(p.common, task, loss, opt, p.train, &regularizers, 0);
+                let mut config = run_config(p.common, task, loss, opt, &task.train, &regularizers, 0);
                 for &seed in p.seeds {
                     config["seed"] = seed.into();
                     runs.push(RunSpec {
@@ -823,7 +980,7 @@ fn grid(ctx: &Ctx, p: &GridParts) -> Result<(Vec<RunSpec>, Vec<Skipped>)> {
                         optimizer: opt.clone(),
                         regularizers: regularizers.clone(),
                         seed,
-                        train: p.train.clone(),
+                        train: task.train.clone(),
                         rel_dir: PathBuf::from(&task.name).join(&loss.label).join(&opt.label).join(format!("seed-{seed}")),
                         common: p.common.clone(),
                         hash: config_hash(&config),
@@ -894,18 +1051,8 @@ fn resolve_dataset(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: 
     let ds = &t.dataset;
     let info = lookup("dataset", "datasets", DATASETS, &ds.name).map_err(|e| ctx.err(&format!("{path}.dataset"), Some(&ds.name), e))?;
     let ds_path = format!("{path}.dataset ({})", ds.name);
-    let mut own = serde_json::Map::new();
-    let mut transform_keys = serde_json::Map::new();
-    if let Some(map) = ds.params.as_object() {
-        for (k, v) in map {
-            if TRANSFORM_KEYS.contains(&k.as_str()) {
-                transform_keys.insert(k.clone(), v.clone());
-            } else {
-                own.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    let (source, ds_canonical) = (info.build)(&serde_json::Value::Object(own), base).map_err(|e| {
+    let (own, transform_keys) = split_transform_keys(&ds.params);
+    let (source, ds_canonical) = (info.build)(&own, base).map_err(|e| {
         let e = match e {
             Error::Input(msg) if msg.contains("unknown field") => {
                 Error::Input(format!("{msg}; or a transform: {}", TRANSFORM_KEYS.join(", ")))
@@ -915,7 +1062,7 @@ fn resolve_dataset(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: 
         let token = unknown_field(&e.to_string()).map(str::to_string);
         ctx.err(&ds_path, token.as_deref(), e)
     })?;
-    let transforms: Transforms = serde_json::from_value(serde_json::Value::Object(transform_keys)).map_err(|e| {
+    let transforms: Transforms = serde_json::from_value(transform_keys).map_err(|e| {
         let e = crate::registry::serde_input_error(e);
         let token = unknown_field(&e.to_string()).map(str::to_string);
         ctx.err(&ds_path, token.as_deref(), e)
@@ -931,6 +1078,18 @@ fn resolve_dataset(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: 
     Ok(TaskData { source, transforms, config, raw })
 }
 
+/// A dataset entry's parameters: the dataset's own, and the transform keys.
+fn split_transform_keys(params: &serde_json::Value) -> (serde_json::Value, serde_json::Value) {
+    let (mut own, mut transform_keys) = (serde_json::Map::new(), serde_json::Map::new());
+    for (k, v) in params.as_object().into_iter().flatten() {
+        match TRANSFORM_KEYS.contains(&k.as_str()) {
+            true => transform_keys.insert(k.clone(), v.clone()),
+            false => own.insert(k.clone(), v.clone()),
+        };
+    }
+    (serde_json::Value::Object(own), serde_json::Value::Object(transform_keys))
+}
+
 /// The model of task `t` (default: `mlp`), checked against the data's inputs, and its
 /// canonical config.
 fn resolve_model(
@@ -939,7 +1098,7 @@ fn resolve_model(
     t: &RawTask,
     data: &TaskData,
 ) -> Result<(Arc<dyn ModelSpec>, serde_json::Map<String, serde_json::Value>)> {
-    let model_c = t.model.clone().unwrap_or(Component { name: "mlp".into(), label: None, params: serde_json::json!({}) });
+    let model_c = t.model.clone().unwrap_or(Component::named("mlp"));
     let minfo = lookup("model", "models", MODELS, &model_c.name).map_err(|e| ctx.err(&format!("{path}.model"), Some(&model_c.name), e))?;
     let m_path = format!("{path}.model ({})", model_c.name);
     let (model, m_canonical) = (minfo.build)(&model_c.params).map_err(|e| {
@@ -960,13 +1119,10 @@ fn resolve_metrics(
     kind: TaskKind,
     grouped: bool,
 ) -> Result<(Vec<ResolvedMetric>, Vec<serde_json::Value>)> {
-    let metric_cs: Vec<Component> = t.metrics.clone().unwrap_or_else(|| {
-        crate::families::of(kind.family())
-            .default_metrics()
-            .iter()
-            .map(|n| Component { name: n.to_string(), label: None, params: serde_json::json!({}) })
-            .collect()
-    });
+    let metric_cs: Vec<Component> = t
+        .metrics
+        .clone()
+        .unwrap_or_else(|| crate::families::of(kind.family()).default_metrics().iter().map(|n| Component::named(*n)).collect());
     if metric_cs.is_empty() {
         return Err(ctx.err(
             &format!("{path}.metrics"),
@@ -974,12 +1130,14 @@ fn resolve_metrics(
             Error::input("the list of metrics is empty; remove the key for the defaults"),
         ));
     }
+    // A metric's grid makes several metrics of the same runs (`ndcg_at_k` with `k: [1, 5]`).
+    let metric_cs = expand::metrics(&format!("{path}.metrics"), &metric_cs, &mut Vec::new()).map_err(|e| e.at(ctx.file))?;
     let metric_labels = labels(&metric_cs);
-    check_unique_labels(ctx, &format!("{path}.metrics"), &metric_labels)?;
+    check_unique_labels(ctx, &format!("{path}.metrics"), &metric_labels, &metric_cs)?;
     let mut metrics = Vec::new();
     let mut metric_configs = Vec::new();
     for (j, (c, label)) in metric_cs.iter().zip(&metric_labels).enumerate() {
-        let mpath = format!("{path}.metrics[{j}]");
+        let mpath = c.index(&format!("{path}.metrics"), j);
         let info = lookup("metric", "metrics", METRICS, &c.name).map_err(|e| ctx.err(&mpath, Some(&c.name), e))?;
         if info.family != kind.family() {
             return Err(ctx.err(
@@ -1049,6 +1207,7 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
         config,
         memory,
         shared_bytes: data.raw.rows.x.len() as f64 * 4.0,
+        train: train.clone(),
     })
 }
 
@@ -1100,7 +1259,7 @@ fn check_plan_memory(tasks: &[Arc<ResolvedTask>], runs: f64, jobs: usize) -> Res
 /// Look up and parse a list of regularizer components written at `path`.
 fn resolve_regularizers(ctx: &Ctx, path: &str, items: &[Component]) -> Result<Vec<Arc<Resolved>>> {
     let labels = labels(items);
-    check_unique_labels(ctx, path, &labels)?;
+    check_unique_labels(ctx, path, &labels, items)?;
     let mut out = Vec::new();
     for (i, (c, label)) in items.iter().zip(&labels).enumerate() {
         let item_path = format!("{path}[{i}]");
@@ -1123,7 +1282,7 @@ fn components_from_json(value: &serde_json::Value) -> Result<Vec<Component>> {
     items
         .iter()
         .map(|item| match item {
-            serde_json::Value::String(name) => Ok(Component { name: name.clone(), label: None, params: serde_json::json!({}) }),
+            serde_json::Value::String(name) => Ok(Component::named(name.clone())),
             serde_json::Value::Object(map) => {
                 let mut params = map.clone();
                 let name = match params.remove("name") {
@@ -1135,7 +1294,7 @@ fn components_from_json(value: &serde_json::Value) -> Result<Vec<Component>> {
                     Some(serde_json::Value::String(l)) => Some(l),
                     Some(other) => Some(other.to_string()),
                 };
-                Ok(Component { name, label, params: serde_json::Value::Object(params) })
+                Ok(Component::new(name, label, serde_json::Value::Object(params)))
             }
             other => Err(Error::input(format!("a regularizer is a name or a mapping with `name:`, not `{other}`"))),
         })
@@ -1233,6 +1392,9 @@ impl Plan {
         if !regs.is_empty() {
             out.push_str(&format!("  regularizers: {}\n", regs.join("; ")));
         }
+        for note in &self.grid {
+            out.push_str(&format!("  grid {note}\n"));
+        }
         out.push_str(&format!(
             "  seeds ({}): {}\n",
             self.seeds.len(),
@@ -1320,5 +1482,85 @@ mod tests {
         assert!(e.contains("loss `mse` needs a regression task, but task `moons` is classification"), "{e}");
         let e = resolve_str(&BASE.replace("n: 100}", "n: 100, label_noise: {kind: symetric, rate: 0.2}}")).err().unwrap().to_string();
         assert!(e.contains("symetric"), "{e}");
+    }
+
+    #[test]
+    fn grids_expand_into_labelled_entries() {
+        let text = BASE
+            .replace("gamma: 1.0", "gamma: [1, 2]")
+            .replace("seeds: [0, 1]", "seeds: 2\noptimizers:\n  - {name: adamw, weight_decay: [0, 0.01], lr: [0.001, 0.01]}\n  - sgd");
+        let plan = resolve_str(&text).unwrap();
+        let losses: Vec<&str> = plan.losses.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(losses, ["cross_entropy", "focal-gamma=1", "focal-gamma=2"]);
+        let opts: Vec<&str> = plan.optimizers.iter().map(|o| o.label.as_str()).collect();
+        // Axes in the order of their names, whatever the recipe's order; the first slowest.
+        assert_eq!(
+            opts,
+            [
+                "adamw-lr=0.001-weight_decay=0",
+                "adamw-lr=0.001-weight_decay=0.01",
+                "adamw-lr=0.01-weight_decay=0",
+                "adamw-lr=0.01-weight_decay=0.01",
+                "sgd"
+            ]
+        );
+        assert_eq!(plan.optimizers[3].config["lr"], 0.01);
+        assert_eq!(plan.optimizers[3].config["weight_decay"], 0.01);
+        assert_eq!(plan.runs.len(), 3 * 5 * 2);
+        assert_eq!(plan.grid.len(), 2, "{:?}", plan.grid);
+        assert!(plan.describe().contains("grid optimizers[0] (adamw): lr (2) × weight_decay (2) → 4 entries"), "{}", plan.describe());
+    }
+
+    #[test]
+    fn a_list_the_parameter_takes_is_a_value_and_a_list_of_lists_an_axis() {
+        let plan = resolve_str(BASE).unwrap();
+        assert_eq!(plan.tasks.len(), 1);
+        let text = BASE.replace("hidden: [8]", "hidden: [[8], [4, 4]], dropout: [0.0, 0.5]");
+        let plan = resolve_str(&text).unwrap();
+        let names: Vec<&str> = plan.tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "moons-model.dropout=0.0-model.hidden=8",
+                "moons-model.dropout=0.0-model.hidden=4_4",
+                "moons-model.dropout=0.5-model.hidden=8",
+                "moons-model.dropout=0.5-model.hidden=4_4"
+            ]
+        );
+        assert_eq!(plan.tasks[1].config["model"]["hidden"], serde_json::json!([4, 4]));
+    }
+
+    #[test]
+    fn train_transform_and_regularizer_grids_vary_the_tasks() {
+        let text = BASE.replace("n: 100}", "n: 100, label_noise: {kind: symmetric, rate: [0.1, 0.3]}}").replace(
+            "seeds: [0, 1]\n",
+            "seeds: \"0-2\"\ntrain: {epochs: [1, 2], batch_size: 16}\nregularizers: [{name: flooding, level: [0.05, 0.1]}]\n",
+        );
+        let plan = resolve_str(&text).unwrap();
+        assert_eq!(plan.seeds, [0, 1, 2]);
+        assert_eq!(plan.tasks.len(), 2 * 2 * 2);
+        assert_eq!(plan.tasks[0].name, "moons-label_noise.rate=0.1-flooding.level=0.05-epochs=1");
+        assert_eq!(plan.tasks[1].train.epochs, 2);
+        let run = plan.runs.iter().find(|r| r.task.name.ends_with("flooding.level=0.1-epochs=2")).unwrap();
+        assert_eq!((run.train.epochs, run.regularizers[0].config["level"].as_f64()), (2, Some(0.1)));
+        assert_eq!(run.config()["train"]["epochs"], 2);
+    }
+
+    #[test]
+    fn grid_errors_name_the_entry_as_written_and_its_point() {
+        let text = BASE.replace("  - cross_entropy\n", "  - {name: focal, gamma: [2, 3]}\n").replace("gamma: 1.0", "gamma: [1, -3]");
+        let e = resolve_str(&text).err().unwrap().to_string();
+        assert!(e.contains("losses[1] (focal, gamma=-3)") && e.contains("out of range"), "{e}");
+        let text = BASE.replace("gamma: 1.0", "gamma: [1, 1]");
+        let e = resolve_str(&text).err().unwrap().to_string();
+        assert!(e.contains("losses[1] and losses[1] both get the label `focal-gamma=1`; give the grid's points distinct values"), "{e}");
+        for bad in ["seeds: 0", "seeds: \"3-1\"", "seeds: [a]"] {
+            let e = resolve_str(&BASE.replace("seeds: [0, 1]", bad)).err().unwrap().to_string();
+            assert!(e.starts_with("r.yaml:8:") && e.contains("seeds"), "{bad}: {e}");
+        }
+        let e = resolve_str(&format!("{BASE}train: {{epochs: [1, 0]}}\n")).err().unwrap().to_string();
+        assert!(e.contains("train.epochs = 0 is out of range"), "{e}");
+        let e = resolve_str(&format!("{BASE}train: {{epoch: 3}}\n")).err().unwrap().to_string();
+        assert!(e.starts_with("r.yaml:9:") && e.contains("unknown field `epoch`"), "{e}");
     }
 }
