@@ -575,6 +575,8 @@ CONFIGS = [
     ("adam", {"lr": 0.05, "weight_decay": 0.1, "beta2": 0.99}, lambda p: torch.optim.Adam(p, lr=0.05, weight_decay=0.1, betas=(0.9, 0.99))),
     ("adamw", {"lr": 0.05}, lambda p: torch.optim.AdamW(p, lr=0.05)),
     ("adamw", {"lr": 0.05, "weight_decay": 1.0, "beta1": 0.8, "eps": 1e-6}, lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=1.0, betas=(0.8, 0.999), eps=1e-6)),
+    # S059's Algorithm 2 (decay η_t·λ, not lr·λ) is torch's AdamW with weight_decay = λ / lr.
+    ("adamw", {"lr": 0.05, "weight_decay": 0.04, "weight_decay_mode": "paper"}, lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=0.04 / 0.05)),
     ("adam_l2", {"lr": 0.05}, lambda p: torch.optim.Adam(p, lr=0.05, weight_decay=0.01)),
     ("sam", {"rho": 0.05, "base": {"name": "sgd", "lr": 0.05, "momentum": 0.9}},
      lambda p: SAM(p, torch.optim.SGD, rho=0.05, lr=0.05, momentum=0.9)),

@@ -189,3 +189,64 @@ fn contrasts_read_their_own_epochs_tasks_and_splits() {
     assert_eq!(e.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&e.stderr).contains("is compared with itself"), "{}", String::from_utf8_lossy(&e.stderr));
 }
+
+/// A grid contrast reads each seed's whole grid: its statistic (|r| of log lr and log wd over
+/// the runs within `delta` of the seed's best) recomputed here from every run's metrics.csv.
+#[test]
+fn grid_contrasts_compare_the_shape_of_the_good_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "name: grid\nseeds: 6\ntrain: {epochs: 2}\ntasks:\n  - name: t\n    dataset: {name: blobs, n: 120, classes: 3}\nlosses: [cross_entropy]\noptimizers:\n  - {name: adamw, weight_decay_mode: paper, lr: [0.003, 0.03, 0.3], weight_decay: [0.001, 0.1]}\n  - {name: adam_l2, lr: [0.003, 0.03, 0.3], weight_decay: [0.001, 0.1]}\nclaim:\n  id: H14\n  paper: {seed: S1, title: T, venue: V}\n  statement: s\n  metric: accuracy\n  expect: better\n  alpha: 0.5\n  grids: [{method: adamw, baseline: adam_l2, axes: [lr, weight_decay], delta: 0.05}]\n";
+    std::fs::write(dir.path().join("H14-grid.yaml"), text).unwrap();
+    let out = dir.path().join("o");
+    let args = ["claims", "run", "--quiet", "--dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()];
+    lossbench().args(args).assert().success();
+    let csv = std::fs::read_to_string(out.join("claims.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    // The method and baseline cells hold commas; read the numbers from the end of the row.
+    let row: Vec<&str> = csv.lines().nth(1).unwrap().rsplitn(header.len() - col("method_mean") + 1, ',').collect();
+    let from_end = |name: &str| row[header.len() - 1 - col(name)];
+    let accuracy = |opt: &str, seed: u64| -> f64 {
+        let m = std::fs::read_to_string(out.join(format!("H14/t/cross_entropy/{opt}/seed-{seed}/metrics.csv"))).unwrap();
+        m.lines().find_map(|l| l.strip_prefix("2,test,accuracy,")).unwrap().parse().unwrap()
+    };
+    let abs_r = |arm: &str, seed: u64| -> f64 {
+        let mut cells = Vec::new();
+        for lr in ["0.003", "0.03", "0.3"] {
+            for wd in ["0.001", "0.1"] {
+                let at = (lr.parse::<f64>().unwrap().log10(), wd.parse::<f64>().unwrap().log10());
+                cells.push((at, accuracy(&format!("{arm}-lr={lr}-weight_decay={wd}"), seed)));
+            }
+        }
+        let best = cells.iter().map(|c| c.1).fold(f64::MIN, f64::max);
+        let good: Vec<(f64, f64)> = cells.iter().filter(|c| c.1 >= best - 0.05).map(|c| c.0).collect();
+        let n = good.len() as f64;
+        let (mx, my) = (good.iter().map(|p| p.0).sum::<f64>() / n, good.iter().map(|p| p.1).sum::<f64>() / n);
+        let sxy: f64 = good.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        let (sxx, syy): (f64, f64) = (good.iter().map(|p| (p.0 - mx).powi(2)).sum(), good.iter().map(|p| (p.1 - my).powi(2)).sum());
+        if sxx <= 1e-12 || syy <= 1e-12 {
+            0.0
+        } else {
+            (sxy / (sxx * syy).sqrt()).abs()
+        }
+    };
+    let mean = |arm: &str| (0..6).map(|s| abs_r(arm, s)).sum::<f64>() / 6.0;
+    let close = |name: &str, want: f64| {
+        let got: f64 = from_end(name).parse().unwrap();
+        assert!((got - want).abs() < 1e-9, "{name}: {got} vs {want}\n{csv}");
+    };
+    close("method_mean", mean("adamw"));
+    close("baseline_mean", mean("adam_l2"));
+    close("delta", (0..6).map(|s| abs_r("adamw", s) - abs_r("adam_l2", s)).sum::<f64>() / 6.0);
+    assert_eq!(from_end("seeds"), "6", "{csv}");
+    assert!(csv.contains("|r| of the good region in log lr × log weight_decay (accuracy within 0.05 of the best)"), "{csv}");
+    // An arm no optimizer entry uses is an error before anything trains.
+    std::fs::write(dir.path().join("H14-grid.yaml"), text.replace("baseline: adam_l2", "baseline: sgd")).unwrap();
+    let e = lossbench().args(args).output().unwrap();
+    assert_eq!(e.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&e.stderr).contains("names optimizer `sgd`, which no optimizer entry"),
+        "{}",
+        String::from_utf8_lossy(&e.stderr)
+    );
+}

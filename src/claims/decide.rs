@@ -33,6 +33,9 @@ pub struct Row {
     /// Runs that diverged, failed or gave a non-finite metric, left out of the pairing.
     pub method_excluded: usize,
     pub baseline_excluded: usize,
+    /// The direction of the compared value (a grid's `|r|` is better lower).
+    #[serde(skip)]
+    pub higher_is_better: bool,
 }
 
 impl Row {
@@ -59,6 +62,7 @@ impl Row {
             seeds: 0,
             method_excluded: 0,
             baseline_excluded: 0,
+            higher_is_better: true,
         }
     }
 }
@@ -79,15 +83,15 @@ fn label(name: &str, contrast: &Contrast, claim: &super::Claim, method: bool) ->
 /// One row per contrast, without figures: the claim at `point` did not finish in the budget.
 pub fn unfinished(file: &ClaimFile, point: &str) -> Vec<Row> {
     let rows = file.claim.contrasts.iter().map(|k| Row::new(file, point, "", k));
-    rows.map(|r| Row { outcome: Outcome::Unfinished, ..r }).collect()
+    let grids = file.claim.grids.iter().map(|k| Row::new(file, point, "", &Contrast::named(&k.method, &k.baseline)));
+    rows.chain(grids).map(|r| Row { outcome: Outcome::Unfinished, ..r }).collect()
 }
 
 /// The claim's rows (at `point`) from the comparison of its finished runs: each contrast on
 /// each task, Holm-adjusted over the claim's contrasts.
-pub fn decide(file: &ClaimFile, point: &str, gathered: &compare::gather::Gathered) -> Result<Vec<Row>> {
+pub fn decide(file: &ClaimFile, point: &str, gathered: &compare::gather::Gathered, plan: &crate::recipe::Plan) -> Result<Vec<Row>> {
     let c = &file.claim;
     let mut rows = Vec::new();
-    let mut higher = true;
     // One comparison (and its bootstrap) per (baseline, split, selection), shared by the
     // contrasts that read it; a contrast with its own reading compares with no baseline.
     let mut comparisons: BTreeMap<Reading, compare::Comparison> = BTreeMap::new();
@@ -109,7 +113,7 @@ pub fn decide(file: &ClaimFile, point: &str, gathered: &compare::gather::Gathere
                 .ok_or_else(|| Error::input(format!("{}: no runs record metric `{}` on split `{}`", c.id, c.metric, key.1)))
         };
         let (on_method, on_baseline) = (section(&keys[0])?, section(&keys[1])?);
-        higher = on_method.higher_is_better;
+        let higher = on_method.higher_is_better;
         if let Some(t) = contrast.task.as_ref().filter(|t| !on_method.tasks.contains(t)) {
             return Err(Error::input(format!(
                 "{}: contrast task `{t}` is not a task of the recipe ({})",
@@ -122,10 +126,14 @@ pub fn decide(file: &ClaimFile, point: &str, gathered: &compare::gather::Gathere
                 return Err(Error::input(format!("{}: no runs of method `{}` on task `{task}`", c.id, contrast.method)));
             };
             let base_task = contrast.baseline_task.as_deref().unwrap_or(task);
-            rows.push(row(file, point, task, contrast, method, on_baseline.cell(base_task, &contrast.baseline)));
+            let row = row(file, point, task, contrast, method, on_baseline.cell(base_task, &contrast.baseline));
+            rows.push(Row { higher_is_better: higher, ..row });
         }
     }
-    holm_and_verdicts(&mut rows, higher, c.rope, c.alpha);
+    let optimizers = plan.optimizers.iter().map(|o| (o.label.clone(), o.config.clone())).collect();
+    let tasks: Vec<String> = plan.tasks.iter().map(|t| t.name.clone()).collect();
+    rows.extend(super::grid::rows(file, point, gathered, &optimizers, &tasks)?);
+    holm_and_verdicts(&mut rows, c.rope, c.alpha);
     Ok(rows)
 }
 
@@ -156,7 +164,7 @@ fn row(file: &ClaimFile, point: &str, task: &str, contrast: &Contrast, method: &
 }
 
 /// Holm over the rows' p-values, then each row's verdict and outcome by the claim's rule.
-fn holm_and_verdicts(rows: &mut [Row], higher: bool, rope: f64, alpha: f64) {
+fn holm_and_verdicts(rows: &mut [Row], rope: f64, alpha: f64) {
     let ps: Vec<(usize, f64)> =
         rows.iter().enumerate().filter_map(|(i, r)| r.paired.as_ref().and_then(|p| p.p_value).map(|p| (i, p))).collect();
     let adjusted = crate::stats::holm(&ps.iter().map(|(_, p)| *p).collect::<Vec<_>>());
@@ -167,7 +175,7 @@ fn holm_and_verdicts(rows: &mut [Row], higher: bool, rope: f64, alpha: f64) {
     }
     for row in rows {
         if let Some(p) = row.paired.as_mut() {
-            p.verdict = compare::paired::verdict(p, higher, rope, alpha);
+            p.verdict = compare::paired::verdict(p, row.higher_is_better, rope, alpha);
             row.outcome = if row.seeds < MIN_SEEDS { Outcome::Inconclusive } else { Outcome::of(p.verdict, row.expect) };
         }
     }

@@ -6,10 +6,12 @@
 //! fixes (learning rate or epochs scaled) and calls the verdict robust or fragile.
 
 mod decide;
+mod grid;
 mod render;
 mod run;
 
 pub use decide::{decide, Row};
+pub use grid::GridContrast;
 pub use render::{render_csv, render_md};
 pub use run::{parse_budget, run_command, RunCommand};
 
@@ -71,6 +73,20 @@ pub struct Contrast {
 }
 
 impl Contrast {
+    /// A contrast of `method` with `baseline` that reads the claim's split and selection.
+    pub fn named(method: &str, baseline: &str) -> Contrast {
+        Contrast {
+            method: method.into(),
+            baseline: baseline.into(),
+            expect: None,
+            split: None,
+            method_select: None,
+            baseline_select: None,
+            task: None,
+            baseline_task: None,
+        }
+    }
+
     /// What the paper expects of this contrast.
     pub fn expected(&self, claim: &Claim) -> Expect {
         self.expect.unwrap_or(claim.expect)
@@ -179,7 +195,11 @@ pub struct Claim {
     pub split: String,
     #[serde(default = "default_select")]
     pub select: String,
+    #[serde(default)]
     pub contrasts: Vec<Contrast>,
+    /// Contrasts of a statistic over whole grids of runs (H14: the shape of the good region).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grids: Vec<GridContrast>,
     pub expect: Expect,
     #[serde(default = "default_alpha")]
     pub alpha: f64,
@@ -211,8 +231,11 @@ impl Claim {
         if !(self.id.len() >= 2 && self.id.starts_with('H') && self.id[1..].chars().all(|c| c.is_ascii_digit())) {
             return Err(Error::input(format!("claim.id `{}`: allowed: H followed by digits (H1–H45)", self.id)));
         }
-        if self.contrasts.is_empty() {
-            return Err(Error::input("claim.contrasts: give at least one {method, baseline}"));
+        if self.contrasts.is_empty() && self.grids.is_empty() {
+            return Err(Error::input("claim.contrasts: give at least one {method, baseline} (or claim.grids)"));
+        }
+        for (i, g) in self.grids.iter().enumerate() {
+            g.check(i)?;
         }
         let same_point =
             |c: &Contrast| c.reading(self).1 == c.reading(self).2 && c.baseline_task.as_ref().is_none_or(|t| Some(t) == c.task.as_ref());
@@ -247,6 +270,12 @@ impl Claim {
     }
 
     /// Options that read the claim's metric on `split` at `select`, pairing with nothing.
+    /// What the paper expects of each contrast, grid contrasts last (at least one).
+    pub fn expectations(&self) -> Vec<Expect> {
+        let grids = self.grids.iter().map(|_| self.expect);
+        self.contrasts.iter().map(|k| k.expected(self)).chain(grids).collect()
+    }
+
     pub(super) fn reading(&self, split: &str, select: &str) -> Result<CompareOptions> {
         Ok(CompareOptions {
             metric: Some(self.metric.clone()),

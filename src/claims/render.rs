@@ -131,15 +131,15 @@ fn seeds_cell(r: &Row) -> String {
 
 /// Whether the claim's contrasts expect different things.
 fn mixed(f: &ClaimFile) -> bool {
-    let c = &f.claim;
-    c.contrasts.iter().any(|k| k.expected(c) != c.contrasts[0].expected(c))
+    let all = f.claim.expectations();
+    all.iter().any(|e| *e != all[0])
 }
 
 /// What the claim expects, in words: one expectation for all its contrasts, or each its own.
 fn expected_text(f: &ClaimFile) -> &'static str {
     if mixed(f) {
         "per contrast, shown with its verdict"
-    } else if f.claim.contrasts[0].expected(&f.claim) == Expect::Equal {
+    } else if f.claim.expectations()[0] == Expect::Equal {
         "equal to the baseline"
     } else {
         "better than the baseline"
@@ -224,6 +224,9 @@ fn claim_section(f: &ClaimFile, rows: &[Row], wall: Option<&Wall>) -> String {
         protocol.len(),
         w.protocol
     ));
+    for k in &c.grids {
+        out.push_str(&format!("Grid contrasts compare, per seed, the {}; lower is better.\n\n", k.statistic(&c.metric)));
+    }
     out.push_str("| task | method | baseline | method | baseline | Δ mean | 95 % CI | p (Holm) | n | verdict |\n|---|---|---|---|---|---|---|---|---|---|\n");
     let mixed = mixed(f);
     out.extend(protocol.iter().map(|r| contrast_line(r, mixed)));

@@ -100,6 +100,12 @@ fn check_plan(file: &ClaimFile, plan: &Plan, smoke: bool) -> Result<()> {
             tasks.join(", ")
         )));
     }
+    let optimizers: super::grid::Optimizers = plan.optimizers.iter().map(|o| (o.label.clone(), o.config.clone())).collect();
+    for k in &file.claim.grids {
+        for arm in [&k.method, &k.baseline] {
+            super::grid::arm(&optimizers, arm, &k.axes, &file.path.display().to_string())?;
+        }
+    }
     let seeds: BTreeSet<u64> = plan.runs.iter().map(|r| r.seed).collect();
     if smoke {
         return Ok(());
@@ -111,7 +117,8 @@ fn check_plan(file: &ClaimFile, plan: &Plan, smoke: bool) -> Result<()> {
             seeds.len()
         )));
     }
-    check_decidable(file, seeds.len(), file.claim.contrasts.iter().map(|k| k.rows(plan.tasks.len())).sum())
+    let rows = file.claim.contrasts.iter().map(|k| k.rows(plan.tasks.len())).sum::<usize>() + file.claim.grids.len() * plan.tasks.len();
+    check_decidable(file, seeds.len(), rows)
 }
 
 /// A claimed gain needs a Holm-adjusted p below α: with `n` seeds the smallest two-sided
@@ -120,7 +127,7 @@ fn check_plan(file: &ClaimFile, plan: &Plan, smoke: bool) -> Result<()> {
 fn check_decidable(file: &ClaimFile, n: usize, rows: usize) -> Result<()> {
     let claim = &file.claim;
     let smallest = rows as f64 * 2.0 / 2f64.powi(n.min(60) as i32);
-    let claims_a_gain = claim.contrasts.iter().any(|k| k.expected(claim) == super::Expect::Better);
+    let claims_a_gain = claim.expectations().contains(&super::Expect::Better);
     if claims_a_gain && smallest >= claim.alpha {
         let needed = (1..=60).find(|&k| rows as f64 * 2.0 / 2f64.powi(k) < claim.alpha).unwrap_or(60);
         return Err(Error::input(format!(
@@ -218,7 +225,7 @@ fn train_and_decide(file: &ClaimFile, plan: &Plan, point: &str, out: &Path, c: &
         }
         return Err(Error::runtime(format!("{}: {} runs did not finish, e.g. {}: {why}", claim.id, missing.len(), dir.display())));
     }
-    Ok(Trained { rows: decide::decide(file, point, &gathered)?, wall, runs: planned.len(), trained })
+    Ok(Trained { rows: decide::decide(file, point, &gathered, plan)?, wall, runs: planned.len(), trained })
 }
 
 /// A claim file read and resolved: its recipe text and its plan, checked.

@@ -200,7 +200,7 @@ impl Section {
 }
 
 /// The value of `metric` on `split` chosen by `select` for one run.
-fn pick(run: &LoadedRun, metric: &str, split: &str, select: &Select) -> Result<Option<f64>> {
+pub(crate) fn pick(run: &LoadedRun, metric: &str, split: &str, select: &Select) -> Result<Option<f64>> {
     let epoch = match select {
         Select::Final => run.rows.iter().filter(|r| r.split == split && &*r.metric == metric).map(|r| r.epoch).max(),
         Select::Epoch(e) => Some(*e),

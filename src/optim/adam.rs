@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! adam:   g ← ∇L + wd·θ
-//! adamw:  θ ← θ·(1 − lr·wd)
+//! adamw:  θ ← θ·(1 − lr·wd)          (weight_decay_mode: paper → θ·(1 − η_t·wd), η_t = lr_t/lr)
 //! m ← β₁m + (1 − β₁)g,   v ← β₂v + (1 − β₂)g²
 //! θ ← θ − lr·m̂ / (√v̂ + ε),   m̂ = m/(1 − β₁ᵗ),  v̂ = v/(1 − β₂ᵗ)
 //! ```
@@ -27,6 +27,12 @@ const PARAMS: &[ParamDoc] = &[
         meaning: "adam, adam_l2: coupled L2 added to the gradient; adamw: decoupled decay",
         range: "0 ≤ wd ≤ 100",
         default: "adam 0.0, adam_l2 0.01, adamw 0.01",
+    },
+    ParamDoc {
+        name: "weight_decay_mode",
+        meaning: "adamw only: torch (decay lr_t·wd per step, torch.optim.AdamW) or paper (η_t·wd, S059 Algorithm 2, η_t = lr_t/lr)",
+        range: "torch | paper (paper: wd ≤ 0.5)",
+        default: "torch",
     },
 ];
 
@@ -116,6 +122,26 @@ struct AdamWParams {
     eps: f64,
     #[serde(default = "default_wd")]
     weight_decay: f64,
+    /// `torch` (the default, left out of configs): the decay per step is `lr_t·wd`. `paper`:
+    /// S059's Algorithm 2, `θ ← θ − η_t·wd·θ` with `η_t = lr_t / lr` the schedule multiplier,
+    /// so the decay does not scale with the learning rate (H14 grids lr × wd in these terms).
+    #[serde(default, skip_serializing_if = "DecayMode::is_torch")]
+    weight_decay_mode: DecayMode,
+}
+
+/// How `adamw`'s decoupled decay is scaled (see [`AdamWParams`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum DecayMode {
+    #[default]
+    Torch,
+    Paper,
+}
+
+impl DecayMode {
+    fn is_torch(&self) -> bool {
+        *self == DecayMode::Torch
+    }
 }
 
 fn default_wd() -> f64 {
@@ -137,7 +163,12 @@ impl Validate for AdamParams {
 }
 impl Validate for AdamWParams {
     fn validate(&self) -> Result<()> {
-        check(self.lr, self.beta1, self.beta2, self.eps, self.weight_decay)
+        check(self.lr, self.beta1, self.beta2, self.eps, self.weight_decay)?;
+        if self.weight_decay_mode == DecayMode::Paper {
+            // A per-step decay of 1 or more zeroes or flips the weights.
+            check_range("weight_decay (per step, weight_decay_mode: paper)", self.weight_decay, 0.0, 0.5)?;
+        }
+        Ok(())
     }
 }
 
@@ -155,7 +186,12 @@ fn build_adam_l2(value: &serde_json::Value) -> crate::registry::Built<dyn Optimi
 
 fn build_adamw(value: &serde_json::Value) -> crate::registry::Built<dyn OptimizerSpec> {
     let (p, canonical) = parse_params::<AdamWParams>(value)?;
-    let params = Params { lr: p.lr, beta1: p.beta1, beta2: p.beta2, eps: p.eps, weight_decay: p.weight_decay, decoupled: true };
+    // The step decays by lr_t·wd; with wd/lr that is η_t·wd, the paper's decay.
+    let weight_decay = match p.weight_decay_mode {
+        DecayMode::Torch => p.weight_decay,
+        DecayMode::Paper => p.weight_decay / p.lr,
+    };
+    let params = Params { lr: p.lr, beta1: p.beta1, beta2: p.beta2, eps: p.eps, weight_decay, decoupled: true };
     Ok((Arc::new(params), canonical))
 }
 
@@ -254,5 +290,42 @@ impl Optimizer for Adam {
             var.set(&(theta - update)?)?;
         }
         Ok(loss)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::Evaluation;
+    use candle_core::Device;
+
+    /// With a gradient of 1e-12 and ε = 1 Adam's update is below 1e-13, so only the decay moves
+    /// the weights: the paper's `η_t·wd` per step (η_t = lr_t / lr), torch's `lr_t·wd`.
+    #[test]
+    fn paper_mode_decays_by_the_schedule_multiplier_not_the_learning_rate() {
+        let decayed = |params: serde_json::Value| {
+            let (spec, _) = build_adamw(&params).unwrap();
+            let var = Var::from_vec(vec![2.0f64, -1.0], 2, &Device::Cpu).unwrap();
+            let mut opt = spec.instantiate(vec![var.clone()], &Context::default()).unwrap();
+            let mut zero = || -> Result<Evaluation> {
+                let f = (var.as_tensor() * 1e-12)?.sum_all()?;
+                Ok(Evaluation { loss: 0.0, grads: f.backward()? })
+            };
+            // lr 0.05, then half of it (a schedule multiplier of 0.5).
+            for lr in [0.05, 0.025] {
+                opt.step(&mut zero, lr).unwrap();
+            }
+            var.as_tensor().to_vec1::<f64>().unwrap()
+        };
+        let paper = decayed(serde_json::json!({"lr": 0.05, "eps": 1.0, "weight_decay": 0.04, "weight_decay_mode": "paper"}));
+        let want = 2.0 * (1.0 - 0.04) * (1.0 - 0.5 * 0.04);
+        assert!((paper[0] - want).abs() < 1e-12 && (paper[1] + want / 2.0).abs() < 1e-12, "{paper:?} vs {want}");
+        let torch = decayed(serde_json::json!({"lr": 0.05, "eps": 1.0, "weight_decay": 0.04}));
+        let want = 2.0 * (1.0 - 0.05 * 0.04) * (1.0 - 0.025 * 0.04);
+        assert!((torch[0] - want).abs() < 1e-12, "{torch:?} vs {want}");
+        let e = build_adamw(&serde_json::json!({"weight_decay": 0.9, "weight_decay_mode": "paper"})).err().unwrap().to_string();
+        assert!(e.contains("weight_decay_mode: paper"), "{e}");
+        // Torch's mode is left out of the config, so earlier adamw runs keep their hash.
+        assert!(build_adamw(&serde_json::json!({})).unwrap().1.get("weight_decay_mode").is_none());
     }
 }
