@@ -42,6 +42,10 @@ enum Command {
         /// Epochs, overriding the recipe's train.epochs.
         #[arg(long)]
         epochs: Option<usize>,
+        /// Override a value of the recipe (repeatable), checked like the file: `train.epochs=5`,
+        /// `'optimizers[0].lr=[1e-3,3e-3]'` (a list makes a grid), `tasks[digits].dataset.label_noise.rate=0.2`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
         /// Runs trained at the same time.
         #[arg(long, default_value_t = 1)]
         jobs: usize,
@@ -88,11 +92,17 @@ enum Command {
     /// Parse and resolve a recipe and print its plan (tasks × losses × optimizers × seeds), without training.
     #[command(after_help = "Example:\n  lossbench check recipes/quickstart.yaml")]
     Check {
+        /// The recipe (YAML).
         recipe: PathBuf,
+        /// Seeds, overriding the recipe: `0,1,2` or `0-4`.
         #[arg(long)]
         seeds: Option<String>,
+        /// Epochs, overriding the recipe's train.epochs.
         #[arg(long)]
         epochs: Option<usize>,
+        /// Override a value of the recipe (repeatable), as `train --set`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
         /// Check the memory of this many runs at once (as `train --jobs`).
         #[arg(long, default_value_t = 1)]
         jobs: usize,
@@ -372,10 +382,10 @@ pub fn run() -> Result<()> {
     train::user_threads();
     let cli = Cli::parse();
     match cli.command {
-        Command::Train { recipe, out, device, seeds, epochs, jobs, force, quiet, format, png, save_weights, max_memory } => {
+        Command::Train { recipe, out, device, seeds, epochs, sets, jobs, force, quiet, format, png, save_weights, max_memory } => {
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
             set_memory_limit(max_memory.as_deref())?;
-            let overrides = Overrides { seeds, epochs, device: String::new(), save_weights, jobs };
+            let overrides = Overrides { set: sets, seeds, epochs, device: String::new(), save_weights, jobs };
             let image = if png { ImageFormat::Png } else { ImageFormat::Svg };
             Ok(crate::sweep::train_command(TrainCommand { recipe, out, device, overrides, jobs, force, quiet, format, image })?)
         }
@@ -407,10 +417,10 @@ pub fn run() -> Result<()> {
         Command::Bench { cases, threads, repeats, steps, format } => {
             Ok(crate::bench::command(&cases, threads, repeats, steps, matches!(format, BenchFormat::Json))?)
         }
-        Command::Check { recipe, seeds, epochs, jobs, max_memory } => {
+        Command::Check { recipe, seeds, epochs, sets, jobs, max_memory } => {
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
             set_memory_limit(max_memory.as_deref())?;
-            let plan = recipe::load(&recipe, &Overrides { seeds, epochs, device: "cpu".into(), save_weights: false, jobs })?;
+            let plan = recipe::load(&recipe, &Overrides { set: sets, seeds, epochs, device: "cpu".into(), save_weights: false, jobs })?;
             print!("{}", plan.describe());
             Ok(())
         }

@@ -730,3 +730,44 @@ fn grids_in_a_recipe_expand_into_labelled_runs() {
     );
     assert_eq!(metric_files(&results).len(), 24);
 }
+
+/// `--set` overrides a value of the recipe before it is checked: the plan and each run's
+/// config show it, a list makes a grid, and a bad override or a bad value names the override.
+#[test]
+fn set_overrides_the_recipe_and_errors_name_the_override() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = "name: s\nseeds: [0]\ntrain: {epochs: 3, batch_size: 32}\ntasks:\n  - name: b\n    dataset: {name: blobs, n: 90}\n    model: {name: mlp, hidden: [8]}\nlosses: [cross_entropy, focal]\noptimizers: [{name: sgd, lr: 0.1}]\n";
+    let path = tmp.path().join("s.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let sets = [
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "optimizers[0].lr=[0.01, 0.2]",
+        "--set",
+        "tasks[b].dataset.label_noise={kind: symmetric, rate: 0.2}",
+        "--set",
+        "losses[focal].gamma=3",
+    ];
+    let out = lossbench().arg("check").arg(&path).args(sets).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("train: 1 epochs") && text.contains("sgd-lr=0.01, sgd-lr=0.2") && text.contains("runs: 4 ="), "{text}");
+    let results = tmp.path().join("r");
+    lossbench().arg("train").arg(&path).args(sets).args(["--quiet", "--out"]).arg(&results).assert().success();
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results.join("b/focal/sgd-lr=0.2/seed-0/run.json")).unwrap()).unwrap();
+    let config = &record["config"];
+    assert_eq!(config["train"]["epochs"], 1);
+    assert_eq!(config["loss"]["gamma"].as_f64(), Some(3.0));
+    assert_eq!(config["task"]["dataset"]["label_noise"]["rate"].as_f64(), Some(0.2));
+    for (set, wanted) in [
+        ("optimizers[2].lr=1", "--set optimizers[2].lr=1: `optimizers` has 1 entries (0..0); there is no [2]"),
+        ("train.epoch=2", "(with --set train.epoch=2): train: unknown field `epoch`"),
+        ("losses[focal].gamma=-1", "(with --set losses[focal].gamma=-1): losses[1] (focal): parameter `gamma` = -1 is out of range"),
+    ] {
+        let out = lossbench().arg("check").arg(&path).args(["--set", set]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{set}");
+        assert!(stderr_of(&out).contains(wanted), "{set}: {}", stderr_of(&out));
+    }
+}

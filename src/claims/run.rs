@@ -244,6 +244,7 @@ fn overrides(c: &RunCommand) -> crate::recipe::Overrides {
         device: "cpu".into(),
         save_weights: false,
         jobs: c.jobs,
+        set: Vec::new(),
     }
 }
 

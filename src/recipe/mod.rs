@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 mod expand;
 pub mod grid;
+mod overrides;
 
 /// A component as written: a bare name or a mapping with `name`, optional `label` and params.
 #[derive(Debug, Clone)]
@@ -364,6 +365,8 @@ pub fn parse_seeds(s: &str, what: &str) -> Result<Vec<u64>> {
 /// Values from the command line that override the recipe before resolution.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    /// `--set PATH=VALUE`, applied to the recipe's YAML before anything else ([`overrides`]).
+    pub set: Vec<String>,
     pub seeds: Option<Vec<u64>>,
     pub epochs: Option<usize>,
     /// Device name recorded in run configs (part of the config hash).
@@ -514,12 +517,15 @@ pub const MAX_RUNS: usize = 1_000_000;
 struct Ctx<'a> {
     file: &'a str,
     text: &'a str,
+    /// Whether `text` is the file as written (not rewritten by `--set`), so lines and columns
+    /// found in it are the file's.
+    locate: bool,
 }
 
 impl Ctx<'_> {
     /// `file:line:col: path: msg` when `token` occurs in the file, else `file: path: msg`.
     fn err(&self, path: &str, token: Option<&str>, e: Error) -> Error {
-        let place = match token.and_then(|t| find_token(self.text, t)) {
+        let place = match token.filter(|_| self.locate).and_then(|t| find_token(self.text, t)) {
             Some((line, col)) => format!("{}:{line}:{col}: {path}", self.file),
             None => format!("{}: {path}", self.file),
         };
@@ -663,8 +669,12 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan> {
 
 /// Parse and resolve recipe text; `path` names it in messages and anchors relative data paths.
 pub fn resolve(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan> {
-    let file = path.display().to_string();
-    let ctx = Ctx { file: &file, text };
+    let rewritten = overrides::apply(text, &overrides.set).map_err(|e| e.at(path.display()))?;
+    let file = match &rewritten {
+        Some(_) => format!("{} (with --set {})", path.display(), overrides.set.join(" --set ")),
+        None => path.display().to_string(),
+    };
+    let ctx = Ctx { file: &file, text: rewritten.as_deref().unwrap_or(text), locate: rewritten.is_none() };
     let mut raw = parse_raw(&ctx)?;
     if let Some(block) = &raw.claim {
         crate::claims::Claim::from_block(block).map_err(|e| ctx.err("claim", Some("claim"), e))?;
@@ -732,11 +742,8 @@ fn parse_raw(ctx: &Ctx) -> Result<RawRecipe> {
 fn parse_yaml<T: serde::de::DeserializeOwned>(ctx: &Ctx) -> Result<T> {
     let file = ctx.file;
     serde_yaml::from_str(ctx.text).map_err(|e| {
-        let msg = e.to_string();
-        let (line_col, msg) = match e.location() {
-            Some(loc) => (format!(":{}:{}", loc.line(), loc.column()), strip_location(&msg)),
-            None => (String::new(), msg),
-        };
+        let line_col = e.location().filter(|_| ctx.locate).map_or(String::new(), |loc| format!(":{}:{}", loc.line(), loc.column()));
+        let msg = strip_location(&e.to_string());
         Error::input(format!("{file}{line_col}: {msg}"))
     })
 }
