@@ -112,7 +112,7 @@ enum Command {
     },
     /// Compare finished runs: mean ± std over seeds, ranks, paired differences.
     #[command(
-        after_help = "Examples:\n  lossbench compare results/quickstart\n  lossbench compare results/quickstart --metric ece --baseline cross_entropy\n  lossbench compare results/ --select best:accuracy --format latex --out table.tex\n\nAlso writes comparison.{md,csv,parquet,tex,json} and plots/cd-*.svg, plots/profile-*.svg into the first PATH."
+        after_help = "Examples:\n  lossbench compare results/quickstart\n  lossbench compare results/quickstart --metric ece --baseline cross_entropy\n  lossbench compare results/ --select best:accuracy --format latex --out table.tex\n\nAlso writes comparison-<metric>-<select>[-<split>].{md,csv,parquet,tex,json} (so one comparison never replaces another) and plots/cd-*.svg, plots/profile-*.svg into the first PATH; --no-files writes none."
     )]
     Compare {
         /// Result folders (searched at any depth for run.json). Default: results.
@@ -141,7 +141,7 @@ enum Command {
         /// Write the output to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Do not write comparison.{md,csv,parquet,tex,json} and the plots.
+        /// Do not write the comparison-*.{md,csv,parquet,tex,json} files and the plots.
         #[arg(long)]
         no_files: bool,
         /// Plots as PNG instead of SVG.

@@ -48,9 +48,30 @@ fn smoke_recipe_trains_and_prints_a_comparison() {
     assert_eq!(run["config"]["loss"]["gamma"], 2.0);
     // 20 % symmetric noise on 140 train rows: ⌊0.2·70⌋ per class.
     assert_eq!(run["data"]["noisy_train_indices"].as_array().unwrap().len(), 28);
-    for f in ["comparison.md", "comparison.csv", "comparison.parquet", "comparison.tex", "comparison.json"] {
-        assert!(tmp.path().join(f).is_file(), "{f}");
+    for ext in ["md", "csv", "parquet", "tex", "json"] {
+        let f = format!("comparison-accuracy+mse-final.{ext}");
+        assert!(tmp.path().join(&f).is_file(), "{f}");
     }
+}
+
+/// `compare` names its files by metric, selection and split, so comparing another metric does
+/// not replace train's tables; the CSV says what it compares (metric, select, baseline).
+#[test]
+fn compare_never_clobbers_another_comparison() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = "name: c\nseeds: [0, 1]\ntrain: {epochs: 2, batch_size: 32}\ntasks:\n  - name: b\n    dataset: {name: blobs, n: 90}\n    model: {name: mlp, hidden: [8]}\n    metrics: [accuracy, ece]\nlosses: [cross_entropy, focal]\n";
+    let path = tmp.path().join("c.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let results = tmp.path().join("r");
+    lossbench().arg("train").arg(&path).arg("--quiet").arg("--out").arg(&results).assert().success();
+    let trained = std::fs::read(results.join("comparison-accuracy-final.csv")).unwrap();
+    lossbench().arg("compare").arg(&results).args(["--metric", "ece", "--baseline", "cross_entropy"]).assert().success();
+    lossbench().arg("compare").arg(&results).args(["--select", "best:accuracy", "--split", "val"]).assert().success();
+    assert_eq!(std::fs::read(results.join("comparison-accuracy-final.csv")).unwrap(), trained, "train's table was replaced");
+    let ece = std::fs::read_to_string(results.join("comparison-ece-final.csv")).unwrap();
+    assert!(ece.starts_with("metric,split,select,baseline,task,"), "{ece}");
+    assert!(ece.lines().skip(1).all(|l| l.starts_with("ece,test,final,cross_entropy,b,")), "{ece}");
+    assert!(results.join("comparison-accuracy-best-accuracy-val.md").is_file());
 }
 
 #[test]
@@ -242,7 +263,7 @@ fn compare_formats_baseline_and_selection() {
     let md = run(&["--baseline", "cross_entropy", "--metric", "accuracy"]);
     assert!(md.contains("Paired against `cross_entropy`") && md.contains("p (Holm)"), "{md}");
     let csv = run(&["--format", "csv"]);
-    assert!(csv.starts_with("metric,split,task,method,loss,optimizer,n,mean,std"), "{csv}");
+    assert!(csv.starts_with("metric,split,select,baseline,task,method,loss,optimizer,n,mean,std"), "{csv}");
     let json: serde_json::Value = serde_json::from_str(&run(&["--format", "json"])).unwrap();
     assert!(json.as_array().unwrap().iter().any(|r| r["task"] == "diabetes" && r["metric"] == "mse"));
     let tex = run(&["--format", "latex"]);
@@ -752,7 +773,12 @@ fn set_overrides_the_recipe_and_errors_name_the_override() {
     let out = lossbench().arg("check").arg(&path).args(sets).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("train: 1 epochs") && text.contains("sgd-lr=0.01, sgd-lr=0.2") && text.contains("runs: 4 ="), "{text}");
+    assert!(
+        text.contains("train: 1 epoch, batch 32, schedule constant, dtype f32")
+            && text.contains("sgd-lr=0.01, sgd-lr=0.2")
+            && text.contains("runs: 4 ="),
+        "{text}"
+    );
     let results = tmp.path().join("r");
     lossbench().arg("train").arg(&path).args(sets).args(["--quiet", "--out"]).arg(&results).assert().success();
     let record: serde_json::Value =

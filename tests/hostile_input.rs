@@ -109,7 +109,7 @@ fn plans_too_large_for_the_machine_are_refused() {
     write(tmp.path(), "seeds.yaml", &SMALL.replace("seeds: [0, 1]", &format!("seeds: [{}]", seeds.join(", "))));
     let (code, out, err) = run(tmp.path(), &["check", "seeds.yaml"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("runs: 200000 = 2 task×loss pairs × 1 optimizers × 100000 seeds"), "{out}");
+    assert!(out.contains("runs: 200000 = 2 task×loss pairs × 1 optimizer × 100000 seeds"), "{out}");
 }
 
 /// `compare` ends on a link cycle, and prints its table when the files cannot be written;
@@ -124,8 +124,8 @@ fn odd_results_folders_still_give_tables() {
     let (code, again, err) = run(tmp.path(), &["compare", "res", "--no-files"]);
     assert_eq!((code, &again), (0, &table), "{err}");
     // The tables cannot be saved (a folder where a file should go): the table still prints.
-    std::fs::remove_file(tmp.path().join("res/comparison.md")).unwrap();
-    std::fs::create_dir(tmp.path().join("res/comparison.md")).unwrap();
+    std::fs::remove_file(tmp.path().join("res/comparison-accuracy-final.md")).unwrap();
+    std::fs::create_dir(tmp.path().join("res/comparison-accuracy-final.md")).unwrap();
     let (code, again, err) = run(tmp.path(), &["compare", "res"]);
     assert_eq!((code, &again), (0, &table), "{err}");
     assert!(err.contains("warning: the tables were not saved in res"), "{err}");
@@ -142,16 +142,16 @@ fn odd_results_folders_still_give_tables() {
     let run_dir = tmp.path().join("res/blobs/focal/adamw/seed-0");
     let stale = [
         run_dir.join(format!(".metrics.csv.tmp-{dead}-0")),
-        tmp.path().join(format!("res/.comparison.csv.tmp-{dead}-3")),
+        tmp.path().join(format!("res/.comparison-accuracy-final.csv.tmp-{dead}-3")),
         tmp.path().join(format!(".t.md.tmp-{dead}-1")),
     ];
     for s in &stale {
         std::fs::write(s, "partial").unwrap();
     }
-    let live = tmp.path().join(format!("res/.comparison.csv.tmp-{}-0", std::process::id()));
+    let live = tmp.path().join(format!("res/.comparison-accuracy-final.csv.tmp-{}-0", std::process::id()));
     std::fs::write(&live, "in progress").unwrap();
     std::fs::write(run_dir.join("metrics.csv"), "epoch,split,metric,value\n").unwrap();
-    std::fs::remove_dir(tmp.path().join("res/comparison.md")).unwrap();
+    std::fs::remove_dir(tmp.path().join("res/comparison-accuracy-final.md")).unwrap();
     let (code, _, err) = run(tmp.path(), &["train", "r.yaml", "--out", "res"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("1 trained"), "{err}");

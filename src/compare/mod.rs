@@ -39,6 +39,17 @@ pub enum Select {
     Epoch(usize),
 }
 
+/// As written on the command line: `final`, `best:accuracy`, `epoch:5`.
+impl std::fmt::Display for Select {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Select::Final => write!(f, "final"),
+            Select::Best(m) => write!(f, "best:{m}"),
+            Select::Epoch(e) => write!(f, "epoch:{e}"),
+        }
+    }
+}
+
 impl std::str::FromStr for Select {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -175,7 +186,10 @@ pub struct Section {
     pub metric: String,
     pub split: String,
     pub higher_is_better: bool,
+    /// The selection in words (`final epoch`), for table titles.
     pub select: String,
+    /// … and as written (`final`, `best:accuracy`), for file names and columns.
+    pub selection: String,
     pub tasks: Vec<String>,
     pub methods: Vec<String>,
     pub cells: Vec<Cell>,
@@ -342,6 +356,7 @@ fn section(labelled: &[group::Labelled], metric: &str, tasks: Vec<String>, opts:
             Select::Best(m) => format!("epoch with best val {m}"),
             Select::Epoch(e) => format!("epoch {e}"),
         },
+        selection: opts.select.to_string(),
         tasks,
         methods,
         cells: cells.into_values().collect(),

@@ -278,6 +278,10 @@ fn latex_escape_cell(s: &str) -> String {
 pub struct Row {
     pub metric: String,
     pub split: String,
+    /// How each run's value was chosen: `final`, `best:<metric>`, `epoch:<n>`.
+    pub select: String,
+    /// The method paired against, when the comparison has one.
+    pub baseline: Option<String>,
     pub task: String,
     pub method: String,
     pub loss: String,
@@ -309,6 +313,8 @@ pub fn rows(sections: &[Section]) -> Vec<Row> {
             out.push(Row {
                 metric: s.metric.clone(),
                 split: s.split.clone(),
+                select: s.selection.clone(),
+                baseline: s.baseline.clone(),
                 task: c.task.clone(),
                 method: c.method.clone(),
                 loss: c.loss.clone(),
@@ -346,6 +352,8 @@ pub fn dataframe(sections: &[Section]) -> Result<polars::prelude::DataFrame> {
     let columns = vec![
         Column::new("metric".into(), text(|r| &r.metric)),
         Column::new("split".into(), text(|r| &r.split)),
+        Column::new("select".into(), text(|r| &r.select)),
+        Column::new("baseline".into(), rows.iter().map(|r| r.baseline.clone()).collect::<Vec<Option<String>>>()),
         Column::new("task".into(), text(|r| &r.task)),
         Column::new("method".into(), text(|r| &r.method)),
         Column::new("loss".into(), text(|r| &r.loss)),
@@ -389,22 +397,35 @@ pub fn render(sections: &[Section], format: Format) -> Result<String> {
     })
 }
 
-/// Write the tables in every format into `dir`: `comparison.md`, `.csv`, `.parquet`, `.tex`
-/// and `.json`.
+/// The name of a comparison's files, by what it compares, so one comparison never replaces
+/// another's: `comparison-<metric>-<select>`, metrics joined by `+`, a `best:m` / `epoch:n`
+/// selection as `best-m` / `epoch-n`, and `-<split>` when the split is not `test`.
+pub fn table_stem(sections: &[Section]) -> String {
+    let mut metrics: Vec<&str> = sections.iter().map(|s| s.metric.as_str()).collect();
+    metrics.dedup();
+    let select = sections.first().map_or("final".to_string(), |s| s.selection.replace(':', "-"));
+    let split = sections.first().map(|s| s.split.as_str()).filter(|s| *s != "test").map_or(String::new(), |s| format!("-{s}"));
+    let stem = format!("comparison-{}-{select}{split}", metrics.join("+"));
+    stem.chars().map(|c| if c.is_ascii_alphanumeric() || "._=+-".contains(c) { c } else { '_' }).collect()
+}
+
+/// Write the tables in every format into `dir`: `<stem>.md`, `.csv`, `.parquet`, `.tex` and
+/// `.json`, the stem from [`table_stem`].
 pub fn write_tables(sections: &[Section], dir: &Path) -> Result<Vec<PathBuf>> {
     use polars::prelude::*;
-    let md = dir.join("comparison.md");
+    let stem = table_stem(sections);
+    let md = dir.join(format!("{stem}.md"));
     run::write_atomic(&md, render_md(sections).as_bytes())?;
-    let csv = dir.join("comparison.csv");
+    let csv = dir.join(format!("{stem}.csv"));
     run::write_atomic(&csv, &csv_bytes(sections)?)?;
-    let parquet = dir.join("comparison.parquet");
+    let parquet = dir.join(format!("{stem}.parquet"));
     let mut df = dataframe(sections)?;
     let mut buf = Vec::new();
     ParquetWriter::new(&mut buf).finish(&mut df).map_err(|e| Error::runtime(format!("writing Parquet: {e}")))?;
     run::write_atomic(&parquet, &buf)?;
-    let tex = dir.join("comparison.tex");
+    let tex = dir.join(format!("{stem}.tex"));
     run::write_atomic(&tex, render_latex(sections).as_bytes())?;
-    let json = dir.join("comparison.json");
+    let json = dir.join(format!("{stem}.json"));
     run::write_atomic(&json, render(sections, Format::Json)?.as_bytes())?;
     Ok(vec![md, csv, parquet, tex, json])
 }

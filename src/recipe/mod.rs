@@ -1408,8 +1408,11 @@ impl Plan {
             self.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
         ));
         out.push_str(&format!(
-            "  train: {} epochs, batch {}, schedule {:?}, dtype {:?}\n",
-            self.train.epochs, self.train.batch_size, self.train.schedule, self.train.dtype
+            "  train: {}, batch {}, schedule {}, dtype {}\n",
+            counted(self.train.epochs, "epoch"),
+            self.train.batch_size,
+            as_written(&self.train.schedule),
+            as_written(&self.train.dtype)
         ));
         if let Some(worst) = self.tasks.iter().max_by(|a, b| a.memory.total().total_cmp(&b.memory.total())) {
             let (limit, why) = crate::memory::limit();
@@ -1424,13 +1427,35 @@ impl Plan {
             out.push_str(&format!("  skipped {task} × {loss}: {reason}\n"));
         }
         out.push_str(&format!(
-            "  runs: {} = {} task×loss pairs × {} optimizers × {} seeds\n",
+            "  runs: {} = {} × {} × {}\n",
             self.runs.len(),
-            self.tasks.len() * self.losses.len() - self.skipped.len(),
-            self.optimizers.len(),
-            self.seeds.len()
+            counted(self.tasks.len() * self.losses.len() - self.skipped.len(), "task×loss pair"),
+            counted(self.optimizers.len(), "optimizer"),
+            counted(self.seeds.len(), "seed")
         ));
         out
+    }
+}
+
+/// `1 seed`, `3 seeds`.
+fn counted(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// A setting as a recipe writes it: `f32`, `constant`, `cosine (min_factor 0)`.
+fn as_written(value: &impl Serialize) -> String {
+    match serde_json::to_value(value).unwrap_or_default() {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Object(mut map) => {
+            let name = map.remove("name").and_then(|n| n.as_str().map(str::to_string)).unwrap_or_default();
+            let params: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            if params.is_empty() {
+                name
+            } else {
+                format!("{name} ({})", params.join(", "))
+            }
+        }
+        other => other.to_string(),
     }
 }
 
