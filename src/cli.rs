@@ -8,7 +8,7 @@ use crate::recipe::{self, Overrides};
 use crate::sweep::TrainCommand;
 use crate::train;
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -86,6 +86,7 @@ enum Command {
         /// Steps per timed block.
         #[arg(long, default_value_t = 20)]
         steps: usize,
+        /// A table for people, or one JSON object per case for machines.
         #[arg(long, value_enum, default_value = "table")]
         format: BenchFormat,
     },
@@ -136,6 +137,7 @@ enum Command {
         /// Significance level (Holm-adjusted Wilcoxon, Friedman, Nemenyi: 0.05 or 0.10).
         #[arg(long, default_value_t = 0.05)]
         alpha: f64,
+        /// Format of the printed table (the files are written in every format).
         #[arg(long, value_enum, default_value = "md")]
         format: Format,
         /// Write the output to this file instead of stdout.
@@ -209,10 +211,12 @@ enum Command {
         after_help = "Examples:\n  lossbench plot-shape focal --set gamma=0,0.5,1,2,5\n  lossbench plot-shape huber --set delta=0.5,1,2 --out figs\n\nWrites shape-<NAME>.svg into --out (default: the current folder)."
     )]
     PlotShape {
+        /// The loss (`lossbench losses` lists them).
         name: String,
         /// KEY=VALUE, or KEY=V1,V2,… to draw one curve per value (one key may be swept).
         #[arg(long = "set")]
         sets: Vec<String>,
+        /// Output folder.
         #[arg(long, default_value = ".")]
         out: PathBuf,
         /// PNG instead of SVG.
@@ -268,6 +272,21 @@ enum Command {
         #[arg(long, global = true, default_value = crate::claims::DIR)]
         dir: PathBuf,
     },
+    /// Print a shell completion script (generated from these definitions).
+    #[command(
+        after_help = "Examples:\n  lossbench completions bash > ~/.local/share/bash-completion/completions/lossbench\n  lossbench completions zsh > ~/.zfunc/_lossbench\n  lossbench completions fish > ~/.config/fish/completions/lossbench.fish"
+    )]
+    Completions {
+        /// The shell: bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into a folder.
+    #[command(after_help = "Examples:\n  lossbench man | man -l -\n  lossbench man --out man/   # lossbench.1, lossbench-train.1, …")]
+    Man {
+        /// Write lossbench.1 and lossbench-<command>.1 into this folder instead of printing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Clone)]
@@ -275,7 +294,10 @@ enum ClaimsAction {
     /// List the claim files.
     List,
     /// Show one claim's paper, statement and decision rule.
-    Show { id: String },
+    Show {
+        /// The claim's id (`H14`).
+        id: String,
+    },
     /// Train the claims (resuming finished runs) and decide each.
     Run {
         /// Claim ids, comma-separated (default: all).
@@ -317,6 +339,7 @@ enum LossAction {
         after_help = "Inputs (JSON object): classification: {\"logits\": [[...], ...], \"labels\": [...]};\nregression: {\"pred\": [...], \"target\": [...]} ([N] or [N, D]);\nmulti-label: {\"logits\": [[...], ...], \"targets\": [[0|1, ...], ...]};\nmetric learning: {\"embeddings\": [[...], ...], \"labels\": [...]} (losses show NAME lists each loss's inputs).\nList parameters take JSON: --set 'terms=[\"support\"]'.\n\nExample:\n  lossbench losses eval cross_entropy --inputs batch.json --set smoothing=0.1"
     )]
     Eval {
+        /// The loss (`lossbench losses` lists them).
         name: String,
         /// JSON file with the named inputs.
         #[arg(long)]
@@ -345,9 +368,15 @@ enum EvalDtype {
 #[derive(Subcommand, Clone)]
 enum ListAction {
     /// List entries whose name matches PATTERN (a substring, or a glob with `*`).
-    List { pattern: Option<String> },
+    List {
+        /// A substring of the name, or a glob with `*`. Default: every entry.
+        pattern: Option<String>,
+    },
     /// Show one entry in full.
-    Show { name: String },
+    Show {
+        /// The entry's name.
+        name: String,
+    },
 }
 
 /// Parse `0,1,2` and `0-4` (inclusive) into seeds.
@@ -458,11 +487,64 @@ pub fn run() -> Result<()> {
                 Ok(crate::claims::run_command(c)?)
             }
         },
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "lossbench", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { out } => manual(out),
     }
+}
+
+/// The manual: one roff page on stdout, or with `out` a page per command (`lossbench-train.1`).
+/// Both are generated from the clap definitions above, as the completions are.
+fn manual(out: Option<PathBuf>) -> Result<()> {
+    let cmd = Cli::command();
+    let Some(dir) = out else {
+        clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+        return Ok(());
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Error::input(format!("--out {}: {e}", dir.display())))?;
+    let mut pages = vec![("lossbench".to_string(), cmd.clone())];
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("lossbench-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().display_name(name.clone()).bin_name(format!("lossbench {}", sub.get_name()))));
+    }
+    for (name, page) in pages {
+        let mut bytes = Vec::new();
+        clap_mangen::Man::new(page).render(&mut bytes)?;
+        let path = dir.join(format!("{name}.1"));
+        crate::run::write_atomic(&path, &bytes).map_err(|e| Error::runtime(format!("writing {}: {e}", path.display())))?;
+        println!("{}", path.display());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every command and subcommand says what it is (`--help`, the manual and
+    /// the completions are generated from these texts).
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments().filter(|a| !["help", "version"].contains(&a.get_id().as_str())) {
+                if arg.get_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (the command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "lossbench", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
     use super::*;
 
     #[test]

@@ -797,3 +797,24 @@ fn set_overrides_the_recipe_and_errors_name_the_override() {
         assert!(stderr_of(&out).contains(wanted), "{set}: {}", stderr_of(&out));
     }
 }
+
+/// Completions for every shell and the manual come from the command definitions: each names
+/// the commands and their options.
+#[test]
+fn completions_and_manual_are_generated() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = lossbench().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", stderr_of(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("claims") && text.contains("--set") && text.contains("--jobs"), "{shell}: {text}");
+    }
+    let bad = lossbench().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let page = String::from_utf8(lossbench().arg("man").output().unwrap().stdout).unwrap();
+    assert!(page.starts_with(".ie") || page.contains(".TH lossbench"), "{page}");
+    let tmp = tempfile::tempdir().unwrap();
+    lossbench().args(["man", "--out"]).arg(tmp.path()).assert().success();
+    let train = std::fs::read_to_string(tmp.path().join("lossbench-train.1")).unwrap();
+    assert!(train.contains("\\-\\-set") && train.contains("PATH=VALUE"), "{train}");
+    assert!(tmp.path().join("lossbench.1").is_file() && tmp.path().join("lossbench-claims.1").is_file());
+}
