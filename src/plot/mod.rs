@@ -188,7 +188,8 @@ where
 {
     let mut ranked: Vec<(String, f64)> = methods.to_vec();
     ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let k = ranked.len().max(2);
+    // The axis runs to the last rank, or further when the CD bar is longer than that.
+    let k = axis_end(ranked.len(), cd);
     let (w, _h) = root.dim_in_pixel();
     let margin = label_margin(methods);
     let (left, right) = (margin, w as i32 - margin);
@@ -206,14 +207,16 @@ where
         root.draw(&PathElement::new(vec![(x, axis_y - 6), (x, axis_y)], BLACK)).map_err(plot_error)?;
         text(&r.to_string(), (x, axis_y - 16), Pos::new(HPos::Center, VPos::Center))?;
     }
-    // The CD bar above the axis (clipped to the axis when CD exceeds the rank range).
-    let cd_px = (x_of(1.0 + cd) - x_of(1.0)).min(right - left);
+    // The CD bar above the axis, at its length in ranks.
+    let cd_px = x_of(1.0 + cd) - x_of(1.0);
     root.draw(&PathElement::new(vec![(left, 45), (left + cd_px, 45)], BLACK.stroke_width(2))).map_err(plot_error)?;
     text(&format!("CD = {cd:.3}"), (left + cd_px / 2, 32), Pos::new(HPos::Center, VPos::Center))?;
     // Methods: the better half on the left, the rest on the right.
     let half = ranked.len().div_ceil(2);
     for (i, (name, r)) in ranked.iter().enumerate() {
-        let x = x_of(*r);
+        // Tied ranks: each connector a few pixels beside the previous, so none hides another.
+        let ties = ranked[..i].iter().filter(|(_, o)| o == r).count() as i32;
+        let x = x_of(*r) + 4 * ties;
         let (y, label_x, anchor) = if i < half {
             (axis_y + 40 + 22 * i as i32, left - 10, Pos::new(HPos::Right, VPos::Center))
         } else {
@@ -230,6 +233,13 @@ where
         root.draw(&PathElement::new(vec![(x_of(ranks[a]) - 3, y), (x_of(ranks[b]) + 3, y)], BLACK.stroke_width(4))).map_err(plot_error)?;
     }
     Ok(())
+}
+
+/// The last rank on the axis: the number of methods (at least 2), or the first whole rank
+/// beyond `1 + cd` when the critical difference is longer than the methods' range.
+fn axis_end(methods: usize, cd: f64) -> usize {
+    let needed = if cd.is_finite() { (1.0 + cd).ceil() as usize } else { 0 };
+    methods.max(2).max(needed.min(1000))
 }
 
 /// Pixels beside the rank axis for the longest `name (rank)` label (14 px text).
@@ -443,6 +453,40 @@ pub fn contour(path: &Path, title: &str, xs: &[f64], grid: &[Vec<f64>], format: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The CD bar is drawn at its length in ranks even when it is longer than the methods'
+    /// range (CD 2.344 over 3 methods was drawn as 2.0), measured in the SVG.
+    #[test]
+    fn cd_bar_is_drawn_at_its_length() {
+        let dir = tempfile::tempdir().unwrap();
+        for (methods, cd) in [(3usize, 2.344f64), (5, 8.494), (6, 1.25)] {
+            let ms: Vec<(String, f64)> = (0..methods).map(|i| (format!("m{i}"), 1.0 + i as f64 * 0.5)).collect();
+            let path = dir.path().join("cd.svg");
+            cd_diagram(&path, "t", &ms, cd, ImageFormat::Svg).unwrap();
+            let svg = std::fs::read_to_string(&path).unwrap();
+            let lines: Vec<Vec<(f64, f64)>> = svg
+                .split("points=\"")
+                .skip(1)
+                .map(|p| p.split('"').next().unwrap().split_whitespace().map(|xy| xy.split_once(',').unwrap()).map(|(x, y)| (x.parse().unwrap(), y.parse().unwrap())).collect())
+                .collect();
+            // The bar at y = 45, and the axis's ticks (rank r at x_of(r)) at y = 84..90.
+            let bar = lines.iter().find(|l| l.len() == 2 && l[0].1 == 45.0 && l[1].1 == 45.0).unwrap();
+            let mut ticks: Vec<f64> = lines.iter().filter(|l| l.len() == 2 && l[0].1 == 84.0 && l[1].1 == 90.0).map(|l| l[0].0).collect();
+            ticks.sort_by(f64::total_cmp);
+            let per_rank = (ticks[ticks.len() - 1] - ticks[0]) / (ticks.len() - 1) as f64;
+            let drawn = (bar[1].0 - bar[0].0) / per_rank;
+            assert!((drawn - cd).abs() < 0.01, "CD {cd} over {methods} methods drawn as {drawn}");
+            assert!(ticks.len() as f64 >= 1.0 + cd, "the axis ends before the bar: {ticks:?}");
+        }
+        // Tied ranks get connectors of their own.
+        let ms: Vec<(String, f64)> = vec![("a".into(), 1.5), ("b".into(), 1.5), ("c".into(), 3.0)];
+        let path = dir.path().join("ties.svg");
+        cd_diagram(&path, "t", &ms, 1.0, ImageFormat::Svg).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let starts: Vec<&str> = svg.split("points=\"").skip(1).filter_map(|p| p.split_whitespace().next()).filter(|xy| xy.ends_with(",90")).collect();
+        let distinct: std::collections::BTreeSet<&&str> = starts.iter().collect();
+        assert_eq!(distinct.len(), starts.len(), "connectors overdraw: {starts:?}");
+    }
 
     #[test]
     fn cliques_and_profiles() {
