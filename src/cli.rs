@@ -104,6 +104,10 @@ enum Command {
         /// Override a value of the recipe (repeatable), as `train --set`.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
+        /// A results folder: also say which runs are finished there, which `train --out` would
+        /// train, and which run folders there are not runs of the recipe.
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Check the memory of this many runs at once (as `train --jobs`).
         #[arg(long, default_value_t = 1)]
         jobs: usize,
@@ -446,11 +450,14 @@ pub fn run() -> Result<()> {
         Command::Bench { cases, threads, repeats, steps, format } => {
             Ok(crate::bench::command(&cases, threads, repeats, steps, matches!(format, BenchFormat::Json))?)
         }
-        Command::Check { recipe, seeds, epochs, sets, jobs, max_memory } => {
+        Command::Check { recipe, seeds, epochs, sets, out, jobs, max_memory } => {
             let seeds = seeds.map(|s| parse_seeds(&s)).transpose()?;
             set_memory_limit(max_memory.as_deref())?;
             let plan = recipe::load(&recipe, &Overrides { set: sets, seeds, epochs, device: "cpu".into(), save_weights: false, jobs })?;
             print!("{}", plan.describe());
+            if let Some(out) = out {
+                print!("{}", crate::sweep::status(&plan, &out));
+            }
             Ok(())
         }
         Command::Compare { paths, metric, split, select, baseline, rope, alpha, format, out, no_files, png, wheres } => {

@@ -13,7 +13,7 @@ use crate::run::{self, RunLock, RunRecord, Status};
 use crate::train::{self, RunResult};
 use candle_core::Device;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -180,6 +180,34 @@ fn work(todo: &[&RunSpec], queue: &[usize], shared: &Shared, jobs: usize, wait: 
 
 /// Stack of each sweep worker thread.
 const WORKER_STACK: usize = 64 << 20;
+
+/// What `train` would do with `plan` in `out` (`check --out`): the runs finished there, those it
+/// would train (how many of them replace a run of another configuration in the same folder),
+/// and the run folders under `out` that are not runs of the plan.
+pub fn status(plan: &Plan, out: &Path) -> String {
+    let (mut done, mut replaced) = (0, 0);
+    for r in &plan.runs {
+        let dir = out.join(&r.rel_dir);
+        if run::is_done(&dir, &r.hash) {
+            done += 1;
+        } else if dir.join("run.json").is_file() {
+            replaced += 1;
+        }
+    }
+    let planned: std::collections::HashSet<PathBuf> = plan.runs.iter().map(|r| out.join(&r.rel_dir)).collect();
+    let strays: Vec<PathBuf> = crate::compare::gather::run_dirs(out).into_iter().filter(|d| !planned.contains(d)).collect();
+    let mut text = format!(
+        "  in {}: {done} runs finished, {} to train ({replaced} of them replacing a run of another configuration or an unfinished one)\n",
+        out.display(),
+        plan.runs.len() - done
+    );
+    if !strays.is_empty() {
+        let shown: Vec<String> = strays.iter().take(5).map(|d| d.strip_prefix(out).unwrap_or(d).display().to_string()).collect();
+        let more = if strays.len() > 5 { format!(", and {} more", strays.len() - 5) } else { String::new() };
+        text.push_str(&format!("  {} run folders there are not runs of this recipe: {}{more}\n", strays.len(), shown.join(", ")));
+    }
+    text
+}
 
 /// Run every run of the plan that is not already complete, `jobs` at a time.
 pub fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<SweepSummary> {

@@ -818,3 +818,37 @@ fn completions_and_manual_are_generated() {
     assert!(train.contains("\\-\\-set") && train.contains("PATH=VALUE"), "{train}");
     assert!(tmp.path().join("lossbench.1").is_file() && tmp.path().join("lossbench-claims.1").is_file());
 }
+
+/// `check` tells what will happen: each task's data, model and metrics as resolved (defaults
+/// included), the optimizer's parameters, the cost; with `--out`, which runs are finished there,
+/// which would train (and replace another configuration), and which folders are not the recipe's.
+#[test]
+fn check_tells_what_will_happen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = "name: w\nseeds: [0, 1]\ntrain: {epochs: 2, batch_size: 32}\ntasks:\n  - name: b\n    dataset: {name: blobs, n: 90, classes: 3}\nlosses: [cross_entropy, {name: focal, gamma: 2}]\n";
+    let path = tmp.path().join("w.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let check = |extra: &[&str]| {
+        let out = lossbench().arg("check").arg(&path).args(extra).output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = check(&[]);
+    for line in [
+        "    b: 60 / 15 / 15 rows (train / val / test), 16 features, 3 classes; model mlp (activation relu, bias true, dropout 0.0, head linear, hidden [128,128]); metrics accuracy, nll, ece",
+        "    adamw: adamw (beta1 0.9, beta2 0.999, eps 1e-8, lr 0.001, weight_decay 0.01)",
+        "  cost: about 16 optimizer steps in all (4 runs)",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    let results = tmp.path().join("r");
+    lossbench().arg("train").arg(&path).args(["--quiet", "--out"]).arg(&results).assert().success();
+    let text = check(&["--out", results.to_str().unwrap(), "--set", "losses[focal].gamma=3", "--set", "seeds=[0, 1, 2]"]);
+    assert!(
+        text.contains("2 runs finished, 4 to train (2 of them replacing a run of another configuration or an unfinished one)"),
+        "{text}"
+    );
+    assert!(!text.contains("not runs of this recipe"), "{text}");
+    let text = check(&["--out", results.to_str().unwrap(), "--set", "losses[1].label=f2"]);
+    assert!(text.contains("2 run folders there are not runs of this recipe: b/focal/adamw/seed-0, b/focal/adamw/seed-1"), "{text}");
+}

@@ -125,6 +125,13 @@ impl Gathered {
     }
 }
 
+/// Every folder holding a `run.json` under `path`, as [`collect_dirs`] finds them.
+pub fn run_dirs(path: &Path) -> Vec<PathBuf> {
+    let (mut out, mut skipped) = (Vec::new(), Vec::new());
+    collect_dirs(path, &mut HashSet::new(), &mut out, &mut skipped);
+    out
+}
+
 /// Every folder holding a `run.json` under `path` (any depth, following links, each real folder
 /// once so a link cycle ends). Unreadable subfolders are skipped and named.
 fn collect_dirs(path: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<PathBuf>, skipped: &mut Vec<(PathBuf, String)>) {

@@ -467,7 +467,15 @@ mod tests {
             let lines: Vec<Vec<(f64, f64)>> = svg
                 .split("points=\"")
                 .skip(1)
-                .map(|p| p.split('"').next().unwrap().split_whitespace().map(|xy| xy.split_once(',').unwrap()).map(|(x, y)| (x.parse().unwrap(), y.parse().unwrap())).collect())
+                .map(|p| {
+                    p.split('"')
+                        .next()
+                        .unwrap()
+                        .split_whitespace()
+                        .map(|xy| xy.split_once(',').unwrap())
+                        .map(|(x, y)| (x.parse().unwrap(), y.parse().unwrap()))
+                        .collect()
+                })
                 .collect();
             // The bar at y = 45, and the axis's ticks (rank r at x_of(r)) at y = 84..90.
             let bar = lines.iter().find(|l| l.len() == 2 && l[0].1 == 45.0 && l[1].1 == 45.0).unwrap();
@@ -483,7 +491,8 @@ mod tests {
         let path = dir.path().join("ties.svg");
         cd_diagram(&path, "t", &ms, 1.0, ImageFormat::Svg).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
-        let starts: Vec<&str> = svg.split("points=\"").skip(1).filter_map(|p| p.split_whitespace().next()).filter(|xy| xy.ends_with(",90")).collect();
+        let starts: Vec<&str> =
+            svg.split("points=\"").skip(1).filter_map(|p| p.split_whitespace().next()).filter(|xy| xy.ends_with(",90")).collect();
         let distinct: std::collections::BTreeSet<&&str> = starts.iter().collect();
         assert_eq!(distinct.len(), starts.len(), "connectors overdraw: {starts:?}");
     }

@@ -404,6 +404,10 @@ pub struct ResolvedTask {
     pub shared_bytes: f64,
     /// The training settings of its runs (the `train:` section, or one point of its grid).
     pub train: TrainSettings,
+    /// Its splits' sizes, inputs and outputs, in words (for `check`).
+    pub data_summary: String,
+    /// Rows of its train split (for the plan's cost).
+    pub train_rows: usize,
 }
 
 pub struct ResolvedLoss {
@@ -1049,6 +1053,10 @@ struct TaskData {
     transforms: Transforms,
     config: serde_json::Map<String, serde_json::Value>,
     raw: crate::data::RawData,
+    /// The rows of each split after the transforms, and the inputs and outputs, in words.
+    summary: String,
+    /// Rows of the train split.
+    train_rows: usize,
 }
 
 /// The dataset of task `t`: its own parameters and the transform keys told apart, both parsed,
@@ -1076,13 +1084,29 @@ fn resolve_dataset(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: 
     })?;
     transforms.validate(source.kind()).map_err(|e| ctx.err(&ds_path, None, e))?;
     let raw = source.load(first_seed).map_err(|e| ctx.err(&ds_path, None, e))?;
-    crate::data::transforms::prepare(raw.clone(), &transforms, first_seed).map_err(|e| ctx.err(&ds_path, None, e))?;
+    let prepared = crate::data::transforms::prepare(raw.clone(), &transforms, first_seed).map_err(|e| ctx.err(&ds_path, None, e))?;
+    let (summary, train_rows) = (data_summary(&prepared), prepared.train.len());
     let mut config = ds_canonical.as_object().cloned().unwrap_or_default();
     config.insert("name".into(), info.name.into());
     if let serde_json::Value::Object(tj) = serde_json::to_value(&transforms).map_err(|e| Error::runtime(e.to_string()))? {
         config.extend(tj);
     }
-    Ok(TaskData { source, transforms, config, raw })
+    Ok(TaskData { source, transforms, config, raw, summary, train_rows })
+}
+
+/// `1257 / 270 / 270 rows (train / val / test), 64 features, 10 classes`.
+fn data_summary(p: &crate::data::transforms::Prepared) -> String {
+    let inputs = match p.input {
+        crate::data::InputKind::Dense { features } => format!("{features} features"),
+        crate::data::InputKind::Tokens { vocab, len } => format!("{len} tokens of {vocab}"),
+    };
+    let outputs = match p.kind {
+        TaskKind::Classification { classes } => format!("{classes} classes"),
+        TaskKind::Regression { outputs } => format!("{outputs} regression targets"),
+        TaskKind::MultiLabel { labels } => format!("{labels} labels"),
+        TaskKind::MetricLearning { dim, .. } => format!("{dim}-dimensional embeddings"),
+    };
+    format!("{} / {} / {} rows (train / val / test), {inputs}, {outputs}", p.train.len(), p.val.len(), p.test.len())
 }
 
 /// A dataset entry's parameters: the dataset's own, and the transform keys.
@@ -1215,6 +1239,8 @@ fn resolve_task(ctx: &Ctx, path: &str, t: &RawTask, base: &Path, first_seed: u64
         memory,
         shared_bytes: data.raw.rows.x.len() as f64 * 4.0,
         train: train.clone(),
+        data_summary: data.summary,
+        train_rows: data.train_rows,
     })
 }
 
@@ -1361,8 +1387,10 @@ impl Plan {
         for t in &self.tasks {
             out.push_str(&format!(" {} [{}]", t.name, kinds[t.name.as_str()]));
         }
+        out.push('\n');
+        out.push_str(&self.task_lines());
         out.push_str(&format!(
-            "\n  losses ({}): {}\n",
+            "  losses ({}): {}\n",
             self.losses.len(),
             self.losses.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(", ")
         ));
@@ -1371,6 +1399,7 @@ impl Plan {
             self.optimizers.len(),
             self.optimizers.iter().map(|o| o.label.as_str()).collect::<Vec<_>>().join(", ")
         ));
+        out.push_str(&self.optimizer_lines());
         // Regularizers by where they apply (the run's list is recipe + task + loss entry).
         let mut regs: Vec<String> = Vec::new();
         for t in &self.tasks {
@@ -1423,6 +1452,7 @@ impl Plan {
                 crate::files::human_bytes(limit)
             ));
         }
+        out.push_str(&self.cost());
         for (task, loss, reason) in &self.skipped {
             out.push_str(&format!("  skipped {task} × {loss}: {reason}\n"));
         }
@@ -1437,6 +1467,40 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Per task its data after the transforms, its model and its metrics as resolved (defaults
+    /// included).
+    fn task_lines(&self) -> String {
+        let mut out = String::new();
+        for t in &self.tasks {
+            let metrics: Vec<&str> = t.metrics.iter().map(|m| m.name.as_str()).collect();
+            let model = as_written(&t.config["model"]);
+            out.push_str(&format!("    {}: {}; model {model}; metrics {}\n", t.name, t.data_summary, metrics.join(", ")));
+        }
+        out
+    }
+
+    /// The optimizers' resolved parameters (defaults included), when there are few of them.
+    fn optimizer_lines(&self) -> String {
+        let mut out = String::new();
+        if self.optimizers.len() <= 4 {
+            for o in &self.optimizers {
+                let mut config = o.config.clone();
+                config.as_object_mut().map(|m| m.remove("label"));
+                out.push_str(&format!("    {}: {}\n", o.label, as_written(&config)));
+            }
+        }
+        out
+    }
+
+    /// About how many optimizer steps the plan takes: a pass over each run's train split per
+    /// epoch, in batches.
+    fn cost(&self) -> String {
+        let steps: u64 = self.runs.iter().map(|r| (r.task.train_rows.div_ceil(r.train.batch_size.max(1)) * r.train.epochs) as u64).sum();
+        format!("  cost: about {steps} optimizer steps in all ({} runs)\n", self.runs.len())
+    }
+}
+
 /// `1 seed`, `3 seeds`.
 fn counted(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
@@ -1448,7 +1512,8 @@ fn as_written(value: &impl Serialize) -> String {
         serde_json::Value::String(s) => s,
         serde_json::Value::Object(mut map) => {
             let name = map.remove("name").and_then(|n| n.as_str().map(str::to_string)).unwrap_or_default();
-            let params: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let params: Vec<String> =
+                map.iter().map(|(k, v)| format!("{k} {}", v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect();
             if params.is_empty() {
                 name
             } else {
