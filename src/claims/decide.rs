@@ -40,7 +40,7 @@ pub struct Row {
 
 impl Row {
     /// A row with no figures yet (`outcome` inconclusive until decided).
-    fn new(file: &ClaimFile, point: &str, task: &str, contrast: &Contrast) -> Row {
+    pub(super) fn new(file: &ClaimFile, point: &str, task: &str, contrast: &Contrast) -> Row {
         let c = &file.claim;
         Row {
             claim: c.id.clone(),

@@ -10,7 +10,7 @@
 //! 1 for a region on a diagonal. The method does better when its `|r|` is lower.
 
 use super::decide::Row;
-use super::{ClaimFile, Outcome};
+use super::{ClaimFile, Contrast};
 use crate::compare::gather::Gathered;
 use crate::compare::{self, Select};
 use crate::error::{Error, Result};
@@ -147,7 +147,7 @@ fn arm_seeds(g: &Gathered, task: &str, cells: &BTreeMap<String, (f64, f64)>, rea
     Ok(out)
 }
 
-/// A side of the row: `adamw grid (r̄ = −0.12, 9.5 of 25 cells)`.
+/// A side of the row: `adamw grid (mean r = -0.12, 9.5 of 25 cells good)`.
 fn describe(name: &str, s: &ArmSeeds, cells: usize) -> String {
     let (r, size) = (compare::mean_std(&s.r).0, compare::mean_std(&s.size).0);
     match (r, size) {
@@ -170,26 +170,19 @@ pub fn rows(file: &ClaimFile, point: &str, g: &Gathered, optimizers: &Optimizers
             let (m_vals, b_vals): (Vec<f64>, Vec<f64>) = (m.abs_r.iter().map(|v| v.1).collect(), b.abs_r.iter().map(|v| v.1).collect());
             let ((method_mean, method_std), (baseline_mean, baseline_std)) = (compare::mean_std(&m_vals), compare::mean_std(&b_vals));
             rows.push(Row {
-                claim: c.id.clone(),
-                point: point.to_string(),
-                paper: format!("{} ({}, {})", c.paper.title, c.paper.seed, c.paper.venue),
-                statement: c.statement.clone(),
-                paper_numbers: c.paper_numbers.clone().unwrap_or_default(),
                 metric: k.statistic(&c.metric),
-                task: task.clone(),
                 method: describe(&k.method, &m, m_cells.len()),
                 baseline: describe(&k.baseline, &b, b_cells.len()),
-                expect: c.expect,
                 method_mean,
                 method_std,
                 baseline_mean,
                 baseline_std,
                 seeds: paired.as_ref().map_or(0, |p| p.n),
                 paired,
-                outcome: Outcome::Inconclusive,
                 method_excluded: m.excluded,
                 baseline_excluded: b.excluded,
                 higher_is_better: false,
+                ..Row::new(file, point, task, &Contrast::named(&k.method, &k.baseline))
             });
         }
     }

@@ -401,8 +401,12 @@ pub fn render(sections: &[Section], format: Format) -> Result<String> {
 /// another's: `comparison-<metric>-<select>`, metrics joined by `+`, a `best:m` / `epoch:n`
 /// selection as `best-m` / `epoch-n`, and `-<split>` when the split is not `test`.
 pub fn table_stem(sections: &[Section]) -> String {
-    let mut metrics: Vec<&str> = sections.iter().map(|s| s.metric.as_str()).collect();
-    metrics.dedup();
+    let mut metrics: Vec<&str> = Vec::new();
+    for s in sections {
+        if !metrics.contains(&s.metric.as_str()) {
+            metrics.push(&s.metric);
+        }
+    }
     let select = sections.first().map_or("final".to_string(), |s| s.selection.replace(':', "-"));
     let split = sections.first().map(|s| s.split.as_str()).filter(|s| *s != "test").map_or(String::new(), |s| format!("-{s}"));
     let stem = format!("comparison-{}-{select}{split}", metrics.join("+"));

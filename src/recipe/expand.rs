@@ -180,12 +180,13 @@ pub fn task(place: &str, t: &RawTask, base: &Path, notes: &mut Vec<String>) -> R
     Ok(out)
 }
 
-/// `name-part-part`, or `name` for no parts.
+/// `name-part-part`, or `name` for no parts; a value's characters that cannot be in a folder
+/// name become `_` (`path=data_a.csv`).
 pub fn with_parts(name: &str, parts: &[(String, String)]) -> String {
     if parts.is_empty() {
         name.to_string()
     } else {
-        format!("{name}-{}", grid::label_parts(parts))
+        format!("{name}-{}", super::safe_label(&grid::label_parts(parts)))
     }
 }
 

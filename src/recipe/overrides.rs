@@ -110,20 +110,8 @@ fn child<'a>(at: &'a mut Value, step: &Step, walked: &str) -> std::result::Resul
                 .find(|v| names_of(v).contains(name))
                 .ok_or_else(|| format!("`{walked}` has no entry named `{name}` (it has: {})", known.join(", ")))
         }
-        (other, Step::Key(k)) => Err(format!("`{walked}` is {}, not a mapping with `{k}`", kind(other))),
-        (other, _) => Err(format!("`{walked}` is {}, not a list", kind(other))),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "empty",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
+        (other, Step::Key(k)) => Err(format!("`{walked}` is {}, not a mapping with `{k}`", super::yaml_kind(other))),
+        (other, _) => Err(format!("`{walked}` is {}, not a list", super::yaml_kind(other))),
     }
 }
 
