@@ -276,6 +276,22 @@ enum Command {
         #[arg(long, global = true, default_value = crate::claims::DIR)]
         dir: PathBuf,
     },
+    /// List the runs of result folders: ids, labels, seeds, status, parameters, final metrics.
+    #[command(
+        after_help = "Examples:\n  lossbench runs results/quickstart\n  lossbench runs results/ --where loss=focal --where optimizer.lr=0.001 --format csv\n\ntrain and compare also write runs.parquet (one row per run, every config parameter a column) and\nmetrics.parquet (every recorded value, tidy) into the results folder."
+    )]
+    Runs {
+        /// Result folders (searched at any depth for run.json). Default: results.
+        paths: Vec<PathBuf>,
+        /// Only runs whose config has this value at this path (repeatable): `loss=focal` is the
+        /// loss's name, `optimizer.lr=0.001`, `train.epochs=30`.
+        #[arg(long = "where", value_name = "KEY=VALUE")]
+        wheres: Vec<String>,
+        /// md: the ids, labels, status, the parameters that differ and the final test metrics;
+        /// csv and json: every column.
+        #[arg(long, value_enum, default_value = "md")]
+        format: crate::runs::Format,
+    },
     /// Print a shell completion script (generated from these definitions).
     #[command(
         after_help = "Examples:\n  lossbench completions bash > ~/.local/share/bash-completion/completions/lossbench\n  lossbench completions zsh > ~/.zfunc/_lossbench\n  lossbench completions fish > ~/.config/fish/completions/lossbench.fish"
@@ -494,6 +510,7 @@ pub fn run() -> Result<()> {
                 Ok(crate::claims::run_command(c)?)
             }
         },
+        Command::Runs { paths, wheres, format } => Ok(crate::runs::command(&paths, &wheres, format)?),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "lossbench", &mut std::io::stdout());
             Ok(())

@@ -30,6 +30,7 @@ pub mod registry;
 pub mod regularizers;
 pub mod rng;
 pub mod run;
+pub mod runs;
 pub mod stats;
 pub mod sweep;
 pub mod task;

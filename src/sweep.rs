@@ -330,7 +330,9 @@ fn report(plan: &Plan, out: &std::path::Path, c: &TrainCommand) -> Result<()> {
     }
     print!("{}", crate::compare::render(&comparison.sections, c.format)?);
     let plots = out.join("plots");
+    let dirs: Vec<PathBuf> = planned.iter().map(|(d, _)| d.clone()).collect();
     let written = crate::compare::write_tables(&comparison.sections, out).and_then(|_| {
+        crate::runs::write_tables(&crate::runs::of_dirs(&dirs, &[]), out)?;
         let mut drawn = crate::plot::curves::learning_curves(&gathered.runs, None, "test", &plots, c.image).unwrap_or_default();
         drawn.extend(crate::plot::comparison_plots(&comparison.sections, &plots, c.image)?);
         Ok(drawn)

@@ -852,3 +852,49 @@ fn check_tells_what_will_happen() {
     let text = check(&["--out", results.to_str().unwrap(), "--set", "losses[1].label=f2"]);
     assert!(text.contains("2 run folders there are not runs of this recipe: b/focal/adamw/seed-0, b/focal/adamw/seed-1"), "{text}");
 }
+
+/// `train` writes `runs.parquet` (one row per run, every parameter a column, the final metrics)
+/// and `metrics.parquet` (every row of every `metrics.csv` with the run's id); `runs` lists and
+/// filters them.
+#[test]
+fn run_tables_hold_every_run_and_every_value() {
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = "name: t\nseeds: [0, 1]\ntrain: {epochs: 2, batch_size: 32}\ntasks:\n  - name: b\n    dataset: {name: blobs, n: 90}\n    model: {name: mlp, hidden: [8]}\nlosses: [cross_entropy, {name: focal, gamma: 2}]\noptimizers: [{name: sgd, lr: [0.01, 0.1]}]\n";
+    let path = tmp.path().join("t.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let results = tmp.path().join("r");
+    lossbench().arg("train").arg(&path).args(["--quiet", "--out"]).arg(&results).assert().success();
+    let read = |name: &str| ParquetReader::new(std::fs::File::open(results.join(name)).unwrap()).finish().unwrap();
+    let runs = read("runs.parquet");
+    assert_eq!(runs.height(), 8);
+    let (lr, seeds) = (runs.column("optimizer.lr").unwrap().f64().unwrap(), runs.column("seed").unwrap().u64().unwrap());
+    assert_eq!((0..8).filter(|&i| lr.get(i) == Some(0.1)).count(), 4);
+    assert_eq!((0..8).filter_map(|i| seeds.get(i)).sum::<u64>(), 4);
+    assert_eq!(runs.column("loss.gamma").unwrap().null_count(), 4, "cross_entropy has no gamma");
+    let (finals, dirs) = (runs.column("final.test.accuracy").unwrap().f64().unwrap(), runs.column("dir").unwrap().str().unwrap());
+    let metrics = read("metrics.parquet");
+    let mut lines = 0;
+    for i in 0..8 {
+        let dir = dirs.get(i).unwrap();
+        let csv = std::fs::read_to_string(std::path::Path::new(dir).join("metrics.csv")).unwrap();
+        lines += csv.lines().count() - 1;
+        let last = csv.lines().rfind(|l| l.starts_with("2,test,accuracy,")).unwrap();
+        assert_eq!(finals.get(i), last.rsplit(',').next().unwrap().parse::<f64>().ok(), "{dir:?}");
+    }
+    assert_eq!(metrics.height(), lines);
+    assert_eq!(metrics.get_column_names(), ["run_id", "epoch", "split", "metric", "value"]);
+    let out = lossbench().arg("runs").arg(&results).args(["--where", "loss=focal", "--where", "optimizer.lr=0.1"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(md.lines().count(), 2 + 2, "{md}");
+    // The parameters that no longer differ between the listed runs are left out of the table.
+    assert!(
+        md.starts_with("| run_id | task | loss | optimizer | seed | status | final.test.accuracy |")
+            && md.contains("| b | focal | sgd-lr=0.1 | 1 | finished |"),
+        "{md}"
+    );
+    let all = String::from_utf8(lossbench().arg("runs").arg(&results).output().unwrap().stdout).unwrap();
+    let header = all.lines().next().unwrap();
+    assert!(header.contains("| loss.gamma |") && header.contains("| optimizer.lr |") && all.lines().count() == 2 + 8, "{all}");
+}

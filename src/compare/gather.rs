@@ -84,6 +84,18 @@ impl std::str::FromStr for Where {
     }
 }
 
+impl Where {
+    /// Whether `config` has the wanted value at the key's path; a component (`loss`,
+    /// `optimizer`, `task`) is selected by its label or its name (`loss=focal`).
+    pub fn selects(&self, config: &serde_json::Value) -> bool {
+        let component = self.key.split('.').try_fold(config, |v, k| v.get(k)).filter(|v| v.is_object());
+        if let Some(c) = component {
+            return ["label", "name"].iter().any(|k| c.get(*k).and_then(|v| v.as_str()) == Some(self.value.as_str()));
+        }
+        keys::value_at(config, &self.key).is_some_and(|v| keys::matches(&v, &self.value))
+    }
+}
+
 /// What a search of result folders found.
 #[derive(Debug, Default)]
 pub struct Gathered {
@@ -208,7 +220,7 @@ fn load(
     if let Some(hash) = expected_hash.filter(|h| *h != record.config_hash) {
         return Err(format!("it holds a run of another configuration (config hash {}, planned {hash})", record.config_hash));
     }
-    if !wheres.iter().all(|w| keys::value_at(&record.config, &w.key).is_some_and(|v| keys::matches(&v, &w.value))) {
+    if !wheres.iter().all(|w| w.selects(&record.config)) {
         return Ok(None);
     }
     let metrics = keys::metric_directions(&record.config);

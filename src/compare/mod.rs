@@ -443,6 +443,7 @@ pub fn command(c: CompareCommand) -> Result<()> {
     }
     if !c.no_files && paths[0].is_dir() {
         let written = write_tables(&comparison.sections, &paths[0])
+            .and_then(|_| crate::runs::write_tables(&crate::runs::collect(&paths, &wheres), &paths[0]))
             .and_then(|_| crate::plot::comparison_plots(&comparison.sections, &paths[0].join("plots"), c.image));
         if let Err(e) = written {
             warn_all(&[format!("the tables were not saved in {}: {e}", paths[0].display())]);

@@ -15,7 +15,7 @@ fn decimals(v: f64) -> usize {
     }
 }
 
-fn num(v: f64) -> String {
+pub(crate) fn num(v: f64) -> String {
     if v.is_finite() {
         format!("{v:.*}", decimals(v))
     } else {
