@@ -190,7 +190,7 @@ pub fn status(plan: &Plan, out: &Path) -> String {
         let dir = out.join(&r.rel_dir);
         if run::is_done(&dir, &r.hash) {
             done += 1;
-        } else if dir.join("run.json").is_file() {
+        } else if dir.join(run::RUN_FILE).is_file() {
             replaced += 1;
         }
     }

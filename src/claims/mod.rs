@@ -45,7 +45,7 @@ pub enum Expect {
 }
 
 /// One comparison of a claim: a method (a loss label of the recipe) against a baseline.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contrast {
     pub method: String,
@@ -75,16 +75,7 @@ pub struct Contrast {
 impl Contrast {
     /// A contrast of `method` with `baseline` that reads the claim's split and selection.
     pub fn named(method: &str, baseline: &str) -> Contrast {
-        Contrast {
-            method: method.into(),
-            baseline: baseline.into(),
-            expect: None,
-            split: None,
-            method_select: None,
-            baseline_select: None,
-            task: None,
-            baseline_task: None,
-        }
+        Contrast { method: method.into(), baseline: baseline.into(), ..Default::default() }
     }
 
     /// What the paper expects of this contrast.

@@ -784,8 +784,12 @@ fn resolve_train(ctx: &Ctx, raw: &RawRecipe, overrides: &Overrides, notes: &mut 
     let mut out = Vec::with_capacity(points.len());
     for p in points {
         let mut train = match p.parts.is_empty() {
-            // As written: serde_yaml's line and column on errors.
-            true => train_as_written(ctx)?,
+            // As written; only a section that does not parse is read again from the text, for
+            // serde_yaml's line and column in the message.
+            true => match serde_json::from_value::<TrainSettings>(p.params) {
+                Ok(train) => train,
+                Err(_) => train_as_written(ctx)?,
+            },
             false => serde_json::from_value::<TrainSettings>(p.params).map_err(|e| {
                 let place = format!("train ({})", grid::label_parts(&p.parts));
                 ctx.err(&place, Some("train"), crate::registry::serde_input_error(e))
