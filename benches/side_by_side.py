@@ -14,7 +14,7 @@ ap.add_argument("--threads", type=int, action="append")
 ap.add_argument("--case", action="append")
 ap.add_argument("--lossbench", default="target/release/lossbench")
 args = ap.parse_args()
-cases = args.case or ["tiny", "digits", "mnist", "focal", "sam", "metric"]
+cases = args.case or ["tiny", "digits", "mnist", "focal", "sam", "metric", "ranking"]
 print("| case | threads | lossbench ms/step | PyTorch ms/step | ratio |")
 print("|---|---|---|---|---|")
 for t in args.threads or [1]:

@@ -10,7 +10,9 @@ Step = forward, per-example loss, mean, backward, optimizer step, loss.item() (l
 the loss back to the host every step too). After `warmup` steps, `repeats` blocks of `steps`
 steps are timed and the median block's time per step is reported. The `sweep` case of
 lossbench (a whole recipe with evaluation and file output) has no twin here. The `metric` case
-needs pytorch-metric-learning (scripts/requirements.txt).
+needs pytorch-metric-learning (scripts/requirements.txt). The `ranking` case scores 64 lists of
+30 items with a per-item 16-64-1 MLP and trains it with allRank's neuralNDCG (its code, as
+transcribed in scripts/ranking_references.py), grades (7q + 3i) mod 5.
 """
 import argparse
 import json
@@ -28,7 +30,9 @@ CASES = {
     "focal": ([64, 256, 256, 10], 128, "focal", "adamw"),
     "sam": ([64, 256, 256, 10], 128, "cross_entropy", "sam"),
     "metric": ([64, 128, 32], 64, "triplet", "adamw"),
+    "ranking": ([16, 64, 1], 64, "neural_ndcg", "adam"),
 }
+LIST_ITEMS = 30
 
 
 def mlp(widths):
@@ -79,7 +83,20 @@ def run(name, threads, warmup, steps, repeats):
     model = mlp(widths)
     x = torch.randn(batch, widths[0])
     y = torch.arange(batch) % widths[-1]
-    if loss_name == "cross_entropy":
+    if loss_name == "neural_ndcg":
+        import pathlib
+        import sys
+
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "scripts"))
+        import ranking_references as refs
+
+        x = torch.randn(batch, LIST_ITEMS, widths[0])
+        q, i = torch.meshgrid(torch.arange(batch), torch.arange(LIST_ITEMS), indexing="ij")
+        relevance = ((7 * q + 3 * i) % 5).float()
+        scorer = model
+        model = lambda xs: scorer(xs).squeeze(-1)
+        loss_fn = lambda s: refs.neuralNDCG(s, relevance)
+    elif loss_name == "cross_entropy":
         loss_fn = lambda z: F.cross_entropy(z, y, reduction="none")
     elif loss_name == "focal":
         loss_fn = lambda z: focal(z, y)
@@ -91,8 +108,11 @@ def run(name, threads, warmup, steps, repeats):
         y = torch.arange(batch) // 8
         triplet = TripletMarginLoss(margin=0.05)
         loss_fn = lambda z: triplet(z, y)
+    params = scorer.parameters() if loss_name == "neural_ndcg" else model.parameters()
     if opt_name == "sam":
         opt = SAM(model.parameters(), torch.optim.SGD, rho=0.05, lr=0.01, momentum=0.9)
+    elif opt_name == "adam":
+        opt = torch.optim.Adam(params, lr=1e-3)
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
 
@@ -118,7 +138,7 @@ def run(name, threads, warmup, steps, repeats):
             step()
         times.append((time.perf_counter() - t) / steps)
     s = statistics.median(times)
-    macs = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    macs = sum(a * b for a, b in zip(widths[:-1], widths[1:])) * (LIST_ITEMS if loss_name == "neural_ndcg" else 1)
     passes = 2 if opt_name == "sam" else 1
     gflops = 6 * batch * macs * passes / s / 1e9
     return {

@@ -8,7 +8,8 @@
 //! GFLOP/s count `6·B·Σ in·out` per step (forward 2, backward 4 — the usual MLP estimate), and
 //! the fraction of the machine's sgemm peak compares with a 512³ f32 matmul timed the same way.
 //! The `metric` case is a metric-learning step: the embedder's outputs L2-normalised, labels
-//! of 8 classes × 8 rows, triplet loss over all valid triplets.
+//! of 8 classes × 8 rows, triplet loss over all valid triplets. The `ranking` case scores 64
+//! lists of 30 items with a 16-64-1 item MLP and trains it with `neural_ndcg`.
 //! The `sweep` case trains the quickstart recipe (18 runs) into a temporary folder with `--jobs`
 //! 1 and 2 and reports runs per hour.
 
@@ -84,6 +85,14 @@ pub static CASES: &[Case] = &[
         optimizer: "sam",
     },
     Case {
+        name: "ranking",
+        summary: "ranking step: 64 lists × 30 items, 16-64-1 item scorer, neural_ndcg (allRank's deterministic variant) + adam",
+        widths: &[16, 64, 1],
+        batch: 64,
+        loss: "neural_ndcg",
+        optimizer: "adam",
+    },
+    Case {
         name: "metric",
         summary: "metric-learning step: 64-128-32 embedder, P×K = 8×8, triplet over all valid triplets + adamw",
         widths: &[64, 128, 32],
@@ -95,6 +104,36 @@ pub static CASES: &[Case] = &[
 
 /// Rows per class of the metric-learning case's batch (the K of P×K).
 const PER_CLASS: usize = 8;
+
+/// Items per list of the ranking case.
+const LIST_ITEMS: usize = 30;
+
+/// A case's model, fixed inputs and targets: classification labels `i mod C`; metric
+/// learning, P classes of K consecutive rows; ranking, lists of [`LIST_ITEMS`] items with
+/// grades `(7q + 3i) mod 5`.
+fn workload(case: &Case, family: Family, dev: &Device) -> Result<(Box<dyn crate::models::Model>, Tensor, Target)> {
+    let (d, c) = (case.widths[0], *case.widths.last().unwrap_or(&2));
+    let hidden: Vec<usize> = case.widths[1..case.widths.len() - 1].to_vec();
+    let init = Init { seed: 0, dtype: DType::F32, device: dev.clone() };
+    let mut rng = crate::rng::Stream::new(0, crate::rng::Purpose::Data, 0xBE);
+    if family == Family::Ranking {
+        let (spec, _) = (crate::models::item_mlp::INFO.build)(&serde_json::json!({ "hidden": hidden }))?;
+        let input = crate::data::InputKind::Items { items: LIST_ITEMS, features: d };
+        let model = spec.instantiate(input, LIST_ITEMS, &init)?;
+        let x: Vec<f32> = (0..case.batch * LIST_ITEMS * d).map(|_| rng.normal() as f32).collect();
+        let r: Vec<f32> = (0..case.batch * LIST_ITEMS).map(|e| ((7 * (e / LIST_ITEMS) + 3 * (e % LIST_ITEMS)) % 5) as f32).collect();
+        let target = Target::Values(Tensor::from_vec(r, (case.batch, LIST_ITEMS), dev)?);
+        return Ok((model, Tensor::from_vec(x, (case.batch, LIST_ITEMS * d), dev)?, target));
+    }
+    let (spec, _) = (crate::models::mlp::INFO.build)(&serde_json::json!({ "hidden": hidden }))?;
+    let model = spec.instantiate(crate::data::InputKind::Dense { features: d }, c, &init)?;
+    let x: Vec<f32> = (0..case.batch * d).map(|_| rng.normal() as f32).collect();
+    let y: Vec<u32> = match family {
+        Family::MetricLearning => (0..case.batch).map(|i| (i / PER_CLASS) as u32).collect(),
+        _ => (0..case.batch).map(|i| (i % c) as u32).collect(),
+    };
+    Ok((model, Tensor::from_vec(x, (case.batch, d), dev)?, Target::Classes(Tensor::from_vec(y, case.batch, dev)?)))
+}
 
 /// One measured row.
 #[derive(Debug, Clone, Serialize)]
@@ -184,32 +223,20 @@ pub fn sgemm_peak() -> Result<f64> {
 /// Time one MLP case.
 pub fn run_case(case: &Case, threads: usize, settings: &Settings, peak: f64) -> Result<Measurement> {
     let dev = Device::Cpu;
-    let d = case.widths[0];
-    let c = *case.widths.last().unwrap_or(&2);
-    let hidden: Vec<usize> = case.widths[1..case.widths.len() - 1].to_vec();
-    let (spec, _) = (crate::models::mlp::INFO.build)(&serde_json::json!({ "hidden": hidden }))?;
-    let init = Init { seed: 0, dtype: DType::F32, device: dev.clone() };
-    let model = spec.instantiate(crate::data::InputKind::Dense { features: d }, c, &init)?;
+    let loss_family = lookup_loss(case.loss)?.family;
+    let info = lookup_loss(case.loss)?;
+    let family = crate::families::of(loss_family);
+    let (model, x, target) = workload(case, loss_family, &dev)?;
     let vars = model.vars();
     let passes = if case.optimizer == "sam" { 2.0 } else { 1.0 };
     let threads_used = crate::train::matmul_threads(crate::train::step_flops(model.as_ref(), case.batch), threads);
     std::env::set_var("RAYON_NUM_THREADS", threads_used.to_string());
-    let mut rng = crate::rng::Stream::new(0, crate::rng::Purpose::Data, 0xBE);
-    let x: Vec<f32> = (0..case.batch * d).map(|_| rng.normal() as f32).collect();
-    let x = Tensor::from_vec(x, (case.batch, d), &dev)?;
-    let info = lookup_loss(case.loss)?;
-    let family = crate::families::of(info.family);
-    // Classification: labels i mod C; metric learning: P classes of K consecutive rows.
-    let y: Vec<u32> = match info.family {
-        Family::MetricLearning => (0..case.batch).map(|i| (i / PER_CLASS) as u32).collect(),
-        _ => (0..case.batch).map(|i| (i % c) as u32).collect(),
-    };
-    let target = Target::Classes(Tensor::from_vec(y, case.batch, &dev)?);
     let loss_params = if case.loss == "focal" { serde_json::json!({"gamma": 2.0}) } else { serde_json::json!({}) };
     let (loss_fn, _) = (info.build)(&loss_params)?;
     let opt_params = match case.optimizer {
         "sam" => serde_json::json!({"rho": 0.05, "base": {"name": "sgd", "lr": 0.01, "momentum": 0.9}}),
         "sgd" => serde_json::json!({"lr": 0.01}),
+        "adam" => serde_json::json!({"lr": 1e-3}),
         _ => serde_json::json!({"lr": 1e-3, "weight_decay": 0.01}),
     };
     let info = OPTIMIZERS.iter().find(|o| o.name == case.optimizer).ok_or_else(|| Error::runtime("bench optimizer missing"))?;
@@ -226,7 +253,8 @@ pub fn run_case(case: &Case, threads: usize, settings: &Settings, peak: f64) -> 
         opt.step(&mut objective, lr)
     };
     let s = time_steps(settings, &mut step)?;
-    let macs: usize = case.widths.windows(2).map(|w| w[0] * w[1]).sum();
+    let items = if loss_family == Family::Ranking { LIST_ITEMS } else { 1 };
+    let macs: usize = case.widths.windows(2).map(|w| w[0] * w[1]).sum::<usize>() * items;
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     let gflops = 6.0 * (case.batch * macs) as f64 * passes / s / 1e9;
     Ok(Measurement {

@@ -356,7 +356,7 @@ enum LossAction {
     Listing(ListAction),
     /// Evaluate a loss on tensors from a JSON file; prints {"loss", "per_example", "grads"}.
     #[command(
-        after_help = "Inputs (JSON object): classification: {\"logits\": [[...], ...], \"labels\": [...]};\nregression: {\"pred\": [...], \"target\": [...]} ([N] or [N, D]);\nmulti-label: {\"logits\": [[...], ...], \"targets\": [[0|1, ...], ...]};\nmetric learning: {\"embeddings\": [[...], ...], \"labels\": [...]} (losses show NAME lists each loss's inputs).\nList parameters take JSON: --set 'terms=[\"support\"]'.\n\nExample:\n  lossbench losses eval cross_entropy --inputs batch.json --set smoothing=0.1"
+        after_help = "Inputs (JSON object): classification: {\"logits\": [[...], ...], \"labels\": [...]};\nregression: {\"pred\": [...], \"target\": [...]} ([N] or [N, D]);\nmulti-label: {\"logits\": [[...], ...], \"targets\": [[0|1, ...], ...]};\nmetric learning: {\"embeddings\": [[...], ...], \"labels\": [...]};\nranking: {\"scores\": [[...], ...], \"relevance\": [[...], ...]} (grades ≥ 0, −1 = padding) (losses show NAME lists each loss's inputs).\nList parameters take JSON: --set 'terms=[\"support\"]'.\n\nExample:\n  lossbench losses eval cross_entropy --inputs batch.json --set smoothing=0.1"
     )]
     Eval {
         /// The loss (`lossbench losses` lists them).

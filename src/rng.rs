@@ -34,6 +34,8 @@ pub enum Purpose {
     Optimizer = 9,
     /// Directions and probes of analyses of a finished run (landscape, Hessian estimates).
     Analysis = 10,
+    /// Negative items sampled for recommendation lists (training and the evaluation loss).
+    Negatives = 11,
 }
 
 /// A deterministic random stream. Same key, same numbers, on every machine.

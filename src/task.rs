@@ -23,6 +23,14 @@ pub enum TaskKind {
     /// dimensions (L2-normalised for the loss); training batches hold `per_class` rows of each
     /// of `batch / per_class` classes; evaluation retrieves among held-out classes.
     MetricLearning { classes: usize, dim: usize, per_class: usize },
+    /// Learning to rank: a row is a list of `items` items (a query's documents) of `features`
+    /// features each, with graded relevance per item (−1 marks padding); the model scores each
+    /// item, `[n, items]`.
+    Ranking { items: usize, features: usize },
+    /// Recommendation from implicit feedback: a row is a (user, item) positive of `users` users
+    /// and `items` items; training lists hold the positive and `negatives` sampled items, and
+    /// evaluation ranks every item for each user. A ranking-family task (same losses, metrics).
+    Recommendation { users: usize, items: usize, negatives: usize },
 }
 
 /// The family of a task kind, used to match losses and metrics to tasks.
@@ -33,6 +41,7 @@ pub enum Family {
     Regression,
     MultiLabel,
     MetricLearning,
+    Ranking,
 }
 
 impl fmt::Display for Family {
@@ -42,6 +51,7 @@ impl fmt::Display for Family {
             Family::Regression => "regression",
             Family::MultiLabel => "multi-label",
             Family::MetricLearning => "metric-learning",
+            Family::Ranking => "ranking",
         })
     }
 }
@@ -53,13 +63,14 @@ impl TaskKind {
             TaskKind::Regression { .. } => Family::Regression,
             TaskKind::MultiLabel { .. } => Family::MultiLabel,
             TaskKind::MetricLearning { .. } => Family::MetricLearning,
+            TaskKind::Ranking { .. } | TaskKind::Recommendation { .. } => Family::Ranking,
         }
     }
     /// Classes of the task, when its targets are class ids.
     pub fn classes(&self) -> Option<usize> {
         match *self {
             TaskKind::Classification { classes } | TaskKind::MetricLearning { classes, .. } => Some(classes),
-            TaskKind::Regression { .. } | TaskKind::MultiLabel { .. } => None,
+            TaskKind::Regression { .. } | TaskKind::MultiLabel { .. } | TaskKind::Ranking { .. } | TaskKind::Recommendation { .. } => None,
         }
     }
 
@@ -70,6 +81,8 @@ impl TaskKind {
             TaskKind::Regression { outputs } => outputs,
             TaskKind::MultiLabel { labels } => labels,
             TaskKind::MetricLearning { dim, .. } => dim,
+            TaskKind::Ranking { items, .. } => items,
+            TaskKind::Recommendation { negatives, .. } => negatives + 1,
         }
     }
 }

@@ -18,16 +18,26 @@ fn task_for(info: &lossbench::losses::LossInfo) -> &'static str {
             "{name: blobs_many, n: 400, classes: 20, dim: 5, embedding: 8, per_class: 8}"
         }
         Family::MetricLearning => "{name: blobs_many, n: 400, classes: 20, dim: 5, embedding: 8}",
+        Family::Ranking => "{name: ltr_synth, queries: 60, items: 8, min_items: 4, features: 4}",
+    }
+}
+
+/// The model of a task of the loss's family.
+fn model_for(info: &lossbench::losses::LossInfo) -> String {
+    let head = if info.props.contains(&Prop::NeedsHarmonicHead) { ", head: harmonic" } else { "" };
+    match info.family {
+        Family::Ranking => "{name: item_mlp, hidden: [8]}".to_string(),
+        _ => format!("{{name: mlp, hidden: [8]{head}}}"),
     }
 }
 
 #[test]
 fn every_loss_trains_a_few_steps() {
     for info in LOSSES {
-        let head = if info.props.contains(&Prop::NeedsHarmonicHead) { ", head: harmonic" } else { "" };
         let recipe = format!(
-            "train: {{epochs: 2, batch_size: 32}}\ntasks:\n  - name: t\n    dataset: {}\n    model: {{name: mlp, hidden: [8]{head}}}\nlosses: [{}]\n",
+            "train: {{epochs: 2, batch_size: 32}}\ntasks:\n  - name: t\n    dataset: {}\n    model: {}\nlosses: [{}]\n",
             task_for(info),
+            model_for(info),
             info.name
         );
         let plan = resolve(&recipe, std::path::Path::new("inline.yaml"), &Overrides { device: "cpu".into(), ..Default::default() })

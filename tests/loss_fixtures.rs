@@ -1,6 +1,7 @@
 //! Every loss against PyTorch (float64 references: tests/fixtures/losses.json from
 //! scripts/make_loss_fixtures.py, tests/fixtures/losses-metric-learning.json from
-//! scripts/make_metric_learning_fixtures.py with pytorch-metric-learning), evaluated in f32
+//! scripts/make_metric_learning_fixtures.py with pytorch-metric-learning, tests/fixtures/losses-ranking.json
+//! from scripts/make_ranking_fixtures.py with allRank's code), evaluated in f32
 //! through the same code path as `lossbench losses eval`. Tolerance: relative 2e-4 with an
 //! absolute floor for values near 0.
 
@@ -19,7 +20,8 @@ fn close(ours: f64, theirs: f64, scale: f64) -> bool {
     (ours - theirs).abs() <= 2e-4 * theirs.abs() + 1e-6 * scale.max(1.0)
 }
 
-const FIXTURES: &[&str] = &["tests/fixtures/losses.json", "tests/fixtures/losses-metric-learning.json"];
+const FIXTURES: &[&str] =
+    &["tests/fixtures/losses.json", "tests/fixtures/losses-metric-learning.json", "tests/fixtures/losses-ranking.json"];
 
 /// The cases of every fixture file.
 fn cases() -> Vec<serde_json::Value> {

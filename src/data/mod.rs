@@ -9,9 +9,12 @@
 pub mod blobs;
 pub mod by_class;
 pub mod csv;
+pub mod ltr_file;
+pub mod ltr_synth;
 pub mod modular_arith;
 pub mod multilabel_synth;
 pub mod poly_target;
+pub mod recsys_synth;
 pub mod shipped;
 pub mod spirals;
 pub mod spurious_synth;
@@ -87,6 +90,12 @@ pub enum InputKind {
     Dense { features: usize },
     /// Integer token ids in `0..vocab` stored as floats, `len` tokens per row.
     Tokens { vocab: usize, len: usize },
+    /// A list of `items` items of `features` real-valued features each, item after item
+    /// (`items × features` values per row; padding items are zeros).
+    Items { items: usize, features: usize },
+    /// A user id and item ids (`[user, item_1, …]`, stored as floats) of `users` users and
+    /// `items` items.
+    Interactions { users: usize, items: usize },
 }
 
 /// The group of every row, ids in `0..names.len()`.
@@ -183,10 +192,14 @@ pub static DATASETS: &[&DatasetInfo] = &[
     &shipped::DIGITS,
     &by_class::DIGITS_DML,
     &shipped::IRIS,
+    &ltr_file::LETOR,
+    &ltr_file::LTR_CSV,
+    &ltr_synth::INFO,
     &modular_arith::INFO,
     &multilabel_synth::INFO,
     &user_file::PARQUET,
     &poly_target::INFO,
+    &recsys_synth::INFO,
     &spirals::INFO,
     &spurious_synth::INFO,
     &two_moons::INFO,
@@ -247,7 +260,7 @@ mod tests {
     fn every_dataset_loads_with_defaults_and_matches_its_kind() {
         let here = std::path::Path::new(".");
         for info in DATASETS {
-            if matches!(info.name, "csv" | "parquet") {
+            if matches!(info.name, "csv" | "parquet" | "letor" | "ltr_csv") {
                 continue;
             }
             let (source, _) = (info.build)(&serde_json::Value::Null, here).unwrap();

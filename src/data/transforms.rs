@@ -128,8 +128,20 @@ impl Transforms {
         let classes = match kind {
             TaskKind::Classification { classes } => Some(classes),
             // Metric-learning data is split by class; noise and long tails are not (yet) defined there.
-            TaskKind::Regression { .. } | TaskKind::MultiLabel { .. } | TaskKind::MetricLearning { .. } => None,
+            TaskKind::Regression { .. }
+            | TaskKind::MultiLabel { .. }
+            | TaskKind::MetricLearning { .. }
+            | TaskKind::Ranking { .. }
+            | TaskKind::Recommendation { .. } => None,
         };
+        if matches!(kind, TaskKind::Recommendation { .. }) && self.standardize == Some(true) {
+            return Err(Error::input("standardize: true is not defined for user and item ids"));
+        }
+        if matches!(kind, TaskKind::Ranking { .. }) && self.standardize == Some(true) {
+            return Err(Error::input(
+                "standardize: true is not defined for lists of items (a column holds one feature of one list position); ranking datasets standardise their features per query themselves",
+            ));
+        }
         if let Some(noise) = &self.label_noise {
             let Some(c) = classes else {
                 return Err(Error::input(format!("label_noise needs a classification dataset; this one is {}", kind.family())));

@@ -91,11 +91,12 @@ impl Source for FileSource {
     }
 }
 
-fn resolve_path(params: &Params, base: &Path) -> PathBuf {
-    if params.path.is_absolute() {
-        params.path.clone()
+/// `path`, relative to the recipe's folder `base` unless absolute.
+pub(crate) fn resolve_path(path: &Path, base: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
     } else {
-        base.join(&params.path)
+        base.join(path)
     }
 }
 
@@ -110,7 +111,7 @@ fn finish(parsed: Parsed, origin: &str, params: &Params) -> Result<Arc<dyn Sourc
 
 /// The file's bytes, checked against a pinned digest, and the canonical parameters with the
 /// file's digest in them.
-fn read_file(params: &Params, canonical: serde_json::Value, path: &Path) -> Result<(Vec<u8>, serde_json::Value)> {
+pub(crate) fn read_file(pinned: Option<&str>, canonical: serde_json::Value, path: &Path) -> Result<(Vec<u8>, serde_json::Value)> {
     let origin = path.display();
     // The file's bytes and the table parsed from them are held together for a moment.
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -118,7 +119,7 @@ fn read_file(params: &Params, canonical: serde_json::Value, path: &Path) -> Resu
     let bytes = crate::files::read_bounded(path, crate::files::MAX_DATA_BYTES)
         .map_err(|e| Error::input(format!("cannot read dataset file {origin}: {e}")))?;
     let digest = crate::run::sha256_hex(&bytes);
-    if let Some(pinned) = &params.sha256 {
+    if let Some(pinned) = pinned {
         if !pinned.eq_ignore_ascii_case(&digest) {
             return Err(Error::input(format!(
                 "{origin}: the file's SHA-256 is {digest}, but the recipe pins `sha256: {pinned}` (the file changed)"
@@ -134,9 +135,9 @@ fn read_file(params: &Params, canonical: serde_json::Value, path: &Path) -> Resu
 
 fn build_csv(value: &serde_json::Value, base: &Path) -> crate::registry::Built<dyn Source> {
     let (params, canonical) = parse_params::<Params>(value)?;
-    let path = resolve_path(&params, base);
+    let path = resolve_path(&params.path, base);
     let origin = path.display().to_string();
-    let (bytes, canonical) = read_file(&params, canonical, &path)?;
+    let (bytes, canonical) = read_file(params.sha256.as_deref(), canonical, &path)?;
     let text = String::from_utf8(bytes)
         .map_err(|e| Error::input(format!("{origin}: not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
     let parsed = csv::read(&text, &origin, &params.target)?;
@@ -284,9 +285,9 @@ fn target_column(series: &polars::prelude::Series, origin: &str) -> Result<csv::
 
 fn build_parquet(value: &serde_json::Value, base: &Path) -> crate::registry::Built<dyn Source> {
     let (params, canonical) = parse_params::<Params>(value)?;
-    let path = resolve_path(&params, base);
+    let path = resolve_path(&params.path, base);
     let origin = format!("{} row", path.display());
-    let (bytes, canonical) = read_file(&params, canonical, &path)?;
+    let (bytes, canonical) = read_file(params.sha256.as_deref(), canonical, &path)?;
     let parsed = read_parquet(bytes, &path.display().to_string(), &params.target)?;
     Ok((finish(parsed, &origin, &params)?, canonical))
 }

@@ -6,13 +6,15 @@
 //! rows. The training loop ([`crate::train`]) asks the run's family for each of these and knows
 //! no family itself.
 //!
-//! Classification, regression and multi-label share row batching and the row-wise forward
+//! Classification, regression, multi-label and ranking share row batching and the row-wise forward
 //! pass of an evaluation ([`rows`]); they differ in their targets, inputs and metrics.
 
 pub mod classification;
 pub mod inputs;
 pub mod metric_learning;
 pub mod multi_label;
+pub mod ranking;
+pub mod recommendation;
 pub mod regression;
 pub mod rows;
 
@@ -42,6 +44,8 @@ pub struct Split {
 pub enum HostLabels {
     Classes(Vec<u32>),
     Values(Vec<f64>),
+    /// (user, item) pairs of a recommendation split.
+    Interactions(Vec<(u32, u32)>),
 }
 
 /// One epoch of the train split: its rows gathered once in the order the batches take them,
@@ -130,7 +134,7 @@ pub trait TaskFamily: Sync {
 }
 
 /// Every family, in [`Family`] order (with their default settings).
-pub const FAMILIES: &[Family] = &[Family::Classification, Family::Regression, Family::MultiLabel, Family::MetricLearning];
+pub const FAMILIES: &[Family] = &[Family::Classification, Family::Regression, Family::MultiLabel, Family::MetricLearning, Family::Ranking];
 
 /// The plug-in of `family`, with default settings (for `losses eval` and listings).
 pub fn of(family: Family) -> Box<dyn TaskFamily> {
@@ -139,6 +143,7 @@ pub fn of(family: Family) -> Box<dyn TaskFamily> {
         Family::Regression => Box::new(regression::Regression),
         Family::MultiLabel => Box::new(multi_label::MultiLabel),
         Family::MetricLearning => Box::new(metric_learning::MetricLearning::new(4)),
+        Family::Ranking => Box::new(ranking::Ranking),
     }
 }
 
@@ -146,6 +151,7 @@ pub fn of(family: Family) -> Box<dyn TaskFamily> {
 pub fn for_task(kind: TaskKind) -> Box<dyn TaskFamily> {
     match kind {
         TaskKind::MetricLearning { per_class, .. } => Box::new(metric_learning::MetricLearning::new(per_class)),
+        TaskKind::Recommendation { users, items, negatives } => Box::new(recommendation::Recommendation::new(users, items, negatives)),
         other => of(other.family()),
     }
 }

@@ -49,7 +49,7 @@ struct Fwd(SoftmaxLoss);
 struct Bwd(SoftmaxLoss);
 
 /// An f32 or f64 operand as f64 values.
-fn floats(s: &CpuStorage, l: &Layout, what: &str) -> candle_core::Result<Vec<f64>> {
+pub(crate) fn floats(s: &CpuStorage, l: &Layout, what: &str) -> candle_core::Result<Vec<f64>> {
     Ok(match s {
         CpuStorage::F32(v) => contiguous(v, l)?.iter().map(|&x| x as f64).collect(),
         CpuStorage::F64(v) => contiguous(v, l)?.to_vec(),
@@ -85,7 +85,7 @@ fn logits(s: &CpuStorage, l: &Layout) -> candle_core::Result<(Vec<f64>, usize, u
     Ok((floats(s, l, "logits")?, n, c))
 }
 
-fn store(values: Vec<f64>, like: &CpuStorage) -> CpuStorage {
+pub(crate) fn store(values: Vec<f64>, like: &CpuStorage) -> CpuStorage {
     match like {
         CpuStorage::F32(_) => CpuStorage::F32(values.into_iter().map(|x| x as f32).collect()),
         _ => CpuStorage::F64(values),

@@ -10,9 +10,11 @@
 pub mod adaface;
 pub mod adv_comp_sum;
 pub mod aldr_kl;
+pub mod approx_ndcg;
 pub mod auc_pairwise;
 pub mod bce;
 pub mod bce_reweighted;
+pub mod bpr;
 pub(crate) mod centres;
 pub mod comp_sum;
 pub mod contrastive;
@@ -33,6 +35,7 @@ pub mod i_con;
 pub mod l2svm_sq_hinge;
 pub mod ldam;
 pub mod ldr_kl;
+pub mod listnet;
 pub mod mae;
 pub mod mae_prob;
 pub mod mean_field;
@@ -42,6 +45,8 @@ pub mod mse_spherical;
 pub mod nce;
 pub mod nce_mae;
 pub mod nce_rce;
+pub mod neural_ndcg;
+pub(crate) mod neural_sort;
 pub mod nfl;
 pub mod nfl_mae;
 pub mod nfl_rce;
@@ -55,9 +60,13 @@ pub(crate) mod pairs;
 pub mod partial_fc;
 pub mod poly1;
 pub mod poly1_focal;
+pub mod psl;
+pub(crate) mod ranking;
+pub mod ranknet;
 pub mod rce;
 pub mod sce;
 pub mod score;
+pub mod softmax_rec;
 pub mod sovr;
 pub mod sparse_softmax_topk;
 pub mod sparsemax_loss;
@@ -101,6 +110,14 @@ pub trait Loss: Send + Sync {
     /// own (seeded from the run seed, so runs stay reproducible). Default: the shared instance.
     fn for_run(&self, _run: &RunContext) -> Option<std::sync::Arc<dyn Loss>> {
         None
+    }
+
+    /// Bytes a training step of `batch` rows with `outputs` model outputs each holds in the
+    /// loss beyond the model's activations (terms per item pair of a ranking list, Sinkhorn's
+    /// iterations), in a run of `dtype_bytes`-byte values; resolve checks it against the memory
+    /// budget. Default: nothing beyond the per-row values (0).
+    fn step_bytes(&self, _batch: usize, _outputs: usize, _dtype_bytes: f64) -> f64 {
+        0.0
     }
 
     /// Trainable parameters the loss owns (GE2E's w and b, class centres), in a fixed order:
@@ -212,9 +229,11 @@ pub static LOSSES: &[&LossInfo] = &[
     &adaface::INFO,
     &adv_comp_sum::INFO,
     &aldr_kl::INFO,
+    &approx_ndcg::INFO,
     &auc_pairwise::INFO,
     &bce::INFO,
     &bce_reweighted::INFO,
+    &bpr::INFO,
     &comp_sum::INFO,
     &contrastive::INFO,
     &cross_entropy::INFO,
@@ -233,6 +252,7 @@ pub static LOSSES: &[&LossInfo] = &[
     &l2svm_sq_hinge::INFO,
     &ldam::INFO,
     &ldr_kl::INFO,
+    &listnet::INFO,
     &mae::INFO,
     &mae_prob::INFO,
     &mean_field::CONTRASTIVE,
@@ -243,6 +263,8 @@ pub static LOSSES: &[&LossInfo] = &[
     &nce::INFO,
     &nce_mae::INFO,
     &nce_rce::INFO,
+    &neural_ndcg::NEURAL_NDCG,
+    &neural_ndcg::NEURAL_NDCG_TRANSPOSED,
     &nfl::INFO,
     &nfl_mae::INFO,
     &nfl_rce::INFO,
@@ -257,9 +279,12 @@ pub static LOSSES: &[&LossInfo] = &[
     &poly1_focal::INFO,
     &episodic::PROTO_TRIPLET,
     &episodic::PROTOTYPICAL,
+    &psl::INFO,
+    &ranknet::INFO,
     &rce::INFO,
     &sce::INFO,
     &score::INFO,
+    &softmax_rec::INFO,
     &sovr::INFO,
     &sparse_softmax_topk::INFO,
     &sparsemax_loss::INFO,
@@ -449,6 +474,21 @@ pub(crate) mod testing {
                 let y: Vec<u32> = (0..n).map(|i| (i % (n / 2).clamp(1, 3)) as u32).collect();
                 Target::Classes(Tensor::from_vec(y, n, &dev).unwrap())
             }
+            Family::Ranking => {
+                // `n` lists of `c` items: grades 0–2, positives and negatives in most lists,
+                // padding at the end of every other list.
+                let r: Vec<f64> = (0..n * c)
+                    .map(|k| {
+                        let (i, j) = (k / c, k % c);
+                        if j == c - 1 && i % 2 == 1 {
+                            -1.0
+                        } else {
+                            ((i + 2 * j) % 3) as f64
+                        }
+                    })
+                    .collect();
+                Target::Values(Tensor::from_vec(r, (n, c), &dev).unwrap())
+            }
         };
         (var, target)
     }
@@ -598,7 +638,13 @@ mod tests {
                     assert!(values.iter().all(|v| *v >= 0.0), "{}: {values:?}", info.name);
                 }
                 let grads = per.mean_all().unwrap().backward().unwrap();
-                let g = grads.get(zv.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let g = grads
+                    .get(zv.as_tensor())
+                    .unwrap_or_else(|| panic!("{}: no gradient reaches the inputs", info.name))
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
                 assert!(g.iter().all(|v| v.is_finite()), "{} grad at scale {scale}: {g:?}", info.name);
             }
         }
@@ -624,7 +670,13 @@ mod tests {
                 }
                 let per = loss.forward(&prediction(info.family, var.as_tensor()), &target).unwrap();
                 let grads = per.mean_all().unwrap().backward().unwrap();
-                let analytic = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+                let analytic = grads
+                    .get(var.as_tensor())
+                    .unwrap_or_else(|| panic!("{}: no gradient reaches the inputs", info.name))
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f64>()
+                    .unwrap();
                 let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
                 let h = 1e-6;
                 for i in 0..base.len() {

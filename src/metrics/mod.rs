@@ -8,6 +8,7 @@ pub mod derived;
 pub mod few_shot;
 pub mod multilabel;
 pub mod probe;
+pub mod ranking;
 pub mod regression;
 pub mod retrieval;
 
@@ -118,11 +119,14 @@ pub static METRICS: &[&MetricInfo] = &[
     &regression::MAE,
     &retrieval::MAP_AT_R,
     &multilabel::MICRO_F1,
+    &ranking::MRR,
     &regression::MSE,
+    &ranking::NDCG_AT_K,
     &classification::NLL,
     &retrieval::NMI,
     &regression::R2,
     &retrieval::RECALL_AT_K,
+    &ranking::RECALL_AT_K_REC,
     &classification::TOP_K,
     &few_shot::UTILIZATION,
     &classification::WORST_GROUP_ACC,

@@ -81,6 +81,12 @@ impl ModelSpec for Params {
             InputKind::Dense { .. } => Err(Error::input(
                 "model `embed_mlp` needs token ids (e.g. modular_arith with `encoding: tokens`), but the dataset gives real-valued features; use `mlp`",
             )),
+            InputKind::Items { .. } => Err(Error::input(
+                "model `embed_mlp` needs token ids, but the dataset gives lists of items to rank; use `item_mlp`",
+            )),
+            InputKind::Interactions { .. } => Err(Error::input(
+                "model `embed_mlp` needs token ids, but the dataset gives user and item ids; use `dot_embed`",
+            )),
         }
     }
     fn size(&self, input: InputKind, outputs: usize) -> Result<super::ModelSize> {

@@ -2,7 +2,9 @@
 //! with weights drawn from its own seeded [`Stream`] (Candle's CPU RNG cannot be seeded), so the
 //! same seed gives the same initial weights for every loss in a comparison.
 
+pub mod dot_embed;
 pub mod embed_mlp;
+pub mod item_mlp;
 pub mod linear;
 pub mod mlp;
 pub mod ops;
@@ -105,7 +107,7 @@ impl Named for ModelInfo {
     }
 }
 
-pub static MODELS: &[&ModelInfo] = &[&embed_mlp::INFO, &linear::INFO, &mlp::INFO, &two_layer::INFO];
+pub static MODELS: &[&ModelInfo] = &[&dot_embed::INFO, &embed_mlp::INFO, &item_mlp::INFO, &linear::INFO, &mlp::INFO, &two_layer::INFO];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -237,6 +239,12 @@ pub fn dense_features(input: InputKind, model: &str) -> Result<usize> {
         InputKind::Dense { features } => Ok(features),
         InputKind::Tokens { .. } => Err(Error::input(format!(
             "model `{model}` needs real-valued features, but the dataset gives token ids; use `embed_mlp`, or `encoding: onehot` for modular_arith"
+        ))),
+        InputKind::Items { .. } => Err(Error::input(format!(
+            "model `{model}` reads one row of features, but the dataset gives lists of items to rank; use `item_mlp`, which scores each item"
+        ))),
+        InputKind::Interactions { .. } => Err(Error::input(format!(
+            "model `{model}` reads one row of features, but the dataset gives user and item ids; use `dot_embed`"
         ))),
     }
 }

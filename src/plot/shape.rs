@@ -61,6 +61,7 @@ pub fn shape_series(name: &str, sets: &[String]) -> Result<(String, Vec<Series>,
         Family::Classification => (-6.0, 6.0, "margin z_y − z_other (2 classes)"),
         Family::Regression => (-3.0, 3.0, "residual t − ŷ"),
         Family::MultiLabel => (-6.0, 6.0, "logit of a positive label"),
+        Family::Ranking => (-6.0, 6.0, "margin s_relevant − s_other (a list of 2 items)"),
         Family::MetricLearning => return Err(coupled(name)),
     };
     let xs: Vec<f64> = (0..POINTS).map(|i| lo + (hi - lo) * i as f64 / (POINTS - 1) as f64).collect();
@@ -71,6 +72,9 @@ pub fn shape_series(name: &str, sets: &[String]) -> Result<(String, Vec<Series>,
         }
         Family::Regression => serde_json::json!({"pred": xs.iter().map(|x| -x).collect::<Vec<_>>(), "target": vec![0.0; xs.len()]}),
         Family::MultiLabel => serde_json::json!({"logits": xs.iter().map(|x| [*x]).collect::<Vec<_>>(), "targets": vec![[1.0]; xs.len()]}),
+        Family::Ranking => {
+            serde_json::json!({"scores": xs.iter().map(|x| [*x, 0.0]).collect::<Vec<_>>(), "relevance": vec![[1.0, 0.0]; xs.len()]})
+        }
         Family::MetricLearning => return Err(coupled(name)),
     };
     let (mut losses, mut derivs) = (Vec::new(), Vec::new());

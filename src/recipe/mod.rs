@@ -1103,14 +1103,23 @@ fn data_summary(p: &crate::data::transforms::Prepared) -> String {
     let inputs = match p.input {
         crate::data::InputKind::Dense { features } => format!("{features} features"),
         crate::data::InputKind::Tokens { vocab, len } => format!("{len} tokens of {vocab}"),
+        crate::data::InputKind::Items { items, features } => format!("lists of {items} items × {features} features"),
+        crate::data::InputKind::Interactions { users, items } => format!("{users} users × {items} items"),
     };
     let outputs = match p.kind {
         TaskKind::Classification { classes } => format!("{classes} classes"),
         TaskKind::Regression { outputs } => format!("{outputs} regression targets"),
         TaskKind::MultiLabel { labels } => format!("{labels} labels"),
         TaskKind::MetricLearning { dim, .. } => format!("{dim}-dimensional embeddings"),
+        TaskKind::Ranking { .. } => "graded relevance".to_string(),
+        TaskKind::Recommendation { negatives, .. } => format!("training lists of a positive and {negatives} sampled negatives"),
     };
-    format!("{} / {} / {} rows (train / val / test), {inputs}, {outputs}", p.train.len(), p.val.len(), p.test.len())
+    let rows = match p.input {
+        crate::data::InputKind::Items { .. } => "lists",
+        crate::data::InputKind::Interactions { .. } => "positives",
+        _ => "rows",
+    };
+    format!("{} / {} / {} {rows} (train / val / test), {inputs}, {outputs}", p.train.len(), p.val.len(), p.test.len())
 }
 
 /// A dataset entry's parameters: the dataset's own, and the transform keys.
@@ -1125,15 +1134,21 @@ fn split_transform_keys(params: &serde_json::Value) -> (serde_json::Value, serde
     (serde_json::Value::Object(own), serde_json::Value::Object(transform_keys))
 }
 
-/// The model of task `t` (default: `mlp`), checked against the data's inputs, and its
-/// canonical config.
+/// The model of task `t` (default: `mlp`; `item_mlp` for lists of items, `dot_embed` for
+/// user–item interactions), checked against
+/// the data's inputs, and its canonical config.
 fn resolve_model(
     ctx: &Ctx,
     path: &str,
     t: &RawTask,
     data: &TaskData,
 ) -> Result<(Arc<dyn ModelSpec>, serde_json::Map<String, serde_json::Value>)> {
-    let model_c = t.model.clone().unwrap_or(Component::named("mlp"));
+    let default = match data.raw.input {
+        crate::data::InputKind::Items { .. } => "item_mlp",
+        crate::data::InputKind::Interactions { .. } => "dot_embed",
+        _ => "mlp",
+    };
+    let model_c = t.model.clone().unwrap_or(Component::named(default));
     let minfo = lookup("model", "models", MODELS, &model_c.name).map_err(|e| ctx.err(&format!("{path}.model"), Some(&model_c.name), e))?;
     let m_path = format!("{path}.model ({})", model_c.name);
     let (model, m_canonical) = (minfo.build)(&model_c.params).map_err(|e| {
@@ -1338,9 +1353,22 @@ fn components_from_json(value: &serde_json::Value) -> Result<Vec<Component>> {
         .collect()
 }
 
-/// A loss whose terms grow with the cube of the batch (all triplets) must fit the memory budget
-/// beside the rest of the task's run.
+/// A loss whose terms grow with the cube of the batch (all triplets), or that holds more than
+/// per-row values (a ranking list's item pairs), must fit the memory budget beside the rest of
+/// the task's run.
 fn check_loss_memory(loss: &ResolvedLoss, task: &ResolvedTask, train: &TrainSettings) -> Result<()> {
+    let dtype_bytes = train.dtype.dtype().size_in_bytes() as f64;
+    let step = loss.loss.step_bytes(train.batch_size, task.kind.output_dim(), dtype_bytes);
+    if step > 0.0 {
+        let what = format!(
+            "loss `{}` at batch_size {} on lists of {} items (task `{}`), beside the rest of the run,",
+            loss.label,
+            train.batch_size,
+            task.kind.output_dim(),
+            task.name
+        );
+        return crate::memory::check(&what, step + task.memory.total());
+    }
     if !loss.info.props.contains(&crate::losses::Prop::CubicInBatch) {
         return Ok(());
     }
