@@ -189,11 +189,7 @@ impl Source for ListSource {
 }
 
 /// Read the file at `params.path` and build its lists with `parse`.
-fn build_with(
-    value: &serde_json::Value,
-    base: &Path,
-    parse: Parser,
-) -> crate::registry::Built<dyn Source> {
+fn build_with(value: &serde_json::Value, base: &Path, parse: Parser) -> crate::registry::Built<dyn Source> {
     let (params, canonical) = parse_params::<Params>(value)?;
     let path = super::user_file::resolve_path(&params.path, base);
     let origin = path.display().to_string();

@@ -28,9 +28,6 @@ pub struct Recommendation {
     train_positives: Mutex<Vec<Vec<u32>>>,
 }
 
-/// Users per forward pass of the all-items evaluation.
-const EVAL_USERS: usize = 256;
-
 impl Recommendation {
     pub fn new(users: usize, items: usize, negatives: usize) -> Self {
         Recommendation { users, items, negatives, train_positives: Mutex::new(Vec::new()) }
@@ -165,7 +162,9 @@ impl Recommendation {
         }
         drop(known);
         let mut scores = Vec::with_capacity(relevance.len());
-        for chunk in users.chunks(EVAL_USERS) {
+        // Users per forward pass: the evaluation chunk, sized from the model's activations per
+        // row (an all-items row for `dot_embed`).
+        for chunk in users.chunks(ctx.chunk.max(1)) {
             let x: Vec<f32> = chunk.iter().flat_map(|&u| std::iter::once(u as f32).chain((0..self.items).map(|i| i as f32))).collect();
             let x = Tensor::from_vec(x, (chunk.len(), self.items + 1), split.x.device())?;
             scores.extend(ctx.model.forward(&x, None)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?);

@@ -1273,6 +1273,9 @@ fn estimate(raw: &crate::data::RawData, transforms: &Transforms, model: &dyn Mod
         (Some(n), TaskKind::Classification { classes }) if n.kind == crate::data::transforms::NoiseKind::ClassDependent => {
             (classes as f64).powi(2) * 8.0
         }
+        // Every item scored for every user at evaluation: scores and relevance in f64, and the
+        // model's f32 copy of the scores.
+        (_, TaskKind::Recommendation { users, items, .. }) => users as f64 * items as f64 * 20.0,
         _ => 0.0,
     };
     Ok(RunEstimate::of(&Sizes {
