@@ -172,6 +172,12 @@ fn parse_csv(text: &str, origin: &str, qid: &str, rel: &str) -> Result<Parsed> {
         let relevance = relevance(cell, || format!("{origin}:{line}: column `{rel}`"))?;
         let mut f = features.to_vec();
         let id = f.remove(q);
+        // Ids are read as 32-bit floats, exact for integers up to 2^24.
+        if id.fract() != 0.0 || id.abs() > 16_777_216.0 {
+            return Err(Error::input(format!(
+                "{origin}:{line}: column `{qid}`: query id {id} must be an integer of at most 16777216 (renumber the queries)"
+            )));
+        }
         docs.push(Doc { qid: id.to_string(), relevance, features: f });
     }
     Ok((docs, width.saturating_sub(1).max(1)))
@@ -302,5 +308,7 @@ mod tests {
         assert_eq!(raw.rows.x, vec![0.5, 1.0, 0.1, 2.0, 0.7, 3.0, 0.0, 0.0]);
         let err = parse_csv(text, "t.csv", "query", "relevance").err().unwrap().to_string();
         assert!(err.contains("no column named `query`"), "{err}");
+        let err = parse_csv("qid,relevance,f\n1.5,1,0\n", "t.csv", "qid", "relevance").err().unwrap().to_string();
+        assert!(err.contains("t.csv:2: column `qid`: query id 1.5 must be an integer"), "{err}");
     }
 }
