@@ -223,8 +223,8 @@ pub fn sgemm_peak() -> Result<f64> {
 /// Time one MLP case.
 pub fn run_case(case: &Case, threads: usize, settings: &Settings, peak: f64) -> Result<Measurement> {
     let dev = Device::Cpu;
-    let loss_family = lookup_loss(case.loss)?.family;
     let info = lookup_loss(case.loss)?;
+    let loss_family = info.family;
     let family = crate::families::of(loss_family);
     let (model, x, target) = workload(case, loss_family, &dev)?;
     let vars = model.vars();

@@ -47,12 +47,7 @@ const MAX_FEATURES: usize = 100_000;
 impl Validate for Params {
     fn validate(&self) -> Result<()> {
         crate::registry::check_range("max_items", self.max_items as f64, 2.0, 10_000.0)?;
-        if let Some(pin) = &self.sha256 {
-            if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(Error::input(format!("parameter `sha256` = `{}`: expected 64 hex digits", crate::error::truncate(pin, 80))));
-            }
-        }
-        Ok(())
+        super::user_file::check_pin(self.sha256.as_deref())
     }
 }
 

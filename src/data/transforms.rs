@@ -134,13 +134,15 @@ impl Transforms {
             | TaskKind::Ranking { .. }
             | TaskKind::Recommendation { .. } => None,
         };
-        if matches!(kind, TaskKind::Recommendation { .. }) && self.standardize == Some(true) {
-            return Err(Error::input("standardize: true is not defined for user and item ids"));
-        }
-        if matches!(kind, TaskKind::Ranking { .. }) && self.standardize == Some(true) {
-            return Err(Error::input(
-                "standardize: true is not defined for lists of items (a column holds one feature of one list position); ranking datasets standardise their features per query themselves",
-            ));
+        let unscalable = match kind {
+            TaskKind::Recommendation { .. } => Some("user and item ids"),
+            TaskKind::Ranking { .. } => Some(
+                "lists of items (a column holds one feature of one list position); ranking datasets standardise their features per query themselves",
+            ),
+            _ => None,
+        };
+        if let (Some(what), Some(true)) = (unscalable, self.standardize) {
+            return Err(Error::input(format!("standardize: true is not defined for {what}")));
         }
         if let Some(noise) = &self.label_noise {
             let Some(c) = classes else {

@@ -55,12 +55,17 @@ impl Validate for Params {
                 )));
             }
         }
-        if let Some(pin) = &self.sha256 {
-            if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(Error::input(format!("parameter `sha256` = `{}`: expected 64 hex digits", crate::error::truncate(pin, 80))));
-            }
+        check_pin(self.sha256.as_deref())
+    }
+}
+
+/// A pinned `sha256` parameter: 64 hex digits.
+pub(crate) fn check_pin(pin: Option<&str>) -> Result<()> {
+    match pin {
+        Some(pin) if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) => {
+            Err(Error::input(format!("parameter `sha256` = `{}`: expected 64 hex digits", crate::error::truncate(pin, 80))))
         }
-        Ok(())
+        _ => Ok(()),
     }
 }
 

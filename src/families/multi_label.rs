@@ -5,7 +5,7 @@
 use super::inputs::{self, Named, Object};
 use super::{rows, EvalContext, EvalInputs, HostLabels, InputNames, Split, TaskFamily};
 use crate::data::transforms::Prepared;
-use crate::data::{Labels, Table};
+use crate::data::Table;
 use crate::error::{Error, Result};
 use crate::metrics::{HostTarget, Outputs};
 use crate::run::MetricRow;
@@ -32,12 +32,7 @@ impl TaskFamily for MultiLabel {
     }
 
     fn split(&self, name: &'static str, table: &Table, _prepared: &Prepared, dtype: DType, device: &Device) -> Result<Split> {
-        let Labels::Values { data, .. } = &table.y else {
-            return Err(Error::runtime(format!("{name} split of a multi-label task without 0/1 targets")));
-        };
-        let n = table.len();
-        let host = HostLabels::Values(data.iter().map(|v| *v as f64).collect());
-        Ok(Split { name, x: rows::inputs(table, dtype, device)?, target: rows::target(&table.y, n, dtype, device)?, host, len: n })
+        rows::values_split(name, table, "multi-label task without 0/1 targets", dtype, device)
     }
 
     fn eval_inputs(&self, loss: &str, obj: &Object, dtype: DType) -> Result<EvalInputs> {

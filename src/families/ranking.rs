@@ -6,7 +6,7 @@
 use super::inputs::{self, Named, Object};
 use super::{rows, EvalContext, EvalInputs, HostLabels, InputNames, Split, TaskFamily};
 use crate::data::transforms::Prepared;
-use crate::data::{Labels, Table};
+use crate::data::Table;
 use crate::error::{Error, Result};
 use crate::metrics::{HostTarget, Outputs};
 use crate::run::MetricRow;
@@ -33,12 +33,7 @@ impl TaskFamily for Ranking {
     }
 
     fn split(&self, name: &'static str, table: &Table, _prepared: &Prepared, dtype: DType, device: &Device) -> Result<Split> {
-        let Labels::Values { data, .. } = &table.y else {
-            return Err(Error::runtime(format!("{name} split of a ranking task without relevance")));
-        };
-        let n = table.len();
-        let host = HostLabels::Values(data.iter().map(|v| *v as f64).collect());
-        Ok(Split { name, x: rows::inputs(table, dtype, device)?, target: rows::target(&table.y, n, dtype, device)?, host, len: n })
+        rows::values_split(name, table, "ranking task without relevance", dtype, device)
     }
 
     /// Regularizers that treat a row as one example with one label: mixing, reweighting,

@@ -23,6 +23,18 @@ pub fn target(labels: &Labels, n: usize, dtype: DType, device: &Device) -> Resul
     })
 }
 
+/// A split whose targets are real values (multi-label 0/1 targets, ranking relevance): the
+/// inputs, the targets on the device and their host copy; `what` names the targets in the
+/// error for a split without them.
+pub fn values_split(name: &'static str, table: &crate::data::Table, what: &str, dtype: DType, device: &Device) -> Result<Split> {
+    let Labels::Values { data, .. } = &table.y else {
+        return Err(crate::error::Error::runtime(format!("{name} split of a {what}")));
+    };
+    let n = table.len();
+    let host = super::HostLabels::Values(data.iter().map(|v| *v as f64).collect());
+    Ok(Split { name, x: inputs(table, dtype, device)?, target: target(&table.y, n, dtype, device)?, host, len: n })
+}
+
 /// Epoch `epoch`'s seeded permutation of the train rows, gathered once, cut into consecutive
 /// batches of `batch` rows (the last one shorter).
 pub fn shuffled_epoch(train: &Split, seed: u64, epoch: usize, batch: usize) -> Result<Epoch> {

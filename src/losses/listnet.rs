@@ -40,9 +40,7 @@ fn build(value: &serde_json::Value) -> crate::registry::Built<dyn Loss> {
 
 /// Softmax over the real items of each list (padding gets exactly 0).
 pub(crate) fn masked_softmax(v: &Tensor, real: &Tensor) -> Result<Tensor> {
-    let shut = real.ones_like()?.affine(-1e30, 0.0)?;
-    let masked = real.ne(0.0)?.where_cond(v, &shut)?;
-    Ok(candle_nn::ops::softmax(&masked, D::Minus1)?)
+    Ok(candle_nn::ops::softmax(&super::ranking::shut_where_zero(v, real)?, D::Minus1)?)
 }
 
 impl Loss for ListNet {

@@ -146,10 +146,8 @@ fn neural_sort(s: &Tensor, r: &Tensor, masks: &Masks, tau: f64) -> Result<Tensor
     let c = masks.scaling.unsqueeze(2)?.broadcast_mul(&s0.unsqueeze(1)?)?; // [Q, k, i]
     let p_max = c.broadcast_sub(&b.unsqueeze(1)?)?;
     // Real pairs keep their value, padding pairs 1, mixed pairs −∞ (exactly 0 after the softmax).
-    let shut = masks.both_real.ones_like()?.affine(-1e30, 0.0)?;
     let filled = ((&p_max * &masks.both_real)? + &masks.both_pad)?;
-    let either = (&masks.both_real + &masks.both_pad)?;
-    let logits = either.ne(0.0)?.where_cond(&filled, &shut)?;
+    let logits = super::ranking::shut_where_zero(&filled, &(&masks.both_real + &masks.both_pad)?)?;
     Ok(candle_nn::ops::softmax(&(logits / tau)?, D::Minus1)?)
 }
 

@@ -28,6 +28,12 @@ pub(crate) fn real(r: &Tensor) -> Result<Tensor> {
     Ok(r.ge(0.0)?.to_dtype(r.dtype())?)
 }
 
+/// `v` where `keep` is non-zero, −1e30 elsewhere (exactly 0 after a softmax or an exp).
+pub(crate) fn shut_where_zero(v: &Tensor, keep: &Tensor) -> Result<Tensor> {
+    let shut = keep.ones_like()?.affine(-1e30, 0.0)?;
+    Ok(keep.ne(0.0)?.where_cond(v, &shut)?)
+}
+
 /// Relevance with padding set to 0.
 pub(crate) fn relevance_or_zero(r: &Tensor) -> Result<Tensor> {
     Ok(r.relu()?)

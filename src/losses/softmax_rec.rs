@@ -86,8 +86,7 @@ pub(crate) fn positives_and_negatives(r: &Tensor) -> Result<(Tensor, Tensor)> {
 /// `log Σ_j w_j exp(v_j)` over the last dimension for 0/1 weights `w` (at least one 1 per row
 /// where the result is used); rows without one give a finite value that the caller masks.
 pub(crate) fn masked_logsumexp(v: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let shut = w.ones_like()?.affine(-1e30, 0.0)?;
-    let masked = w.ne(0.0)?.where_cond(v, &shut)?;
+    let masked = super::ranking::shut_where_zero(v, w)?;
     let m = masked.max_keepdim(D::Minus1)?.detach();
     let sum = (masked.broadcast_sub(&m)?.exp()? * w)?.sum_keepdim(D::Minus1)?;
     Ok((sum.clamp(1e-30, f64::INFINITY)?.log()? + m)?.squeeze(D::Minus1)?)
